@@ -1,0 +1,51 @@
+# "Variational Autoencoders, hands on" -- every command sets itself up on first use.
+#   make test      unit tests + every notebook under nbval in quick mode (what CI runs)
+#   make book      HTML book from the stored notebook outputs into _build/html (warnings are errors)
+#   make execute   re-run every notebook top to bottom in full mode and store the outputs
+#   make bench     benchmarks (not part of make test)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+# torch first, pinned: a CPU wheel of 2.13.0 is on the build machines, and an unpinned torch
+# pulls the newest release with several GB of CUDA packages. requirements.txt's ranges admit it.
+TORCH := torch==2.13.0
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+
+.PHONY: all install test unit notebooks book execute check-notebooks bench clean
+
+all: test book
+
+$(INSTALLED): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(INSTALLED)
+
+test: unit notebooks
+
+unit: $(INSTALLED)
+	$(PYTEST) tests
+
+notebooks: $(INSTALLED)
+	VAE_BOOK_MODE=quick $(PYTEST) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		--nbval-cell-timeout 600 -n 2 --dist loadfile book
+
+book: $(INSTALLED)
+	rm -rf _build/html
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+execute: $(INSTALLED)
+	VAE_BOOK_MODE=full $(BIN)/python -m vae_lib.notebooks execute $(NOTEBOOKS)
+
+check-notebooks: $(INSTALLED)
+	$(BIN)/python -m vae_lib.notebooks check $(NOTEBOOKS)
+
+bench: $(INSTALLED)
+	$(PYTEST) tests/benchmarks -s
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,57 @@
+"""Every stored notebook is one clean top-to-bottom run, and the checker behind that test works."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vae_lib.notebooks import stored_problems
+
+BOOK = Path(__file__).resolve().parent.parent / "book"
+NOTEBOOKS = sorted(p for p in BOOK.glob("*.ipynb"))
+
+
+def test_the_book_has_notebooks():
+    assert NOTEBOOKS, f"no notebooks found in {BOOK}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_notebook_is_one_clean_run(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    assert stored_problems(notebook) == []
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    first = notebook["cells"][0]
+    assert first["cell_type"] == "markdown" and "".join(first["source"]).startswith("# ")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_parameters_cell_and_exercises(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), "no cell tagged 'parameters'"
+    markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert markdown.count("```{exercise}") >= 3, "each chapter has at least three exercises"
+    assert "{cite:p}" in markdown, "each chapter cites its sources"
+
+
+def _code_cell(count, outputs=()):
+    return {"cell_type": "code", "source": "x = 1", "execution_count": count, "metadata": {}, "outputs": list(outputs)}
+
+
+def test_checker_accepts_a_clean_run():
+    assert stored_problems({"cells": [_code_cell(1), _code_cell(2)]}) == []
+
+
+@pytest.mark.parametrize(
+    "cells, expected",
+    [
+        ([_code_cell(2), _code_cell(1)], "execution counts are [2, 1]"),
+        ([_code_cell(1), _code_cell(None)], "never executed"),
+        ([_code_cell(1, [{"output_type": "error", "ename": "ValueError", "evalue": "bad"}])], "stores an error: ValueError"),
+        ([_code_cell(1, [{"output_type": "stream", "name": "stdout", "text": "saved to /home/alice/x"}])], "machine-specific path"),
+        ([_code_cell(1, [{"output_type": "execute_result", "data": {"text/plain": "'/tmp/abc'"}}])], "machine-specific path"),
+    ],
+)
+def test_checker_reports_what_is_wrong(cells, expected):
+    problems = stored_problems({"cells": cells})
+    assert any(expected in p for p in problems), problems

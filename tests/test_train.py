@@ -1,0 +1,256 @@
+"""vae_lib.train: fit and evaluate on tiny models and tiny random data."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vae_lib.data import binarize_dynamic
+from vae_lib.models import Autoencoder, AutoencoderConfig, VAE, VAEConfig
+from vae_lib.train import History, evaluate, fit
+
+SMALL = {"image_shape": (1, 6, 6), "latent_dim": 2, "hidden_dims": (8,)}
+QUIET = {"progress": False, "device": "cpu"}
+
+
+def make_model(kind: str, seed: int = 0):
+    torch.manual_seed(seed)
+    return Autoencoder(AutoencoderConfig(**SMALL)) if kind == "ae" else VAE(VAEConfig(**SMALL))
+
+
+@pytest.fixture
+def data():
+    """40 images with structure to learn (two prototypes plus noise) and 10 for validation."""
+    gen = torch.Generator().manual_seed(0)
+    prototypes = torch.rand(2, 1, 6, 6, generator=gen)
+    pick = torch.randint(0, 2, (50,), generator=gen)
+    x = (prototypes[pick] + 0.05 * torch.randn(50, 1, 6, 6, generator=gen)).clamp(0, 1)
+    return x[:40], x[40:]
+
+
+def state(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_one_epoch_changes_every_parameter(data, kind):
+    model = make_model(kind)
+    before = state(model)
+    fit(model, data[0], num_epochs=1, batch_size=16, **QUIET)
+    after = state(model)
+    assert before.keys() == after.keys()
+    assert all(not torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+@pytest.mark.parametrize("training", [True, False])
+def test_evaluate_changes_nothing_and_restores_the_mode(data, kind, training):
+    model = make_model(kind)
+    model.train(training)
+    before = state(model)
+    loss = evaluate(model, data[1], batch_size=3)
+    assert isinstance(loss, float) and loss > 0
+    assert model.training is training
+    assert_same_state(before, state(model))
+
+
+def test_evaluate_is_the_mean_loss_over_all_examples(data):
+    model = make_model("ae")
+    x = data[0][:10]
+    expected = model.loss(x).mean().item()
+    # 10 examples in batches of 3: the last batch is short and must weigh by its size.
+    assert evaluate(model, x, batch_size=3) == pytest.approx(expected, rel=1e-5)
+
+
+def test_evaluate_applies_the_transform_with_its_seed(data):
+    model = make_model("ae")
+    x = data[1]
+    expected = model.loss(binarize_dynamic(x, torch.Generator().manual_seed(4))).mean().item()
+    assert evaluate(model, x, transform=binarize_dynamic, seed=4) == pytest.approx(expected, rel=1e-5)
+
+
+def test_evaluate_restores_the_mode_when_the_loss_fails(data):
+    model = make_model("ae")
+    model.train()
+
+    def failing(model, x):
+        raise ArithmeticError("boom")
+
+    with pytest.raises(ArithmeticError):
+        evaluate(model, data[1], loss_fn=failing)
+    assert model.training
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_fit_lowers_the_loss(data, kind):
+    # A Bernoulli VAE gets binary data: on grey levels its loss has an entropy floor.
+    x = data[0] if kind == "ae" else (data[0] > 0.5).float()
+    model = make_model(kind)
+    before = evaluate(model, x)
+    history = fit(model, x, num_epochs=8, batch_size=8, lr=1e-2, **QUIET)
+    assert history.train_loss[-1] < 0.7 * history.train_loss[0]
+    assert evaluate(model, x) < 0.7 * before
+
+
+def test_fit_reports_one_entry_per_epoch(data):
+    model = make_model("ae")
+    history = fit(model, data[0], num_epochs=3, batch_size=16, val_x=data[1], **QUIET)
+    assert isinstance(history, History) and history.device == "cpu"
+    assert len(history.train_loss) == len(history.val_loss) == len(history.epoch_seconds) == 3
+    assert all(s >= 0 for s in history.epoch_seconds)
+    assert history.total_seconds == pytest.approx(sum(history.epoch_seconds))
+    # The last validation loss is that of the trained model.
+    assert history.val_loss[-1] == pytest.approx(evaluate(model, data[1]), rel=1e-5)
+    assert not model.training
+
+
+def test_fit_without_validation_leaves_val_loss_empty(data):
+    history = fit(make_model("ae"), data[0], num_epochs=2, **QUIET)
+    assert len(history.train_loss) == 2 and history.val_loss == []
+
+
+def test_fit_sees_every_example_once_per_epoch(data):
+    """With a loss that does not depend on the model, the epoch mean is the data's mean."""
+    model = make_model("ae")
+    x = data[0][:37]  # not a multiple of the batch size
+
+    def pixel_sum(model, batch):
+        anchor = sum(p.sum() for p in model.parameters()) * 0  # something to back-propagate through
+        return batch.flatten(1).sum(1) + anchor
+
+    history = fit(model, x, num_epochs=2, batch_size=8, loss_fn=pixel_sum, **QUIET)
+    expected = x.flatten(1).sum(1).mean().item()
+    assert history.train_loss == pytest.approx([expected, expected], rel=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_same_seed_same_history_and_weights(data, kind):
+    runs = []
+    for _ in range(2):
+        model = make_model(kind, seed=0)  # also reseeds the global generator the VAE samples from
+        history = fit(model, data[0], num_epochs=2, batch_size=16, seed=3, val_x=data[1], **QUIET)
+        runs.append((history, state(model)))
+    assert runs[0][0].train_loss == runs[1][0].train_loss
+    assert runs[0][0].val_loss == runs[1][0].val_loss
+    assert_same_state(runs[0][1], runs[1][1])
+
+
+def test_different_seeds_differ(data):
+    results = []
+    for seed in (1, 2):
+        model = make_model("ae", seed=0)
+        history = fit(model, data[0], num_epochs=2, batch_size=8, seed=seed, **QUIET)
+        results.append((history.train_loss, state(model)))
+    assert results[0][0] != results[1][0]
+    assert any(not torch.equal(results[0][1][k], results[1][1][k]) for k in results[0][1])
+
+
+def test_vae_fit_is_reproducible_from_its_seed_alone(data):
+    """fit(seed=...) should fix all the randomness of training, the VAE's noise included.
+
+    Two copies of the same VAE trained with the same seed must end identical, whatever the
+    global generator did in between (e.g. another cell of the notebook drew a random number).
+    """
+    model_a, model_b = make_model("vae"), make_model("vae")
+    model_b.load_state_dict(model_a.state_dict())
+    history_a = fit(model_a, data[0], num_epochs=1, batch_size=16, seed=3, val_x=data[1], **QUIET)
+    torch.rand(1)  # any unrelated use of torch's global generator
+    history_b = fit(model_b, data[0], num_epochs=1, batch_size=16, seed=3, val_x=data[1], **QUIET)
+    assert history_a.train_loss == history_b.train_loss
+    assert history_a.val_loss == history_b.val_loss
+
+
+def test_evaluate_of_a_vae_is_deterministic_for_a_given_seed(data):
+    """evaluate(..., seed=s) takes a seed, so two calls on the same model and data must agree."""
+    model = make_model("vae")
+    assert evaluate(model, data[1], seed=0) == evaluate(model, data[1], seed=0)
+
+
+def test_fit_applies_the_transform_to_every_batch(data):
+    seen = []
+
+    def binary_only(model, batch):
+        assert ((batch == 0) | (batch == 1)).all(), "the transform was not applied"
+        seen.append(batch.shape[0])
+        return model.loss(batch)
+
+    model = make_model("vae")
+    fit(model, data[0], num_epochs=2, batch_size=16, val_x=data[1], loss_fn=binary_only, transform=binarize_dynamic, **QUIET)
+    # Train batches 16 + 16 + 8 each epoch, then the validation set in one batch.
+    assert seen == [16, 16, 8, 10] * 2
+
+
+def test_targets_travel_with_their_images():
+    """With targets, each batch's y rows belong to its x rows, in training and in validation."""
+    n = 23
+    x = (torch.arange(n) / n).reshape(n, 1, 1, 1).expand(n, 1, 6, 6).contiguous()  # image i is all i/n
+    y = torch.arange(n)
+    calls = []
+
+    def matched(model, batch, targets):
+        assert torch.equal((batch[:, 0, 0, 0] * n).round().long(), targets), "targets out of step with images"
+        calls.append(len(targets))
+        return model.loss(batch)
+
+    model = make_model("ae")
+    fit(model, x, y, num_epochs=2, batch_size=5, val_x=x[:7], val_y=y[:7], loss_fn=matched, **QUIET)
+    assert calls == ([5, 5, 5, 5, 3] + [7]) * 2
+    evaluate(model, x, y, loss_fn=matched, batch_size=4)
+    assert sum(calls[12:]) == n
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"train_y": torch.zeros(39)}, r"train_y must be a tensor with one row per image \(40\), got \(39,\)"),
+        ({"train_y": [0] * 40}, r"train_y must be a tensor with one row per image \(40\), got list"),
+        ({"val_x": torch.rand(10, 1, 6, 6), "val_y": torch.zeros(9)}, r"val_y must be a tensor with one row per image \(10\)"),
+    ],
+)
+def test_fit_rejects_targets_that_do_not_match_the_images(data, changes, message):
+    with pytest.raises(ValueError, match=message):
+        fit(make_model("ae"), data[0], num_epochs=1, **QUIET, **changes)
+
+
+def test_evaluate_rejects_targets_that_do_not_match_the_images(data):
+    with pytest.raises(ValueError, match=r"y must be a tensor with one row per image \(10\), got \(3,\)"):
+        evaluate(make_model("ae"), data[1], torch.zeros(3))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"num_epochs": 0}, "num_epochs must be a positive int"),
+        ({"num_epochs": 1.5}, "num_epochs must be a positive int"),
+        ({"lr": -1}, "lr must be a positive number"),
+        ({"lr": 0.0}, "lr must be a positive number"),
+        ({"batch_size": 0}, "batch_size must be a positive int"),
+        ({"train_x": torch.rand(40, 6, 6)}, r"train_x must be a batch of images shaped \(B, C, H, W\)"),
+        ({"val_x": torch.rand(5, 1, 6, 7)}, r"val_x must have images of shape \(C, H, W\) = \(1, 6, 6\)"),
+        ({"device": "nonsense"}, "device must be None"),
+    ],
+)
+def test_fit_rejects_bad_arguments(data, changes, message):
+    model = make_model("ae")
+    before = state(model)
+    arguments = {"train_x": data[0], "num_epochs": 1, **QUIET, **changes}
+    with pytest.raises(ValueError, match=message):
+        fit(model, **arguments)
+    assert_same_state(before, state(model))
+
+
+@pytest.mark.parametrize(
+    ("x", "batch_size", "error", "message"),
+    [
+        (torch.rand(10, 36), 4, ValueError, r"x must be a batch of images"),
+        (torch.rand(10, 1, 6, 6), 0, ValueError, "batch_size must be a positive int"),
+        (torch.zeros(10, 1, 6, 6, dtype=torch.int64), 4, TypeError, "floating-point"),
+    ],
+)
+def test_evaluate_rejects_bad_arguments(x, batch_size, error, message):
+    with pytest.raises(error, match=message):
+        evaluate(make_model("ae"), x, batch_size=batch_size)

@@ -1,0 +1,19 @@
+"""vae_lib: the companion library of "Variational Autoencoders, hands on".
+
+One concept per module: ``runtime`` (mode, device, seeds), ``data`` (offline data sets),
+``models``, ``losses``, ``train``, ``checkpoints``, ``plots`` and ``checks`` (exercise checkers).
+"""
+from .checkpoints import load_checkpoint, load_or_train, save_checkpoint
+from .data import binarize_dynamic, binarize_static, load_dataset
+from .models import VAE, Autoencoder, AutoencoderConfig, VAEConfig, build_model, count_parameters
+from .runtime import book_mode, default_device, pick, seed_everything
+from .train import History, evaluate, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Autoencoder", "AutoencoderConfig", "History", "VAE", "VAEConfig", "binarize_dynamic",
+    "binarize_static", "book_mode", "build_model", "count_parameters", "default_device", "evaluate",
+    "fit", "load_checkpoint", "load_dataset", "load_or_train", "pick", "save_checkpoint",
+    "seed_everything",
+]

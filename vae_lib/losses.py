@@ -1,0 +1,73 @@
+"""Log-likelihoods, the closed-form Gaussian KL and the ELBO (Chapter 2), per example in nats.
+
+The likelihoods and the KL reduce over every dimension but the first and return shape (B,);
+``elbo`` combines such per-example values. They compute in
+float32 even under bf16 autocast, so the numbers a chapter prints are not rounded to bf16.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .validate import check_same_shape, check_tensor
+
+
+def _per_example_sum(t: torch.Tensor) -> torch.Tensor:
+    return t.flatten(1).sum(dim=1)
+
+
+def _pair(a: object, b: object, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor]:
+    a, b = check_tensor(a, names[0]), check_tensor(b, names[1])
+    check_same_shape(a, b, names)
+    if a.dim() < 1 or a.shape[0] == 0:
+        raise ValueError(f"{names[0]} must have a non-empty batch dimension first, got shape {tuple(a.shape)}")
+    return a.float(), b.float()
+
+
+def squared_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """sum_i (x_hat_i - x_i)^2 per example: (B, ...) -> (B,)."""
+    x_hat, x = _pair(x_hat, x, ("x_hat", "x"))
+    return _per_example_sum((x_hat - x) ** 2)
+
+
+def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """log p(x | logits) = sum_i [x_i log s_i + (1 - x_i) log(1 - s_i)], s = sigmoid(logits).
+
+    x must be in [0, 1]. For binary x this is a log-probability; for grey levels it is the
+    negative "binary cross-entropy", which is not a normalised likelihood (Chapter 2).
+    """
+    logits, x = _pair(logits, x, ("logits", "x"))
+    if x.min() < 0 or x.max() > 1:
+        raise ValueError(f"x must be in [0, 1] for a Bernoulli likelihood, got values from {x.min().item():.3g} to {x.max().item():.3g}")
+    return -_per_example_sum(F.binary_cross_entropy_with_logits(logits, x, reduction="none"))
+
+
+def gaussian_log_likelihood(mean: torch.Tensor, logvar: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
+    """log N(x; mean, exp(logvar)) summed over pixels; logvar is a tensor broadcastable to x or a float."""
+    mean, x = _pair(mean, x, ("mean", "x"))
+    logvar = torch.as_tensor(logvar, dtype=torch.float32, device=mean.device)
+    log_density = -0.5 * (math.log(2 * math.pi) + logvar + (x - mean) ** 2 * torch.exp(-logvar))
+    return _per_example_sum(log_density.expand_as(x))
+
+
+def gaussian_kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) = 1/2 sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j).
+
+    mu, logvar: (B, latent_dim) -> (B,). Kingma & Welling (2014), Appendix B.
+    """
+    mu, logvar = _pair(mu, logvar, ("mu", "logvar"))
+    return 0.5 * _per_example_sum(mu**2 + torch.exp(logvar) - 1.0 - logvar)
+
+
+def elbo(log_likelihood: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """ELBO = E_q[log p(x|z)] - beta * KL(q(z|x) || p(z)), per example (B,).
+
+    With beta = 1 this is a lower bound on log p(x); any other beta gives a rescaled objective
+    that is no longer a bound (Higgins et al. 2017).
+    """
+    log_likelihood, kl = _pair(log_likelihood, kl, ("log_likelihood", "kl"))
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
+        raise ValueError(f"beta must be a non-negative number, got {beta!r}")
+    return log_likelihood - beta * kl

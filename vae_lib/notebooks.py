@@ -1,0 +1,100 @@
+"""Run and check the book's notebooks: ``python -m vae_lib.notebooks execute|check NOTEBOOK ...``.
+
+``execute`` re-runs each notebook top to bottom in a fresh kernel (full mode unless
+``$VAE_BOOK_MODE`` says otherwise) and stores its outputs and widget state, replacing the file
+only when the run succeeded. ``check`` reports stored notebooks that were not one clean run:
+execution counts not 1..n, error outputs, machine-specific paths.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from .files import atomic_path
+
+MACHINE_PATH = re.compile(r"(/tmp/|/root/|/home/\w|/work/|/Users/\w|[A-Za-z]:\\\\Users)")
+
+
+def _output_text(output: dict) -> str:
+    parts = [output.get("text", "")] if "text" in output else []
+    parts += [v for k, v in output.get("data", {}).items() if k.startswith("text/")]
+    parts += [output.get("ename", ""), output.get("evalue", "")] + output.get("traceback", [])
+    return "\n".join("".join(p) if isinstance(p, list) else str(p) for p in parts)
+
+
+def stored_problems(notebook: dict) -> list[str]:
+    """What keeps a stored notebook from being one clean top-to-bottom run (empty list if none)."""
+    problems, counts = [], []
+    for i, cell in enumerate(notebook.get("cells", [])):
+        if cell.get("cell_type") != "code" or not "".join(cell.get("source", "")).strip():
+            continue
+        if cell.get("execution_count") is None:
+            problems.append(f"cell {i} was never executed")
+        else:
+            counts.append(cell["execution_count"])
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                problems.append(f"cell {i} stores an error: {output.get('ename')}: {output.get('evalue', '')[:80]}")
+            found = MACHINE_PATH.search(_output_text(output))
+            if found:
+                problems.append(f"cell {i} shows a machine-specific path ({found.group(0)}...)")
+    if counts != list(range(1, len(counts) + 1)):
+        problems.append(f"execution counts are {counts}, not 1..{len(counts)}: run it top to bottom with `make execute`")
+    return problems
+
+
+def run_notebook(path: Path, timeout: int = 1800):
+    """Run ``path`` top to bottom in a fresh kernel in its own folder; return (notebook, seconds).
+
+    The run mode is whatever ``$VAE_BOOK_MODE`` says in this process (the kernel inherits it).
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    path = Path(path)
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
+                            store_widget_state=True, resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    return notebook, time.perf_counter() - start
+
+
+def execute_notebook(path: Path, timeout: int = 1800) -> float:
+    """Run ``path`` and store its outputs in place, only if the run is fit to store; returns seconds."""
+    import nbformat
+
+    notebook, seconds = run_notebook(path, timeout)
+    problems = stored_problems(notebook)
+    if problems:
+        raise RuntimeError(f"{path} ran but its outputs are not fit to store: {problems}")
+    with atomic_path(Path(path)) as tmp:
+        nbformat.write(notebook, tmp)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vae_lib.notebooks", description=__doc__)
+    parser.add_argument("command", choices=("execute", "check"))
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    failed = 0
+    for path in args.notebooks:
+        if args.command == "check":
+            problems = stored_problems(json.loads(path.read_text(encoding="utf-8")))
+            failed += bool(problems)
+            print(f"{path}: " + ("; ".join(problems) if problems else "ok"))
+            continue
+        print(f"{path}: running in {os.environ.get('VAE_BOOK_MODE', 'full')} mode ...", flush=True)
+        seconds = execute_notebook(path)
+        print(f"{path}: {seconds:.1f} s", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

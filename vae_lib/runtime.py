@@ -1,0 +1,68 @@
+"""Where and how the book's code runs: the run mode, the device and the seeds.
+
+The run mode is read here and nowhere else (DESIGN.md §5):
+
+* ``VAE_BOOK_MODE=quick`` -- tiny training and small evaluation subsets; set by ``make test``
+  and CI so that every notebook still runs every cell, fast.
+* ``VAE_BOOK_MODE=full`` (the default) -- the real chapter.
+
+Introduced in Chapter 1 (parameters cell).
+"""
+from __future__ import annotations
+
+import os
+import random
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+MODES = ("quick", "full")
+MODE_VARIABLE = "VAE_BOOK_MODE"
+
+T = TypeVar("T")
+
+
+def book_mode() -> str:
+    """Return the run mode, ``"quick"`` or ``"full"``, from ``$VAE_BOOK_MODE`` (default full)."""
+    mode = os.environ.get(MODE_VARIABLE, "full").strip().lower() or "full"
+    if mode not in MODES:
+        raise ValueError(
+            f"{MODE_VARIABLE} must be one of {MODES}, got {os.environ[MODE_VARIABLE]!r}"
+        )
+    return mode
+
+
+def pick(*, quick: T, full: T) -> T:
+    """Choose a setting by run mode: ``num_epochs = pick(quick=1, full=20)``."""
+    return quick if book_mode() == "quick" else full
+
+
+def default_device() -> torch.device:
+    """The fastest device present: CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` means :func:`default_device`; a name such as ``"cpu"`` becomes a device."""
+    if device is None:
+        return default_device()
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be None, a torch.device or a name like 'cpu', got {device!r}") from exc
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (all devices); return a CPU generator with that seed."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be a non-negative int below 2**63, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

@@ -1,0 +1,169 @@
+"""Training and evaluation loops for data held in memory (Chapter 1 onwards).
+
+The whole data set lives on the device; each epoch draws a random permutation there and slices
+batches by index, so no DataLoader, no per-batch copies and no host synchronisation inside the
+step loop (losses are summed on the device and read once per epoch). On CUDA the step runs
+under bf16 autocast with fused Adam.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import trange
+
+from .runtime import resolve_device
+from .validate import check_images, check_positive_float, check_positive_int
+
+LossFn = Callable[..., torch.Tensor]  # (model, x (B, ...)[, y (B, ...)]) -> per-example loss (B,)
+BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # e.g. dynamic binarisation
+
+
+def model_loss(model: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
+    """The default loss: the model's own ``loss(x)`` or ``loss(x, y)``, per example (B,)."""
+    return model.loss(*batch)
+
+
+def _check_targets(y: torch.Tensor | None, x: torch.Tensor, name: str) -> None:
+    if y is not None and (not isinstance(y, torch.Tensor) or y.shape[:1] != x.shape[:1]):
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"{name} must be a tensor with one row per image ({x.shape[0]}), got {got}")
+
+
+@dataclass
+class History:
+    """Mean per-example loss after each epoch (train and, if given, validation) and seconds per epoch."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    device: str = "cpu"
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.epoch_seconds)
+
+
+@contextlib.contextmanager
+def _seeded_global_rng(seed: int, device: torch.device):
+    """Seed torch's global generators for the block (models such as the VAE draw noise from them)
+    and restore the caller's generator state afterwards."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _autocast(device: torch.device):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None = None,
+    *,
+    loss_fn: LossFn = model_loss,
+    batch_size: int = 1000,
+    transform: BatchTransform | None = None,
+    seed: int = 0,
+) -> float:
+    """Mean per-example loss over ``x`` (N, C, H, W) [and targets ``y`` (N, ...)] in eval mode."""
+    check_images(x, unit_range=False)
+    _check_targets(y, x, "y")
+    check_positive_int(batch_size, "batch_size")
+    device = next(model.parameters()).device
+    x = x.to(device)
+    y = y.to(device) if y is not None else None
+    generator = torch.Generator(device=device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    total = torch.zeros((), device=device)
+    try:
+        with _seeded_global_rng(seed, device):
+            for start in range(0, x.shape[0], batch_size):
+                batch = x[start : start + batch_size]
+                if transform is not None:
+                    batch = transform(batch, generator)
+                targets = () if y is None else (y[start : start + batch_size],)
+                with _autocast(device):
+                    total += loss_fn(model, batch, *targets).float().sum()
+    finally:
+        model.train(was_training)
+    return total.item() / x.shape[0]
+
+
+def fit(
+    model: nn.Module,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor | None = None,
+    *,
+    num_epochs: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+    val_x: torch.Tensor | None = None,
+    val_y: torch.Tensor | None = None,
+    loss_fn: LossFn = model_loss,
+    transform: BatchTransform | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` with Adam on images ``train_x`` (N, C, H, W); return a :class:`History`.
+
+    ``loss_fn(model, x)`` -- or ``loss_fn(model, x, y)`` when targets ``train_y`` (N, ...) are
+    given -- returns a per-example loss (B,) whose mean is minimised (default: the model's
+    ``loss``). ``transform(batch, generator)`` is applied to each batch (e.g.
+    :func:`vae_lib.data.binarize_dynamic`). The device defaults to the fastest one present;
+    ``seed`` fixes the batch order and any randomness drawn from the generator.
+    """
+    check_images(train_x, "train_x", unit_range=False)
+    check_positive_int(num_epochs, "num_epochs")
+    check_positive_int(batch_size, "batch_size")
+    check_positive_float(lr, "lr")
+    _check_targets(train_y, train_x, "train_y")
+    if val_x is not None:
+        check_images(val_x, "val_x", image_shape=train_x.shape[1:], unit_range=False)
+        _check_targets(val_y, val_x, "val_y")
+    device = resolve_device(device)
+    model.to(device)
+    train_x = train_x.to(device)  # no copy when already there
+    train_y = train_y.to(device) if train_y is not None else None
+    generator = torch.Generator(device=device).manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=device.type == "cuda")
+    history = History(device=str(device))
+    epochs = trange(num_epochs, desc="epochs", disable=not progress, leave=True)
+    n = train_x.shape[0]
+    with _seeded_global_rng(seed, device):  # noise drawn inside the model (a VAE's) follows the seed
+        for _ in epochs:
+            start = time.perf_counter()
+            model.train()
+            total = torch.zeros((), device=device)
+            order = torch.randperm(n, generator=generator, device=device)
+            for first in range(0, n, batch_size):
+                index = order[first : first + batch_size]
+                batch = train_x[index]
+                if transform is not None:
+                    batch = transform(batch, generator)
+                targets = () if train_y is None else (train_y[index],)
+                with _autocast(device):
+                    per_example = loss_fn(model, batch, *targets)
+                optimizer.zero_grad(set_to_none=True)
+                per_example.mean().backward()
+                optimizer.step()
+                total += per_example.detach().float().sum()
+            history.train_loss.append(total.item() / n)  # the one host sync of the epoch
+            if val_x is not None:
+                history.val_loss.append(evaluate(model, val_x, val_y, loss_fn=loss_fn, transform=transform, seed=seed))
+            history.epoch_seconds.append(time.perf_counter() - start)
+            shown = {"train": f"{history.train_loss[-1]:.2f}"}
+            if history.val_loss:
+                shown["val"] = f"{history.val_loss[-1]:.2f}"
+            epochs.set_postfix(shown)
+    model.eval()
+    return history

@@ -1,0 +1,82 @@
+"""Input checks shared by every public function: each failure says what was expected and what arrived."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def _describe(x: object) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {tuple(x.shape)}, dtype {x.dtype} on {x.device}"
+    return f"{type(x).__name__} {x!r}"[:200]
+
+
+def check_tensor(x: object, name: str) -> torch.Tensor:
+    """Fail unless ``x`` is a tensor."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {_describe(x)}")
+    return x
+
+
+def check_images(
+    x: object,
+    name: str = "x",
+    *,
+    image_shape: Sequence[int] | None = None,
+    unit_range: bool = True,
+) -> torch.Tensor:
+    """Fail unless ``x`` is a floating batch of images (B, C, H, W), optionally in [0, 1].
+
+    ``image_shape`` pins (C, H, W) when given.
+    """
+    x = check_tensor(x, name)
+    if x.dim() != 4:
+        raise ValueError(f"{name} must be a batch of images shaped (B, C, H, W), got {_describe(x)}")
+    if image_shape is not None and tuple(x.shape[1:]) != tuple(image_shape):
+        raise ValueError(
+            f"{name} must have images of shape (C, H, W) = {tuple(image_shape)}, got {_describe(x)}"
+        )
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {_describe(x)}")
+    if unit_range and x.numel() and (not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1):
+        raise ValueError(
+            f"{name} must hold pixel values in [0, 1], got values from "
+            f"{x.min().item():.4g} to {x.max().item():.4g} ({_describe(x)})"
+        )
+    return x
+
+
+def check_same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) -> None:
+    """Fail unless two tensors have the same shape."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+
+
+def check_same_device(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) -> None:
+    """Fail unless two tensors live on the same device."""
+    if a.device != b.device:
+        raise ValueError(f"{names[0]} is on {a.device} but {names[1]} is on {b.device}: move them together")
+
+
+def check_positive_int(value: object, name: str) -> int:
+    """Fail unless ``value`` is an int >= 1."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def check_positive_float(value: object, name: str) -> float:
+    """Fail unless ``value`` is a real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
+    """Fail unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value  # type: ignore[return-value]
