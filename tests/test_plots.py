@@ -46,8 +46,8 @@ def test_image_grid_places_each_image_in_its_cell(channels, batch, nrow, padding
         cell = grid[top : top + h, left : left + w]
         np.testing.assert_allclose(cell, x[i].permute(1, 2, 0).numpy())
         covered[top : top + h, left : left + w] = True
-    # Padding and empty cells are white (1.0).
-    assert (grid[~covered] == 1.0).all()
+    # Padding and empty cells are 0: white under the "gray_r" colour map that show_images uses.
+    assert (grid[~covered] == 0.0).all()
 
 
 def test_image_grid_default_layout_is_eight_per_row():

@@ -12,14 +12,14 @@ from .validate import check_images, check_positive_int, check_tensor
 
 
 def image_grid(x: torch.Tensor, nrow: int = 8, padding: int = 1) -> np.ndarray:
-    """Tile images (B, C, H, W) in [0, 1] into one array (rows*(H+p)-p, nrow*(W+p)-p[, C])."""
+    """Tile images (B, C, H, W) in [0, 1] into one array (rows*(H+p)-p, nrow*(W+p)-p[, C]); gaps are 0."""
     x = check_images(x).detach().float().cpu()
     check_positive_int(nrow, "nrow")
     if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
         raise ValueError(f"padding must be a non-negative int, got {padding!r}")
     b, c, h, w = x.shape
     rows = -(-b // nrow)
-    grid = np.ones((c, rows * (h + padding) - padding, nrow * (w + padding) - padding), dtype=np.float32)
+    grid = np.zeros((c, rows * (h + padding) - padding, nrow * (w + padding) - padding), dtype=np.float32)
     for i, image in enumerate(x.numpy()):
         r, col = divmod(i, nrow)
         grid[:, r * (h + padding) : r * (h + padding) + h, col * (w + padding) : col * (w + padding) + w] = image
