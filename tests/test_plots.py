@@ -142,3 +142,10 @@ def test_plot_history_draws_one_curve_per_loss(val_loss):
         expected.append(("AE validation", [1, 2, 3], val_loss))
     assert curves == expected
     assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "loss per example"
+
+
+def test_plot_history_names_the_held_out_set():
+    history = History(train_loss=[3.0, 2.0], val_loss=[2.5, 1.5], epoch_seconds=[1.0, 1.0])
+    ax = plot_history(history, label="conv", val_name="test")
+    assert [line.get_label() for line in ax.get_lines()] == ["conv train", "conv test"]
+    plt.close(ax.figure)

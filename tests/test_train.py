@@ -254,3 +254,13 @@ def test_fit_rejects_bad_arguments(data, changes, message):
 def test_evaluate_rejects_bad_arguments(x, batch_size, error, message):
     with pytest.raises(error, match=message):
         evaluate(make_model("ae"), x, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("mixed_precision", [None, False, True])
+def test_mixed_precision_is_a_no_op_on_the_cpu(data, mixed_precision):
+    # bf16 autocast is only ever enabled on CUDA; on the CPU every setting trains identically.
+    reference, model = make_model("ae"), make_model("ae")
+    fit(reference, data[0], num_epochs=1, **QUIET)
+    fit(model, data[0], num_epochs=1, mixed_precision=mixed_precision, **QUIET)
+    assert_same_state(state(reference), state(model))
+    assert evaluate(model, data[1], mixed_precision=mixed_precision) == evaluate(reference, data[1])

@@ -3,7 +3,8 @@
 ``save_checkpoint(model, "data/checkpoints/ch4_vae")`` writes ``ch4_vae.safetensors`` (the
 weights, with the config also in its metadata) and ``ch4_vae.json`` (model class, config and
 recorded metrics, for people to read). Both are written under temporary names and renamed when
-complete. ``load_or_train`` is how chapters get their models (DESIGN.md §5).
+complete. ``load_or_train`` is how chapters get models too slow to train on a CPU: it loads the
+shipped checkpoint there and trains from scratch on a GPU (used from Chapter 4 on).
 """
 from __future__ import annotations
 

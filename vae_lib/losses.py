@@ -11,7 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .validate import check_same_shape, check_tensor
+from .validate import check_same_device, check_same_shape, check_tensor
 
 
 def _per_example_sum(t: torch.Tensor) -> torch.Tensor:
@@ -21,6 +21,7 @@ def _per_example_sum(t: torch.Tensor) -> torch.Tensor:
 def _pair(a: object, b: object, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor]:
     a, b = check_tensor(a, names[0]), check_tensor(b, names[1])
     check_same_shape(a, b, names)
+    check_same_device(a, b, names)
     if a.dim() < 1 or a.shape[0] == 0:
         raise ValueError(f"{names[0]} must have a non-empty batch dimension first, got shape {tuple(a.shape)}")
     return a.float(), b.float()

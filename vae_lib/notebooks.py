@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
 from pathlib import Path
 
 from .files import atomic_path
+from .runtime import book_mode
 
 MACHINE_PATH = re.compile(r"(/tmp/|/root/|/home/\w|/work/|/Users/\w|[A-Za-z]:\\\\Users)")
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             failed += bool(problems)
             print(f"{path}: " + ("; ".join(problems) if problems else "ok"))
             continue
-        print(f"{path}: running in {os.environ.get('VAE_BOOK_MODE', 'full')} mode ...", flush=True)
+        print(f"{path}: running in {book_mode()} mode ...", flush=True)
         seconds = execute_notebook(path)
         print(f"{path}: {seconds:.1f} s", flush=True)
     return 1 if failed else 0

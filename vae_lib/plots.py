@@ -57,14 +57,19 @@ def scatter_latent(
     return ax
 
 
-def plot_history(history: History, ax: plt.Axes | None = None, label: str = "", ylabel: str = "loss per example") -> plt.Axes:
-    """Training (and validation) loss against epoch."""
+def plot_history(history: History, ax: plt.Axes | None = None, label: str = "", ylabel: str = "loss per example",
+                 val_name: str = "validation") -> plt.Axes:
+    """Training (and validation) loss against epoch; ``val_name`` names the held-out set in the legend.
+
+    The training loss is the mean over the epoch while the weights were still changing; the
+    held-out loss is measured after the epoch, so it can lie below the training curve.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
     epochs = np.arange(1, len(history.train_loss) + 1)
     ax.plot(epochs, history.train_loss, "o-", label=f"{label} train".strip())
     if history.val_loss:
-        ax.plot(epochs, history.val_loss, "s--", label=f"{label} validation".strip())
+        ax.plot(epochs, history.val_loss, "s--", label=f"{label} {val_name}".strip())
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.legend()

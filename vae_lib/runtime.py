@@ -1,6 +1,6 @@
 """Where and how the book's code runs: the run mode, the device and the seeds.
 
-The run mode is read here and nowhere else (DESIGN.md §5):
+The run mode is read here and nowhere else:
 
 * ``VAE_BOOK_MODE=quick`` -- tiny training and small evaluation subsets; set by ``make test``
   and CI so that every notebook still runs every cell, fast.

@@ -58,8 +58,10 @@ def _seeded_global_rng(seed: int, device: torch.device):
         yield
 
 
-def _autocast(device: torch.device):
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+def _autocast(device: torch.device, mixed_precision: bool | None):
+    """bf16 autocast: on by default on CUDA only; ``mixed_precision=False`` keeps float32 everywhere."""
+    enabled = device.type == "cuda" if mixed_precision is None else mixed_precision and device.type == "cuda"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 @torch.no_grad()
@@ -72,8 +74,12 @@ def evaluate(
     batch_size: int = 1000,
     transform: BatchTransform | None = None,
     seed: int = 0,
+    mixed_precision: bool | None = None,
 ) -> float:
-    """Mean per-example loss over ``x`` (N, C, H, W) [and targets ``y`` (N, ...)] in eval mode."""
+    """Mean per-example loss over ``x`` (N, C, H, W) [and targets ``y`` (N, ...)] in eval mode.
+
+    ``mixed_precision`` as in :func:`fit`.
+    """
     check_images(x, unit_range=False)
     _check_targets(y, x, "y")
     check_positive_int(batch_size, "batch_size")
@@ -91,7 +97,7 @@ def evaluate(
                 if transform is not None:
                     batch = transform(batch, generator)
                 targets = () if y is None else (y[start : start + batch_size],)
-                with _autocast(device):
+                with _autocast(device, mixed_precision):
                     total += loss_fn(model, batch, *targets).float().sum()
     finally:
         model.train(was_training)
@@ -113,6 +119,7 @@ def fit(
     transform: BatchTransform | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
+    mixed_precision: bool | None = None,
 ) -> History:
     """Train ``model`` with Adam on images ``train_x`` (N, C, H, W); return a :class:`History`.
 
@@ -121,6 +128,8 @@ def fit(
     ``loss``). ``transform(batch, generator)`` is applied to each batch (e.g.
     :func:`vae_lib.data.binarize_dynamic`). The device defaults to the fastest one present;
     ``seed`` fixes the batch order and any randomness drawn from the generator.
+    ``mixed_precision``: None (default) runs the step under bf16 autocast on CUDA only; False
+    keeps float32 (for exact comparisons, as in Chapter 1's PCA check).
     """
     check_images(train_x, "train_x", unit_range=False)
     check_positive_int(num_epochs, "num_epochs")
@@ -151,7 +160,7 @@ def fit(
                 if transform is not None:
                     batch = transform(batch, generator)
                 targets = () if train_y is None else (train_y[index],)
-                with _autocast(device):
+                with _autocast(device, mixed_precision):
                     per_example = loss_fn(model, batch, *targets)
                 optimizer.zero_grad(set_to_none=True)
                 per_example.mean().backward()
@@ -159,7 +168,8 @@ def fit(
                 total += per_example.detach().float().sum()
             history.train_loss.append(total.item() / n)  # the one host sync of the epoch
             if val_x is not None:
-                history.val_loss.append(evaluate(model, val_x, val_y, loss_fn=loss_fn, transform=transform, seed=seed))
+                history.val_loss.append(evaluate(model, val_x, val_y, loss_fn=loss_fn, transform=transform,
+                                                 seed=seed, mixed_precision=mixed_precision))
             history.epoch_seconds.append(time.perf_counter() - start)
             shown = {"train": f"{history.train_loss[-1]:.2f}"}
             if history.val_loss:

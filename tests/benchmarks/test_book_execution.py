@@ -2,7 +2,7 @@
 
 ``make bench`` runs it. Each notebook is executed in a fresh kernel without touching the stored
 file; the times go to ``bench-results/book_execution_<mode>.json`` and ``.md`` with the machine
-they were measured on. Budgets (DESIGN.md §5): the whole book in quick mode within 10 minutes on
+they were measured on. Budgets: the whole book in quick mode within 10 minutes on
 a 2-core CPU; each chapter in full mode within 3 minutes on a CPU.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from vae_lib.notebooks import run_notebook
+from vae_lib.runtime import MODE_VARIABLE, book_mode
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench-results"
@@ -28,8 +29,8 @@ def _machine() -> str:
 
 
 def test_book_execution_time(monkeypatch):
-    mode = os.environ.get("VAE_BOOK_MODE", "quick")
-    monkeypatch.setenv("VAE_BOOK_MODE", mode)
+    monkeypatch.setenv(MODE_VARIABLE, os.environ.get(MODE_VARIABLE) or "quick")  # the kernels inherit it
+    mode = book_mode()
     seconds = {}
     for path in sorted((ROOT / "book").glob("*.ipynb")):
         _, seconds[path.name] = run_notebook(path)
