@@ -264,3 +264,27 @@ def test_mixed_precision_is_a_no_op_on_the_cpu(data, mixed_precision):
     fit(model, data[0], num_epochs=1, mixed_precision=mixed_precision, **QUIET)
     assert_same_state(state(reference), state(model))
     assert evaluate(model, data[1], mixed_precision=mixed_precision) == evaluate(reference, data[1])
+
+
+def test_fit_checks_the_first_batch_values_and_skips_them_afterwards(data, monkeypatch):
+    # Reading a min/max makes a GPU host wait, so only the first batch's values are checked.
+    import vae_lib.validate as validate
+
+    calls = []
+    original = validate.check_unit_range
+
+    def spy(x, *args, **kwargs):
+        calls.append(validate._VALUE_CHECKS.get())
+        return original(x, *args, **kwargs)
+
+    monkeypatch.setattr(validate, "check_unit_range", spy)
+    model = make_model("vae")
+    fit(model, data[0], num_epochs=2, batch_size=8, **QUIET)
+    assert calls and calls[0] is True and not any(calls[2:]), calls[:6]
+
+
+def test_fit_rejects_a_vae_batch_outside_the_unit_interval(data):
+    bad = data[0].clone()
+    bad[:, :, 0, 0] = 1.5  # every image, so the first batch is bad whatever the order
+    with pytest.raises(ValueError, match=r"must hold pixel values in \[0, 1\]"):
+        fit(make_model("vae"), bad, num_epochs=1, batch_size=8, **QUIET)

@@ -11,7 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .validate import check_same_device, check_same_shape, check_tensor
+from .validate import check_same_device, check_same_shape, check_tensor, check_unit_range
 
 
 def _per_example_sum(t: torch.Tensor) -> torch.Tensor:
@@ -40,8 +40,7 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Ten
     negative "binary cross-entropy", which is not a normalised likelihood (Chapter 2).
     """
     logits, x = _pair(logits, x, ("logits", "x"))
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError(f"x must be in [0, 1] for a Bernoulli likelihood, got values from {x.min().item():.3g} to {x.max().item():.3g}")
+    check_unit_range(x, "x", "be in [0, 1] for a Bernoulli likelihood")
     return -_per_example_sum(F.binary_cross_entropy_with_logits(logits, x, reduction="none"))
 
 

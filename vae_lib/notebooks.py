@@ -17,7 +17,7 @@ from pathlib import Path
 from .files import atomic_path
 from .runtime import book_mode
 
-MACHINE_PATH = re.compile(r"(/tmp/|/root/|/home/\w|/work/|/Users/\w|[A-Za-z]:\\\\Users)")
+MACHINE_PATH = re.compile(r"(/tmp/|/root/|/home/\w|/work/|/Users/\w|[A-Za-z]:\\Users)")
 
 
 def _output_text(output: dict) -> str:

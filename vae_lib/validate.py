@@ -1,9 +1,25 @@
 """Input checks shared by every public function: each failure says what was expected and what arrived."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 
 import torch
+
+# Checking pixel *values* reads a tensor's min and max, which on a GPU makes the host wait for the
+# device. Training loops check their first batch fully and then switch value checks off.
+_VALUE_CHECKS: ContextVar[bool] = ContextVar("vae_lib_value_checks", default=True)
+
+
+@contextlib.contextmanager
+def value_checks(enabled: bool) -> Iterator[None]:
+    """Turn value-range checks on or off inside the block (shape and dtype are always checked)."""
+    token = _VALUE_CHECKS.set(enabled)
+    try:
+        yield
+    finally:
+        _VALUE_CHECKS.reset(token)
 
 
 def _describe(x: object) -> str:
@@ -39,9 +55,16 @@ def check_images(
         )
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got {_describe(x)}")
-    if unit_range and x.numel() and (not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1):
+    if unit_range:
+        check_unit_range(x, name)
+    return x
+
+
+def check_unit_range(x: torch.Tensor, name: str = "x", requirement: str = "hold pixel values in [0, 1]") -> torch.Tensor:
+    """Fail unless every value of ``x`` is finite and in [0, 1] (skipped inside ``value_checks(False)``)."""
+    if _VALUE_CHECKS.get() and x.numel() and (not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1):
         raise ValueError(
-            f"{name} must hold pixel values in [0, 1], got values from "
+            f"{name} must {requirement}, got values from "
             f"{x.min().item():.4g} to {x.max().item():.4g} ({_describe(x)})"
         )
     return x
