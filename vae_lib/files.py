@@ -1,5 +1,7 @@
 """Files on disk: IDX parsing, SHA-256 verification, atomic writes and checked downloads.
 
+Used by :mod:`vae_lib.data` (Chapter 1) and :mod:`vae_lib.checkpoints`.
+
 Nothing is written half: every file goes to a temporary name in the same folder and is renamed
 into place only when complete (a rename within one folder is atomic on POSIX and Windows).
 """

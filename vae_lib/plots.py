@@ -1,4 +1,4 @@
-"""Figures the chapters draw: image grids, latent scatter plots and training curves."""
+"""Figures the chapters draw: image grids, latent scatter plots and training curves (Chapter 1 onwards)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
