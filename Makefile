@@ -3,6 +3,7 @@
 #   make book      HTML book from the stored notebook outputs into _build/html (warnings are errors)
 #   make execute   re-run every notebook top to bottom in full mode and store the outputs
 #   make bench     benchmarks (not part of make test)
+#   make student   copies of the notebooks without solutions or outputs, in _build/student
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +14,7 @@ TORCH := torch==2.13.0
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
-.PHONY: all install test unit notebooks book execute check-notebooks bench clean
+.PHONY: all install test unit notebooks book execute check-notebooks student bench clean
 
 all: test book
 
@@ -43,6 +44,9 @@ execute: $(INSTALLED)
 
 check-notebooks: $(INSTALLED)
 	$(BIN)/python -m vae_lib.notebooks check $(NOTEBOOKS)
+
+student: $(INSTALLED)
+	$(BIN)/python -m vae_lib.notebooks student $(NOTEBOOKS) --out _build/student
 
 bench: $(INSTALLED)
 	$(PYTEST) tests/benchmarks -s

@@ -1,9 +1,10 @@
-"""Run and check the book's notebooks: ``python -m vae_lib.notebooks execute|check NOTEBOOK ...``.
+"""Run, check and hand out the book's notebooks: ``python -m vae_lib.notebooks COMMAND NOTEBOOK ...``.
 
 ``execute`` re-runs each notebook top to bottom in a fresh kernel (full mode unless
 ``$VAE_BOOK_MODE`` says otherwise) and stores its outputs and widget state, replacing the file
 only when the run succeeded. ``check`` reports stored notebooks that were not one clean run:
-execution counts not 1..n, error outputs, machine-specific paths.
+execution counts not 1..n, error outputs, machine-specific paths. ``student`` writes copies
+without solutions and without outputs, for instructors to hand out (``make student``).
 """
 from __future__ import annotations
 
@@ -78,10 +79,45 @@ def execute_notebook(path: Path, timeout: int = 1800) -> float:
     return seconds
 
 
+_SOLUTION_BLOCK = re.compile(r"^```{solution}.*?^```[ \t]*\n?", re.DOTALL | re.MULTILINE)
+
+
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else source
+
+
+def student_version(notebook: dict) -> dict:
+    """A copy of ``notebook`` without solutions or outputs.
+
+    Removes every cell from a ``{solution-start}`` cell to its ``{solution-end}`` cell (both
+    included) and every ``{solution}`` block inside a markdown cell; clears outputs and counts.
+    """
+    cells, inside = [], False
+    for cell in notebook["cells"]:
+        text = _source(cell)
+        if cell["cell_type"] == "markdown" and "```{solution-start}" in text:
+            inside = True
+        if not inside:
+            cell = dict(cell)
+            if cell["cell_type"] == "markdown":
+                cell["source"] = _SOLUTION_BLOCK.sub("", text).rstrip() + "\n"
+            elif cell["cell_type"] == "code":
+                cell["outputs"], cell["execution_count"] = [], None
+            cells.append(cell)
+        if cell["cell_type"] == "markdown" and "```{solution-end}" in text:
+            inside = False
+    if inside:
+        raise ValueError("a {solution-start} cell has no matching {solution-end} cell")
+    metadata = {k: v for k, v in notebook.get("metadata", {}).items() if k != "widgets"}
+    return {**notebook, "cells": cells, "metadata": metadata}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vae_lib.notebooks", description=__doc__)
-    parser.add_argument("command", choices=("execute", "check"))
+    parser.add_argument("command", choices=("execute", "check", "student"))
     parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("_build/student"), help="folder for student copies")
     args = parser.parse_args(argv)
     failed = 0
     for path in args.notebooks:
@@ -89,6 +125,13 @@ def main(argv: list[str] | None = None) -> int:
             problems = stored_problems(json.loads(path.read_text(encoding="utf-8")))
             failed += bool(problems)
             print(f"{path}: " + ("; ".join(problems) if problems else "ok"))
+            continue
+        if args.command == "student":
+            target = args.out / path.name
+            copy = student_version(json.loads(path.read_text(encoding="utf-8")))
+            with atomic_path(target) as tmp:
+                tmp.write_text(json.dumps(copy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            print(f"{path} -> {target} (solutions and outputs removed)")
             continue
         print(f"{path}: running in {book_mode()} mode ...", flush=True)
         seconds = execute_notebook(path)

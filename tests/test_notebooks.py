@@ -1,4 +1,4 @@
-"""Every stored notebook is one clean top-to-bottom run, and the checker behind that test works."""
+"""The book's notebooks: every stored one is one clean run; the checker and the student copies work."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vae_lib.notebooks import stored_problems
+from vae_lib.notebooks import stored_problems, student_version
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = sorted(p for p in BOOK.glob("*.ipynb"))
@@ -55,3 +55,43 @@ def test_checker_accepts_a_clean_run():
 def test_checker_reports_what_is_wrong(cells, expected):
     problems = stored_problems({"cells": cells})
     assert any(expected in p for p in problems), problems
+
+
+def _markdown(text):
+    return {"cell_type": "markdown", "source": text, "metadata": {}}
+
+
+def test_student_version_removes_gated_and_inline_solutions_and_outputs():
+    notebook = {"metadata": {"kernelspec": {"name": "python3"}, "widgets": {"state": {}}}, "cells": [
+        _markdown("# Title"),
+        _markdown("```{exercise} One\n:label: ex-1\nDo it.\n```"),
+        _markdown("```{solution-start} ex-1\n:class: dropdown\n```"),
+        _code_cell(1, [{"output_type": "stream", "name": "stdout", "text": "answer"}]),
+        _markdown("```{solution-end}\n```"),
+        _code_cell(2, [{"output_type": "stream", "name": "stdout", "text": "checked"}]),
+        _markdown("```{exercise} Two\n:label: ex-2\nThink.\n```\n\n```{solution} ex-2\n:class: dropdown\n\nBecause.\n```\nAfter."),
+    ]}
+    student = student_version(notebook)
+    texts = ["".join(c["source"]) for c in student["cells"]]
+    assert len(student["cells"]) == 4
+    assert not any("solution" in t or "Because" in t for t in texts)
+    assert texts[3].startswith("```{exercise} Two") and texts[3].rstrip().endswith("After.")
+    code = student["cells"][2]
+    assert code["outputs"] == [] and code["execution_count"] is None
+    assert "widgets" not in student["metadata"] and notebook["cells"][3]["outputs"]  # original untouched
+
+
+def test_student_version_rejects_an_unclosed_solution():
+    with pytest.raises(ValueError, match="no matching"):
+        student_version({"cells": [_markdown("```{solution-start} ex-1\n```"), _code_cell(1)]})
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_student_version_of_each_chapter_keeps_exercises_and_drops_solutions(path):
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    student = student_version(notebook)
+    text = "\n".join("".join(c["source"]) for c in student["cells"])
+    original = "\n".join("".join(c["source"]) for c in notebook["cells"])
+    assert text.count("```{exercise}") == original.count("```{exercise}") >= 3
+    assert "{solution" not in text
+    assert all(not c.get("outputs") for c in student["cells"] if c["cell_type"] == "code")
