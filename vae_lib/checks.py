@@ -6,6 +6,7 @@ explains what is wrong -- with a specific hint when the answer matches a typical
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -123,3 +124,106 @@ def check_interpolation(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Te
             hint = " The last row should be z1 itself: use steps t = 0, 1/(n-1), ..., 1 (torch.linspace), not arange."
         raise ExerciseCheckError(f"with num_steps={steps} the rows are not z0 + t (z1 - z0) for evenly spaced t in [0, 1].{hint}")
     return _passed("your path starts at z0, ends at z1 and takes even steps.")
+
+
+# --- Chapter 2, exercise "the Gaussian KL" ------------------------------------------------------
+
+def check_gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Check ``fn(mu (B, d), logvar (B, d)) -> (B,)``: KL(N(mu, diag(exp(logvar))) || N(0, I))."""
+    generator = torch.Generator().manual_seed(3)
+    mu = torch.randn(6, 4, generator=generator, dtype=torch.float64)
+    logvar = torch.randn(6, 4, generator=generator, dtype=torch.float64)
+    std = torch.exp(0.5 * logvar)
+    expected = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mu, std), torch.distributions.Normal(0.0, 1.0)).sum(dim=1)
+    got = fn(mu.clone(), logvar.clone())
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        hint = " Sum over the latent dimensions only, keeping one value per example." if isinstance(got, torch.Tensor) and got.dim() == 0 else ""
+        raise ExerciseCheckError(f"the answer must be one KL per example, shaped {tuple(expected.shape)}, got {shape}.{hint}")
+    got = got.detach().to(expected.dtype)
+    if torch.allclose(got, expected, rtol=1e-6, atol=1e-9):
+        return _passed("your KL matches torch.distributions.kl_divergence for six random Gaussians.")
+    def kl_with(var, log_var):
+        return 0.5 * (mu**2 + var - 1 - log_var).sum(dim=1)
+
+    hints = [
+        (-expected, "the sign is flipped: a KL divergence is never negative"),
+        (2 * expected, "you dropped the factor 1/2 in front of the sum"),
+        (kl_with(torch.exp(2 * logvar), 2 * logvar), "you treated logvar as log(sigma); it is log(sigma^2), so sigma^2 = exp(logvar)"),
+        (kl_with(logvar, torch.log(logvar.abs())), "you used logvar as the variance itself; the variance is exp(logvar)"),
+        (0.5 * (mu**2 + torch.exp(logvar) - logvar).sum(dim=1), "you left out the -1 inside the sum (one per latent dimension)"),
+    ]
+    for wrong, hint in hints:
+        if torch.allclose(got, wrong, rtol=1e-6, atol=1e-9):
+            raise ExerciseCheckError(f"not yet: {hint}.")
+    raise ExerciseCheckError("the values differ from KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum(mu^2 + exp(logvar) - 1 - logvar).")
+
+
+# --- Chapter 3, exercise "reparameterized sampling" ----------------------------------------------
+
+def check_reparameterized_sample(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Check ``fn(mu (B, d), logvar (B, d), eps (B, d)) -> z (B, d)``: z = mu + exp(logvar / 2) * eps,
+    differentiable with respect to mu and logvar."""
+    generator = torch.Generator().manual_seed(4)
+    mu = torch.randn(5, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+    logvar = torch.randn(5, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+    eps = torch.randn(5, 3, generator=generator, dtype=torch.float64)
+    expected = (mu + torch.exp(0.5 * logvar) * eps).detach()
+    got = fn(mu, logvar, eps)
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        raise ExerciseCheckError(f"z must have the shape of mu, {tuple(expected.shape)}, got {shape}.")
+    values = got.detach().to(expected.dtype)
+    if not torch.allclose(values, expected, atol=1e-9):
+        hints = [
+            (mu + torch.exp(logvar) * eps, "you scaled eps by the variance exp(logvar); scale it by the standard deviation exp(logvar / 2)"),
+            (mu + logvar * eps, "logvar is a log-variance: the standard deviation is exp(logvar / 2), not logvar"),
+            (mu + torch.sqrt(logvar.abs()) * eps, "logvar is a log-variance: exponentiate it before taking the square root"),
+            (mu + eps, "the noise must be scaled by the standard deviation exp(logvar / 2)"),
+        ]
+        for wrong, hint in hints:
+            if torch.allclose(values, wrong.detach(), atol=1e-9):
+                raise ExerciseCheckError(f"not yet: {hint}.")
+        raise ExerciseCheckError("z should be mu + exp(logvar / 2) * eps, elementwise.")
+    if not got.requires_grad:
+        raise ExerciseCheckError("the values are right but no gradient reaches mu and logvar: build z from them with "
+                                 "differentiable operations (no .detach(), no torch.no_grad(), no .sample()).")
+    grad_mu, grad_logvar = torch.autograd.grad(got.sum(), (mu, logvar), allow_unused=True)
+    if grad_mu is None or grad_logvar is None:
+        raise ExerciseCheckError("z must depend on both mu and logvar through differentiable operations.")
+    if not torch.allclose(grad_logvar, 0.5 * torch.exp(0.5 * logvar) * eps, atol=1e-9):
+        raise ExerciseCheckError("the gradient with respect to logvar is wrong: is the noise really eps, passed in?")
+    return _passed("z = mu + exp(logvar / 2) * eps, and gradients flow to mu and logvar.")
+
+
+# --- Chapter 2, exercise "the importance-weighted bound" ------------------------------------------
+
+def check_iwae_bound(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
+    """Check ``fn(log_weights (K, B)) -> (B,)``: log (1/K) sum_k exp(log_weights[k]), computed stably."""
+    generator = torch.Generator().manual_seed(5)
+    moderate = torch.randn(7, 4, generator=generator, dtype=torch.float64) * 2 - 3
+    large = moderate - 1000.0       # log weights of large images: exp() underflows to zero
+    for log_weights in (moderate, large):
+        expected = torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])
+        got = fn(log_weights.clone())
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise ExerciseCheckError(f"the answer must be one bound per example, shaped {tuple(expected.shape)}, "
+                                     f"got {shape}: reduce over the K samples (dimension 0).")
+        got = got.detach().to(expected.dtype)
+        if torch.allclose(got, expected, atol=1e-8):
+            continue
+        if not torch.isfinite(got).all():
+            raise ExerciseCheckError("with log weights near -1000 your answer is not finite: exp() underflows to 0. "
+                                     "Use torch.logsumexp, which subtracts the largest value first.")
+        hints = [
+            (log_weights.mean(dim=0), "that is the average of the log weights, the ELBO; IWAE takes the log of the average weight"),
+            (torch.logsumexp(log_weights, dim=0), "you forgot to divide by K: subtract log K after the logsumexp"),
+            (torch.logsumexp(log_weights, dim=0) - log_weights.shape[0], "subtract log K, not K"),
+        ]
+        for wrong, hint in hints:
+            if torch.allclose(got, wrong, atol=1e-8):
+                raise ExerciseCheckError(f"not yet: {hint}.")
+        raise ExerciseCheckError("the values differ from log (1/K) sum_k exp(log w_k).")
+    return _passed("your bound is log-mean-exp of the weights and stays finite for very negative log weights.")

@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 import torch
 from torch import nn
+from torch.distributions import Independent, Normal
 
 from . import losses
 from .validate import check_choice, check_images, check_positive_int, check_tensor
@@ -213,6 +214,25 @@ class VAE(nn.Module):
         """One-sample estimates of E_q[log p(x|z)] and KL(q(z|x) || p(z)), each (B,)."""
         out = self(x, generator)
         return self.log_likelihood(out.x_param, x), losses.gaussian_kl_standard_normal(out.mu, out.logvar)
+
+    def posterior(self, x: torch.Tensor) -> Independent:
+        """q(z | x) as a distribution with batch shape (B,) and event shape (latent_dim,) (Chapter 2)."""
+        mu, logvar = self.encode(x)
+        return Independent(Normal(mu, torch.exp(0.5 * logvar)), 1)
+
+    def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(x, z) = log p(z) + log p(x | z) for images x (B, C, H, W) and codes z (K, B, latent_dim).
+
+        Returns (K, B): one value per sample and image (Chapter 2's importance weights).
+        """
+        if z.dim() != 3 or z.shape[1:] != (x.shape[0], self.config.latent_dim):
+            raise ValueError(f"z must be shaped (K, {x.shape[0]}, {self.config.latent_dim}), got {tuple(z.shape)}")
+        k, b = z.shape[:2]
+        x_param = self.decode(z.reshape(k * b, -1))                          # (K*B, C, H, W)
+        x_repeated = x.expand(k, *x.shape).reshape(k * b, *x.shape[1:])      # (K*B, C, H, W)
+        log_px_given_z = self.log_likelihood(x_param, x_repeated).view(k, b)
+        log_pz = -0.5 * (z.float() ** 2 + math.log(2 * math.pi)).sum(dim=-1)
+        return log_pz + log_px_given_z
 
     def loss(self, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
         """Negative (beta-weighted) ELBO per example in nats, (B,); beta = 1 is the true bound."""

@@ -1,0 +1,88 @@
+"""A latent-variable model whose every quantity is exact: the linear-Gaussian model (Chapter 2).
+
+z ~ N(0, I_d),  x | z ~ N(W z + b, sigma^2 I_D).
+
+Its marginal is Gaussian, p(x) = N(b, W W^T + sigma^2 I), and so is its posterior,
+p(z | x) = N(S W^T (x - b) / sigma^2, S) with S = (I + W^T W / sigma^2)^{-1} (probabilistic PCA,
+Tipping & Bishop 1999). The book uses it as ground truth for the ELBO, the IWAE bound and the
+gradient estimators.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch.distributions import MultivariateNormal
+
+from .validate import check_positive_float, check_positive_int, check_tensor
+
+
+@dataclass(frozen=True)
+class LinearGaussianModel:
+    """W (D, d), b (D,), noise standard deviation sigma > 0; float64 for exact checks."""
+
+    W: torch.Tensor
+    b: torch.Tensor
+    sigma: float
+
+    def __post_init__(self) -> None:
+        check_tensor(self.W, "W")
+        check_tensor(self.b, "b")
+        check_positive_float(self.sigma, "sigma")
+        if self.W.dim() != 2 or self.b.shape != (self.W.shape[0],):
+            raise ValueError(f"W must be (D, d) and b (D,), got {tuple(self.W.shape)} and {tuple(self.b.shape)}")
+
+    @classmethod
+    def random(cls, data_dim: int, latent_dim: int, sigma: float = 0.5, seed: int = 0) -> "LinearGaussianModel":
+        """A model with W, b drawn from N(0, 1) (seeded), in float64."""
+        check_positive_int(data_dim, "data_dim")
+        check_positive_int(latent_dim, "latent_dim")
+        generator = torch.Generator().manual_seed(seed)
+        W = torch.randn(data_dim, latent_dim, generator=generator, dtype=torch.float64)
+        b = torch.randn(data_dim, generator=generator, dtype=torch.float64)
+        return cls(W, b, sigma)
+
+    @property
+    def data_dim(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.W.shape[1]
+
+    def _check_x(self, x: torch.Tensor) -> torch.Tensor:
+        x = check_tensor(x, "x")
+        if x.dim() != 2 or x.shape[1] != self.data_dim:
+            raise ValueError(f"x must be shaped (B, {self.data_dim}), got {tuple(x.shape)}")
+        return x.to(self.W.dtype)
+
+    def sample(self, num_samples: int, seed: int = 0) -> torch.Tensor:
+        """Draw x ~ p(x): (num_samples, D)."""
+        generator = torch.Generator().manual_seed(seed)
+        z = torch.randn(num_samples, self.latent_dim, generator=generator, dtype=self.W.dtype)
+        noise = torch.randn(num_samples, self.data_dim, generator=generator, dtype=self.W.dtype)
+        return z @ self.W.T + self.b + self.sigma * noise
+
+    def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact log p(x) per example: (B, D) -> (B,)."""
+        covariance = self.W @ self.W.T + self.sigma**2 * torch.eye(self.data_dim, dtype=self.W.dtype)
+        return MultivariateNormal(self.b, covariance_matrix=covariance).log_prob(self._check_x(x))
+
+    def posterior(self, x: torch.Tensor) -> MultivariateNormal:
+        """The exact posterior p(z | x): batch shape (B,), event shape (d,)."""
+        x = self._check_x(x)
+        precision = torch.eye(self.latent_dim, dtype=self.W.dtype) + self.W.T @ self.W / self.sigma**2
+        covariance = torch.linalg.inv(precision)
+        mean = (x - self.b) @ self.W @ covariance / self.sigma**2          # (B, d); covariance is symmetric
+        return MultivariateNormal(mean, covariance_matrix=covariance.expand(x.shape[0], -1, -1))
+
+    def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) + log p(x | z) for x (B, D) and z (K, B, d): (K, B)."""
+        x = self._check_x(x)
+        if z.dim() != 3 or z.shape[1:] != (x.shape[0], self.latent_dim):
+            raise ValueError(f"z must be shaped (K, {x.shape[0]}, {self.latent_dim}), got {tuple(z.shape)}")
+        log_pz = -0.5 * (z**2 + math.log(2 * math.pi)).sum(dim=-1)
+        residual = x - (z @ self.W.T + self.b)                            # (K, B, D)
+        log_px_given_z = -0.5 * ((residual / self.sigma) ** 2 + math.log(2 * math.pi * self.sigma**2)).sum(dim=-1)
+        return log_pz + log_px_given_z
