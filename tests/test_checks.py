@@ -185,3 +185,204 @@ def test_check_interpolation_explains_wrong_answers(answer, message):
 def test_check_interpolation_errors_are_assertion_errors():
     # Notebook readers see the message as a failed assertion, not as a crash of the library.
     assert issubclass(ExerciseCheckError, AssertionError)
+
+
+# --- Chapter 2: the Gaussian KL -----------------------------------------------------------------------
+
+import math  # noqa: E402  (used only by the checkers below)
+
+from vae_lib.checks import check_gaussian_kl, check_iwae_bound, check_reparameterized_sample  # noqa: E402
+
+
+def gaussian_kl(mu, logvar):
+    """KL(N(mu, sigma^2) || N(0, 1)) = log(1/sigma) + (sigma^2 + mu^2) / 2 - 1/2, summed over latents."""
+    log_sigma = logvar / 2
+    return (-log_sigma + (torch.exp(logvar) + mu**2) / 2 - 0.5).sum(dim=1)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        gaussian_kl,
+        lambda mu, lv: 0.5 * (mu.pow(2) + lv.exp() - 1 - lv).sum(-1),
+        lambda mu, lv: torch.distributions.kl_divergence(
+            torch.distributions.Normal(mu, (lv / 2).exp()), torch.distributions.Normal(0.0, 1.0)).sum(1),
+        lambda mu, lv: gaussian_kl(mu.float(), lv.float()),
+    ],
+    ids=["by-hand", "textbook", "torch-distributions", "float32"],
+)
+def test_check_gaussian_kl_accepts_a_right_answer(answer, capsys):
+    assert check_gaussian_kl(answer) is True
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (lambda mu, lv: -gaussian_kl(mu, lv), "sign is flipped"),
+        (lambda mu, lv: (mu**2 + lv.exp() - 1 - lv).sum(1), "factor 1/2"),
+        (lambda mu, lv: 0.5 * (mu**2 + torch.exp(lv) ** 2 - 1 - 2 * lv).sum(1), r"treated logvar as log\(sigma\)"),
+        (lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv.abs())).sum(1), "used logvar as the variance itself"),
+        (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(1), "left out the -1"),
+    ],
+    ids=["sign", "no-half", "logvar-as-log-sigma", "logvar-as-variance", "no-minus-one"],
+)
+def test_check_gaussian_kl_names_the_typical_mistake(answer, hint):
+    with pytest.raises(ExerciseCheckError, match=rf"^not yet: .*{hint}"):
+        check_gaussian_kl(answer)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (lambda mu, lv: gaussian_kl(mu, lv).sum(), r"one KL per example, shaped \(6,\), got \(\)\. Sum over the latent dimensions only"),
+        (lambda mu, lv: gaussian_kl(mu.T, lv.T), r"one KL per example, shaped \(6,\), got \(4,\)\.$"),
+        (lambda mu, lv: gaussian_kl(mu, lv).unsqueeze(1), r"one KL per example, shaped \(6,\), got \(6, 1\)"),
+        (lambda mu, lv: gaussian_kl(mu, lv).tolist(), r"one KL per example, shaped \(6,\), got list"),
+    ],
+    ids=["summed-over-batch", "summed-over-batch-not-latents", "keepdim", "list"],
+)
+def test_check_gaussian_kl_wants_one_value_per_example(answer, message):
+    with pytest.raises(ExerciseCheckError, match=message):
+        check_gaussian_kl(answer)
+
+
+def test_check_gaussian_kl_explains_other_mistakes_with_the_formula():
+    with pytest.raises(ExerciseCheckError, match=r"1/2 sum\(mu\^2 \+ exp\(logvar\) - 1 - logvar\)"):
+        check_gaussian_kl(lambda mu, lv: gaussian_kl(mu, lv) + 0.01)
+
+
+def test_check_gaussian_kl_does_not_give_the_answer_to_the_inputs():
+    # The checker must hand the reader copies: an answer that writes into its inputs changes nothing.
+    def in_place(mu, lv):
+        result = gaussian_kl(mu, lv)
+        mu.zero_()
+        lv.fill_(5.0)
+        return result
+
+    assert check_gaussian_kl(in_place) is True
+
+
+# --- Chapter 3: reparameterized sampling ---------------------------------------------------------------
+
+
+def reparameterize(mu, logvar, eps):
+    return mu + torch.sqrt(torch.exp(logvar)) * eps
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        reparameterize,
+        lambda mu, lv, eps: torch.addcmul(mu, (0.5 * lv).exp(), eps),
+        lambda mu, lv, eps: reparameterize(mu.float(), lv.float(), eps.float()),
+    ],
+    ids=["sqrt-exp", "addcmul", "float32"],
+)
+def test_check_reparameterized_sample_accepts_a_right_answer(answer, capsys):
+    assert check_reparameterized_sample(answer) is True
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (lambda mu, lv, eps: mu + torch.exp(lv) * eps, r"scaled eps by the variance exp\(logvar\); scale it by the standard deviation"),
+        (lambda mu, lv, eps: mu + lv * eps, r"the standard deviation is exp\(logvar / 2\), not logvar"),
+        (lambda mu, lv, eps: mu + torch.sqrt(lv.abs()) * eps, "exponentiate it before taking the square root"),
+        (lambda mu, lv, eps: mu + eps, "noise must be scaled by the standard deviation"),
+        (lambda mu, lv, eps: reparameterize(mu, lv, eps).detach(), "no gradient reaches mu and logvar"),
+        (lambda mu, lv, eps: reparameterize(mu.detach(), lv.detach(), eps), "no gradient reaches mu and logvar"),
+        (lambda mu, lv, eps: mu + (0.5 * lv.detach()).exp() * eps, "must depend on both mu and logvar"),
+        (lambda mu, lv, eps: reparameterize(mu, lv, eps).T, r"z must have the shape of mu, \(5, 3\), got \(3, 5\)"),
+        (lambda mu, lv, eps: torch.exp(0.5 * lv) * eps, r"z should be mu \+ exp\(logvar / 2\) \* eps, elementwise"),
+    ],
+    ids=["variance", "logvar-as-std", "sqrt-logvar", "unscaled", "detached", "detached-inputs", "logvar-detached",
+         "transposed", "no-mean"],
+)
+def test_check_reparameterized_sample_explains_wrong_answers(answer, message):
+    with pytest.raises(ExerciseCheckError, match=message):
+        check_reparameterized_sample(answer)
+
+
+def test_check_reparameterized_sample_needs_the_given_noise():
+    # Right values are impossible with fresh noise; the checker says what z should be.
+    with pytest.raises(ExerciseCheckError, match="z should be mu"):
+        check_reparameterized_sample(lambda mu, lv, eps: reparameterize(mu, lv, torch.randn_like(eps)))
+
+
+def test_check_reparameterized_sample_checks_the_gradient_with_respect_to_logvar():
+    # Right values, but the path to logvar is cut and replaced by a constant copy: the gradient is wrong.
+    def wrong_gradient(mu, lv, eps):
+        std = torch.exp(0.5 * lv)
+        return mu + std.detach() * eps + (lv - lv.detach())
+
+    with pytest.raises(ExerciseCheckError, match="gradient with respect to logvar is wrong"):
+        check_reparameterized_sample(wrong_gradient)
+
+
+# --- Chapter 2: the importance-weighted bound ----------------------------------------------------------
+
+
+def iwae(log_weights):
+    """log (1/K) sum_k exp(w_k), shifting by the largest w_k first."""
+    top = log_weights.max(dim=0).values
+    return top + torch.log(torch.exp(log_weights - top).mean(dim=0))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        iwae,
+        lambda w: torch.logsumexp(w, 0) - math.log(w.shape[0]),
+        lambda w: torch.logsumexp(w - math.log(w.shape[0]), dim=0),
+    ],
+    ids=["shifted", "logsumexp", "logsumexp-of-shifted"],
+)
+def test_check_iwae_bound_accepts_a_right_answer(answer, capsys):
+    assert check_iwae_bound(answer) is True
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (lambda w: w.mean(dim=0), "not yet: that is the average of the log weights, the ELBO"),
+        (lambda w: torch.log(torch.exp(w).mean(dim=0)), "not finite: exp\\(\\) underflows to 0.*Use torch.logsumexp"),
+        (lambda w: torch.logsumexp(w, dim=0), "you forgot to divide by K: subtract log K"),
+        (lambda w: torch.logsumexp(w, dim=0) - w.shape[0], "subtract log K, not K"),
+        (lambda w: torch.logsumexp(w, dim=1) - math.log(w.shape[1]),
+         r"shaped \(4,\), got \(7,\): reduce over the K samples \(dimension 0\)"),
+        (lambda w: iwae(w).sum(), r"shaped \(4,\), got \(\)"),
+        (lambda w: iwae(w) + 0.1, r"the values differ from log \(1/K\) sum_k exp\(log w_k\)"),
+    ],
+    ids=["elbo", "naive-log-mean-exp", "no-log-k", "minus-k", "wrong-dimension", "summed", "other"],
+)
+def test_check_iwae_bound_explains_wrong_answers(answer, message):
+    with pytest.raises(ExerciseCheckError, match=message):
+        check_iwae_bound(answer)
+
+
+def test_check_iwae_bound_catches_a_mistake_only_for_large_log_weights():
+    # Right for moderate log weights, off for the -1000 ones (e.g. clamping the log weights).
+    def clamped(w):
+        return iwae(w.clamp(min=-500.0))
+
+    with pytest.raises(ExerciseCheckError, match="differ"):
+        check_iwae_bound(clamped)
+
+
+# --- Hints for mistakes that produce NaN ------------------------------------------------------------
+# Taking log or sqrt of logvar itself gives NaN wherever logvar < 0, so these natural wrong answers
+# never match the checkers' hints (which are computed with logvar.abs()); the reader then sees only
+# the generic message. These two tests fail until the hints compare with NaNs in the same places.
+
+
+def test_check_gaussian_kl_hints_at_logvar_used_as_the_variance_even_where_its_log_is_nan():
+    with pytest.raises(ExerciseCheckError, match="used logvar as the variance itself"):
+        check_gaussian_kl(lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv)).sum(1))
+
+
+def test_check_reparameterized_sample_hints_at_sqrt_of_logvar_even_where_it_is_nan():
+    with pytest.raises(ExerciseCheckError, match="exponentiate it before taking the square root"):
+        check_reparameterized_sample(lambda mu, lv, eps: mu + torch.sqrt(lv) * eps)

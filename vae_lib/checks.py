@@ -151,11 +151,12 @@ def check_gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
         (-expected, "the sign is flipped: a KL divergence is never negative"),
         (2 * expected, "you dropped the factor 1/2 in front of the sum"),
         (kl_with(torch.exp(2 * logvar), 2 * logvar), "you treated logvar as log(sigma); it is log(sigma^2), so sigma^2 = exp(logvar)"),
+        (kl_with(logvar, torch.log(logvar)), "you used logvar as the variance itself; the variance is exp(logvar)"),
         (kl_with(logvar, torch.log(logvar.abs())), "you used logvar as the variance itself; the variance is exp(logvar)"),
         (0.5 * (mu**2 + torch.exp(logvar) - logvar).sum(dim=1), "you left out the -1 inside the sum (one per latent dimension)"),
     ]
     for wrong, hint in hints:
-        if torch.allclose(got, wrong, rtol=1e-6, atol=1e-9):
+        if torch.allclose(got, wrong, rtol=1e-6, atol=1e-9, equal_nan=True):
             raise ExerciseCheckError(f"not yet: {hint}.")
     raise ExerciseCheckError("the values differ from KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum(mu^2 + exp(logvar) - 1 - logvar).")
 
@@ -179,11 +180,12 @@ def check_reparameterized_sample(fn: Callable[[torch.Tensor, torch.Tensor, torch
         hints = [
             (mu + torch.exp(logvar) * eps, "you scaled eps by the variance exp(logvar); scale it by the standard deviation exp(logvar / 2)"),
             (mu + logvar * eps, "logvar is a log-variance: the standard deviation is exp(logvar / 2), not logvar"),
+            (mu + torch.sqrt(logvar) * eps, "logvar is a log-variance: exponentiate it before taking the square root"),
             (mu + torch.sqrt(logvar.abs()) * eps, "logvar is a log-variance: exponentiate it before taking the square root"),
             (mu + eps, "the noise must be scaled by the standard deviation exp(logvar / 2)"),
         ]
         for wrong, hint in hints:
-            if torch.allclose(values, wrong.detach(), atol=1e-9):
+            if torch.allclose(values, wrong.detach(), atol=1e-9, equal_nan=True):
                 raise ExerciseCheckError(f"not yet: {hint}.")
         raise ExerciseCheckError("z should be mu + exp(logvar / 2) * eps, elementwise.")
     if not got.requires_grad:

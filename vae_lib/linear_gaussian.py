@@ -86,3 +86,22 @@ class LinearGaussianModel:
         residual = x - (z @ self.W.T + self.b)                            # (K, B, D)
         log_px_given_z = -0.5 * ((residual / self.sigma) ** 2 + math.log(2 * math.pi * self.sigma**2)).sum(dim=-1)
         return log_pz + log_px_given_z
+
+    def exact_elbo(self, x: torch.Tensor, q: MultivariateNormal) -> torch.Tensor:
+        """The ELBO of a Gaussian q(z | x) = N(m, S) in closed form, per example (B,).
+
+        E_q[log p(x|z)] = -D/2 log(2 pi sigma^2) - (||x - W m - b||^2 + tr(W S W^T)) / (2 sigma^2),
+        E_q[log p(z)]   = -d/2 log(2 pi) - (||m||^2 + tr S) / 2,   H[q] = 1/2 log det(2 pi e S).
+        """
+        x = self._check_x(x)
+        m, S = q.mean.to(self.W.dtype), q.covariance_matrix.to(self.W.dtype)          # (B, d), (B, d, d)
+        if m.shape != (x.shape[0], self.latent_dim):
+            raise ValueError(f"q must have mean shaped ({x.shape[0]}, {self.latent_dim}), got {tuple(m.shape)}")
+        trace_wsw = torch.einsum("ij,bjk,ik->b", self.W, S, self.W)                    # tr(W S W^T)
+        residual = ((x - m @ self.W.T - self.b) ** 2).sum(dim=1)
+        expected_log_lik = (-0.5 * self.data_dim * math.log(2 * math.pi * self.sigma**2)
+                            - (residual + trace_wsw) / (2 * self.sigma**2))
+        trace_s = torch.diagonal(S, dim1=-2, dim2=-1).sum(dim=-1)
+        expected_log_prior = -0.5 * self.latent_dim * math.log(2 * math.pi) - 0.5 * ((m**2).sum(dim=1) + trace_s)
+        return expected_log_lik + expected_log_prior + q.entropy()
+
