@@ -33,7 +33,7 @@ unit: $(INSTALLED)
 
 notebooks: $(INSTALLED)
 	VAE_BOOK_MODE=quick $(PYTEST) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
-		--nbval-cell-timeout 600 -n 2 --dist loadfile book
+		--nbval-cell-timeout 600 book
 
 book: $(INSTALLED)
 	rm -rf _build/html

@@ -172,7 +172,7 @@ def binarize_static(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
 
 
 def binarize_dynamic(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A fresh Bernoulli draw per pixel each call (dynamic binarisation, Salakhutdinov & Murray 2008).
+    """A fresh Bernoulli draw per pixel each call: dynamic binarisation (Chapter 2).
 
     x: (B, C, H, W) in [0, 1] -> same shape of 0.0/1.0; ``generator`` must be on x's device.
     """

@@ -64,8 +64,8 @@ def gaussian_kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch
 def elbo(log_likelihood: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
     """ELBO = E_q[log p(x|z)] - beta * KL(q(z|x) || p(z)), per example (B,).
 
-    With beta = 1 this is a lower bound on log p(x); any other beta gives a rescaled objective
-    that is no longer a bound (Higgins et al. 2017).
+    With beta = 1 this is a lower bound on log p(x); beta > 1 gives a looser bound, and beta < 1
+    an objective that can exceed log p(x) (Higgins et al. 2017; Chapter 2).
     """
     log_likelihood, kl = _pair(log_likelihood, kl, ("log_likelihood", "kl"))
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
