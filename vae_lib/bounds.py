@@ -85,7 +85,8 @@ def log_likelihood_estimate(
     ``chunk_size`` at a time for ``batch_size`` images and combined with a running logsumexp, so
     memory does not grow with K: the largest tensors are the decoder's outputs, chunk_size *
     batch_size * D floats (500 * 100 * 784 * 4 B = 157 MB by default, about three such tensors at
-    the peak) and the noise, K * batch_size * d floats (100 MB for K = 5000, d = 50). Each
+    the peak) and the noise, K * batch_size * d floats (100 MB for K = 5000, d = 50); measured on
+    the CPU for Chapter 2's VAE, the process's peak memory grew by about 0.8 GB. Each
     example's noise comes from its own generator seeded by (seed, index), so its estimate depends
     neither on batch_size nor on chunk_size. The estimate is IWAE_K: a lower bound in expectation
     that converges to log p(x) as K grows.
