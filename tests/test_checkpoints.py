@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pickle
 import re
 
@@ -226,6 +227,15 @@ def test_a_failed_save_leaves_nothing_behind(tmp_path, monkeypatch, fail_in, exi
             patch.setattr(checkpoints.Path, "write_text", broken)
         save_checkpoint(build(CONFIGS["ae-mlp"]), tmp_path / "model", {"new": 2.0})
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no .part files, old files intact
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    """atomic_path gives its temporary file 0o666 & ~umask (mkstemp makes 0600); both finished files keep it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    save_checkpoint(build(CONFIGS["ae-mlp"]), tmp_path / "model")
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}
+    assert modes == {"model.json": oct(0o666 & ~umask), "model.safetensors": oct(0o666 & ~umask)}
 
 
 def test_only_library_models_can_be_saved(tmp_path):

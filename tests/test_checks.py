@@ -386,3 +386,158 @@ def test_check_gaussian_kl_hints_at_logvar_used_as_the_variance_even_where_its_l
 def test_check_reparameterized_sample_hints_at_sqrt_of_logvar_even_where_it_is_nan():
     with pytest.raises(ExerciseCheckError, match="exponentiate it before taking the square root"):
         check_reparameterized_sample(lambda mu, lv, eps: mu + torch.sqrt(lv) * eps)
+
+
+# --- Chapter 4: spherical interpolation -------------------------------------------------------------
+
+from scipy.stats import norm  # noqa: E402
+
+from vae_lib.checks import check_code_length, check_slerp  # noqa: E402
+from vae_lib.compression import ARITHMETIC_CODER_OVERHEAD_BITS, LatentCodec  # noqa: E402
+from vae_lib.latent import lerp, slerp  # noqa: E402
+
+
+def spherical(z_a, z_b, steps, *, norms=None, unit=False):
+    """The great circle from z_a's direction to z_b's, norms linear in t unless ``norms(t, |z_a|, |z_b|)``."""
+    t = torch.linspace(0, 1, steps, dtype=z_a.dtype).unsqueeze(1)
+    n_a, n_b = z_a.norm(), z_b.norm()
+    u_a, u_b = z_a / n_a, z_b / n_b
+    omega = torch.arccos(torch.dot(u_a, u_b).clamp(-1, 1))
+    direction = (torch.sin((1 - t) * omega) * u_a + torch.sin(t * omega) * u_b) / torch.sin(omega)
+    if unit:
+        return direction
+    return direction * (norms(t, n_a, n_b) if norms else (1 - t) * n_a + t * n_b)
+
+
+def normalised_lerp(z_a, z_b, steps):
+    """Right ends and norms, directions in the right plane, but not at constant angular speed."""
+    t = torch.linspace(0, 1, steps).unsqueeze(1)
+    line = lerp(z_a, z_b, steps)
+    return line / line.norm(dim=1, keepdim=True) * ((1 - t) * z_a.norm() + t * z_b.norm())
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [slerp, spherical, lambda z_a, z_b, n: spherical(z_a.double(), z_b.double(), n)],
+    ids=["vae_lib", "by-hand", "float64"],
+)
+def test_check_slerp_accepts_a_right_answer(answer, capsys):
+    assert check_slerp(answer) is True
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def test_check_slerp_does_not_give_the_answer_its_inputs():
+    def in_place(z_a, z_b, n):
+        result = slerp(z_a, z_b, n)
+        z_a.zero_()
+        z_b.fill_(3.0)
+        return result
+
+    assert check_slerp(in_place) is True
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (lerp, r"That is the straight line \(lerp\): move along the great circle"),
+        (lambda z_a, z_b, n: spherical(z_a, z_b, n, unit=True), "Your codes all have norm 1: scale each direction"),
+        (lambda z_a, z_b, n: spherical(z_a, z_b, n, norms=lambda t, a, b: a), "directions are right but the norms are not"),
+        (lambda z_a, z_b, n: spherical(z_a, z_b, n, norms=lambda t, a, b: a ** (1 - t) * b**t),
+         "directions are right but the norms are not: interpolate the norm linearly"),
+        (lambda z_a, z_b, n: slerp(z_b, z_a, n), r"must start at z_a and end at z_b \(use t = torch.linspace"),
+        (lambda z_a, z_b, n: spherical(z_a, z_b, n + 1)[:n], "must start at z_a and end at z_b"),
+    ],
+    ids=["lerp", "unit-norm", "constant-norm", "geometric-norm", "reversed", "arange-like-t"],
+)
+def test_check_slerp_names_the_typical_mistake(answer, hint):
+    with pytest.raises(ExerciseCheckError, match=rf"^with steps=\d the codes differ from the spherical path\. .*{hint}"):
+        check_slerp(answer)
+
+
+def test_check_slerp_reports_other_mistakes_plainly():
+    with pytest.raises(ExerciseCheckError, match=r"^with steps=9 the codes differ from the spherical path\.$"):
+        check_slerp(normalised_lerp)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (lambda z_a, z_b, n: slerp(z_a, z_b, n).T, r"with steps=2 the answer must be shaped \(2, 8\), got \(8, 2\)"),
+        (lambda z_a, z_b, n: slerp(z_a, z_b, n).tolist(), r"with steps=2 the answer must be shaped \(2, 8\), got list"),
+        (lambda z_a, z_b, n: slerp(z_a, z_b, n)[1:-1], r"with steps=2 the answer must be shaped \(2, 8\), got \(0, 8\)"),
+    ],
+    ids=["transposed", "list", "no-ends"],
+)
+def test_check_slerp_wants_one_code_per_step(answer, message):
+    with pytest.raises(ExerciseCheckError, match=message):
+        check_slerp(answer)
+
+
+# --- Chapter 4: what a latent integer costs ---------------------------------------------------------
+
+
+def codec_bits(k, step):
+    """-log2 P(k) from the library's codec, less the arithmetic coder's overhead."""
+    codec = LatentCodec(torch.tensor([float(step)]), torch.tensor([True]))
+    return codec.code_bits(k[:, None]) - ARITHMETIC_CODER_OVERHEAD_BITS
+
+
+def scipy_bits(k, step):
+    """-log2 of N(0, 1)'s mass on [(k - 1/2) step, (k + 1/2) step], mirrored to k >= 0 (same mass)."""
+    k = k.abs().double().numpy()
+    return -torch.log2(torch.from_numpy(norm.sf((k - 0.5) * step) - norm.sf((k + 0.5) * step)))
+
+
+def density_bits(k, step):
+    return -torch.log2(torch.distributions.Normal(0.0, 1.0).log_prob(k * step).exp())
+
+
+@pytest.mark.parametrize("answer", [codec_bits, scipy_bits], ids=["latent-codec", "scipy"])
+def test_check_code_length_accepts_a_right_answer(answer, capsys):
+    assert check_code_length(answer) is True
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (lambda k, step: codec_bits(k, step) * math.log(2), "Those are nats: divide the natural log by log 2"),
+        (density_bits, "You used the density at k \\* step; .*probability mass"),
+        (lambda k, step: -codec_bits(k, step), "A code length is -log2 of a probability, a positive number: check the sign"),
+    ],
+    ids=["nats", "density", "sign"],
+)
+def test_check_code_length_names_the_typical_mistake(answer, hint):
+    with pytest.raises(ExerciseCheckError, match=rf"^with step=0.25 the code lengths differ from -log2 P\(k\)\. {hint}"):
+        check_code_length(answer)
+
+
+def test_check_code_length_reports_other_mistakes_plainly():
+    # Counting the coder's 2 bits of overhead is not what the exercise asks for.
+    def with_overhead(k, step):
+        return codec_bits(k, step) + ARITHMETIC_CODER_OVERHEAD_BITS
+
+    with pytest.raises(ExerciseCheckError, match=r"^with step=0.25 the code lengths differ from -log2 P\(k\)\.$"):
+        check_code_length(with_overhead)
+
+
+def test_check_code_length_finds_a_mistake_that_only_shows_for_the_second_step():
+    def wrong_for_coarse_steps(k, step):
+        return codec_bits(k, step) if step < 1 else codec_bits(k, step) + 0.5
+
+    with pytest.raises(ExerciseCheckError, match="with step=1.5 the code lengths differ"):
+        check_code_length(wrong_for_coarse_steps)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (lambda k, step: codec_bits(k, step).sum(), r"one number per integer, shaped \(6,\), got \(\)\."),
+        (lambda k, step: codec_bits(k, step)[:, None], r"one number per integer, shaped \(6,\), got \(6, 1\)\."),
+        (lambda k, step: codec_bits(k, step).tolist(), r"one number per integer, shaped \(6,\), got list\."),
+    ],
+    ids=["summed", "column", "list"],
+)
+def test_check_code_length_wants_one_number_per_integer(answer, message):
+    with pytest.raises(ExerciseCheckError, match=message):
+        check_code_length(answer)

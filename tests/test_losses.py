@@ -1,5 +1,7 @@
-"""vae_lib.losses against torch.distributions and a Monte Carlo estimate."""
+"""vae_lib.losses against torch.distributions and a Monte Carlo estimate; KLWarmup's schedule."""
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
@@ -166,3 +168,115 @@ def test_every_loss_returns_float32_per_example_under_bf16_autocast(name):
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = loss(a, b)
     assert out.dtype == torch.float32 and out.shape == (2,)
+
+
+# --- KL warm-up -----------------------------------------------------------------------------------
+
+from vae_lib.losses import KLWarmup  # noqa: E402
+from vae_lib.models import VAE, VAEConfig  # noqa: E402
+from vae_lib.train import evaluate, fit  # noqa: E402
+
+
+class BetaRecorder(torch.nn.Module):
+    """Stands in for a VAE: records the beta of each loss call and returns beta per example."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.betas: list[float] = []
+
+    def loss(self, x, beta=1.0):
+        self.betas.append(beta)
+        return torch.full((x.shape[0],), float(beta))
+
+
+def training_call(warmup, model, x):
+    model.train()
+    with torch.enable_grad():
+        return warmup(model, x)
+
+
+def test_kl_warmup_ramps_beta_linearly_then_holds_it():
+    warmup, model = KLWarmup(4, beta=2.0), BetaRecorder()
+    for _ in range(7):
+        training_call(warmup, model, torch.zeros(3, 2))
+    assert model.betas == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
+    assert warmup.step == 7 and warmup.current_beta == 2.0
+
+
+def test_kl_warmup_defaults_to_beta_one():
+    warmup = KLWarmup(2)
+    assert warmup.current_beta == 0.0
+    warmup.step = 1
+    assert warmup.current_beta == 0.5
+    warmup.step = 10
+    assert warmup.current_beta == 1.0
+
+
+def test_kl_warmup_returns_the_models_loss_at_the_current_beta():
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(image_shape=(1, 4, 4), latent_dim=2, hidden_dims=(8,)))
+    x = torch.rand(5, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    warmup = KLWarmup(4, beta=3.0)
+    warmup.step = 1
+    torch.manual_seed(2)
+    got = training_call(warmup, model, x)
+    torch.manual_seed(2)
+    expected = model.loss(x, beta=0.75)
+    assert got.shape == (5,) and got.requires_grad
+    torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.parametrize("how", ["eval-mode", "no-grad", "inference-mode"])
+def test_kl_warmup_does_not_advance_outside_training_steps(how):
+    warmup, model = KLWarmup(4), BetaRecorder()
+    training_call(warmup, model, torch.zeros(1, 2))
+    if how == "eval-mode":
+        model.eval()
+        for _ in range(3):
+            warmup(model, torch.zeros(1, 2))
+    else:
+        model.train()
+        context = torch.no_grad() if how == "no-grad" else torch.inference_mode()
+        with context:
+            for _ in range(3):
+                warmup(model, torch.zeros(1, 2))
+    assert warmup.step == 1
+    assert model.betas == [0.0, 0.25, 0.25, 0.25]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((0,), "warmup_steps must be a positive int, got 0"),
+        ((-3,), "warmup_steps must be a positive int, got -3"),
+        ((10.0,), "warmup_steps must be a positive int, got 10.0"),
+        ((True,), "warmup_steps must be a positive int, got True"),
+        ((10, -0.5), "beta must be a non-negative number, got -0.5"),
+        ((10, "1"), "beta must be a non-negative number, got '1'"),
+        ((10, False), "beta must be a non-negative number, got False"),
+    ],
+)
+def test_kl_warmup_rejects_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
+        KLWarmup(*args)
+
+
+def test_kl_warmup_counts_the_optimizer_steps_of_fit():
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(image_shape=(1, 4, 4), latent_dim=2, hidden_dims=(8,)))
+    gen = torch.Generator().manual_seed(0)
+    train_x, val_x = torch.rand(20, 1, 4, 4, generator=gen), torch.rand(6, 1, 4, 4, generator=gen)
+    warmup = KLWarmup(100, beta=1.0)
+    history = fit(model, train_x, num_epochs=3, batch_size=8, loss_fn=warmup, val_x=val_x, progress=False, device="cpu")
+    assert warmup.step == 3 * 3  # ceil(20 / 8) = 3 batches per epoch; validation does not count
+    assert len(history.train_loss) == len(history.val_loss) == 3
+    assert all(math.isfinite(v) for v in history.train_loss + history.val_loss)
+    evaluate(model, val_x, loss_fn=warmup)
+    assert warmup.step == 9
+
+
+def test_kl_warmup_with_zero_beta_never_weighs_the_kl():
+    warmup, model = KLWarmup(3, beta=0), BetaRecorder()
+    for _ in range(5):
+        training_call(warmup, model, torch.zeros(1, 1))
+    assert model.betas == [0.0] * 5

@@ -1,7 +1,9 @@
 """vae_lib: the companion library of "Variational Autoencoders, hands on".
 
 One concept per module: ``runtime`` (mode, device, seeds), ``data`` (offline data sets),
-``models``, ``losses``, ``train``, ``checkpoints``, ``plots`` and ``checks`` (exercise checkers).
+``models``, ``losses``, ``train``, ``bounds`` and ``estimators`` (Chapters 2-3), ``checkpoints``
+and ``pretrained`` (shipped models), ``latent``, ``compression`` and ``metrics`` (Chapter 4),
+``plots``, ``widgets`` and ``checks`` (exercise checkers).
 """
 from .checkpoints import load_checkpoint, load_or_train, save_checkpoint
 from .data import binarize_dynamic, binarize_static, load_dataset

@@ -37,6 +37,15 @@ def _as_float(value: object, what: str) -> float:
     raise ExerciseCheckError(f"{what} should be a number, got {type(value).__name__}")
 
 
+def _shaped_like(got: object, expected: torch.Tensor, requirement: str, hint: str = "", sep: str = ".") -> torch.Tensor:
+    """``got`` as a detached tensor of ``expected``'s dtype, or an error saying ``requirement``
+    (e.g. "the answer must be shaped") and the shape that arrived."""
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        raise ExerciseCheckError(f"{requirement} {tuple(expected.shape)}, got {shape}{sep}{hint}")
+    return got.detach().to(expected.dtype)
+
+
 # --- Chapter 1, exercise "PCA's optimum" -------------------------------------------------------
 
 def pca_reconstruction_error(x: torch.Tensor, k: int) -> float:
@@ -110,11 +119,7 @@ def check_interpolation(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Te
     z0, z1 = torch.randn(2, 5, generator=generator)
     for steps in (2, 7):
         expected = torch.stack([z0 + t * (z1 - z0) for t in torch.linspace(0, 1, steps)])
-        got = fn(z0.clone(), z1.clone(), steps)
-        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-            raise ExerciseCheckError(f"with num_steps={steps} the answer must be shaped {tuple(expected.shape)}, got {shape}.")
-        got = got.detach().to(expected.dtype)
+        got = _shaped_like(fn(z0.clone(), z1.clone(), steps), expected, f"with num_steps={steps} the answer must be shaped")
         if torch.allclose(got, expected, atol=1e-5):
             continue
         hint = ""
@@ -137,11 +142,8 @@ def check_gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
     expected = torch.distributions.kl_divergence(
         torch.distributions.Normal(mu, std), torch.distributions.Normal(0.0, 1.0)).sum(dim=1)
     got = fn(mu.clone(), logvar.clone())
-    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-        hint = " Sum over the latent dimensions only, keeping one value per example." if isinstance(got, torch.Tensor) and got.dim() == 0 else ""
-        raise ExerciseCheckError(f"the answer must be one KL per example, shaped {tuple(expected.shape)}, got {shape}.{hint}")
-    got = got.detach().to(expected.dtype)
+    hint = " Sum over the latent dimensions only, keeping one value per example." if isinstance(got, torch.Tensor) and got.dim() == 0 else ""
+    got = _shaped_like(got, expected, "the answer must be one KL per example, shaped", hint)
     if torch.allclose(got, expected, rtol=1e-6, atol=1e-9):
         return _passed("your KL matches torch.distributions.kl_divergence for six random Gaussians.")
     def kl_with(var, log_var):
@@ -172,10 +174,7 @@ def check_reparameterized_sample(fn: Callable[[torch.Tensor, torch.Tensor, torch
     eps = torch.randn(5, 3, generator=generator, dtype=torch.float64)
     expected = (mu + torch.exp(0.5 * logvar) * eps).detach()
     got = fn(mu, logvar, eps)
-    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-        raise ExerciseCheckError(f"z must have the shape of mu, {tuple(expected.shape)}, got {shape}.")
-    values = got.detach().to(expected.dtype)
+    values = _shaped_like(got, expected, "z must have the shape of mu,")
     if not torch.allclose(values, expected, atol=1e-9):
         hints = [
             (mu + torch.exp(logvar) * eps, "you scaled eps by the variance exp(logvar); scale it by the standard deviation exp(logvar / 2)"),
@@ -208,12 +207,8 @@ def check_iwae_bound(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
     large = moderate - 1000.0       # log weights of large images: exp() underflows to zero
     for log_weights in (moderate, large):
         expected = torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])
-        got = fn(log_weights.clone())
-        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
-            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-            raise ExerciseCheckError(f"the answer must be one bound per example, shaped {tuple(expected.shape)}, "
-                                     f"got {shape}: reduce over the K samples (dimension 0).")
-        got = got.detach().to(expected.dtype)
+        got = _shaped_like(fn(log_weights.clone()), expected, "the answer must be one bound per example, shaped",
+                           " reduce over the K samples (dimension 0).", sep=":")
         if torch.allclose(got, expected, atol=1e-8):
             continue
         if not torch.isfinite(got).all():
@@ -229,3 +224,55 @@ def check_iwae_bound(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
                 raise ExerciseCheckError(f"not yet: {hint}.")
         raise ExerciseCheckError("the values differ from log (1/K) sum_k exp(log w_k).")
     return _passed("your bound is log-mean-exp of the weights and stays finite for very negative log weights.")
+
+
+# --- Chapter 4, exercise "spherical interpolation" ---------------------------------------------
+
+def check_slerp(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -> bool:
+    """Check ``fn(z_a (d,), z_b (d,), steps) -> (steps, d)`` against :func:`vae_lib.latent.slerp`."""
+    from .latent import lerp, slerp
+
+    generator = torch.Generator().manual_seed(4)
+    z_a, z_b = torch.randn(2, 8, generator=generator) * torch.tensor([[1.0], [2.0]])
+    for steps in (2, 9):
+        expected = slerp(z_a, z_b, steps)
+        got = _shaped_like(fn(z_a.clone(), z_b.clone(), steps), expected, f"with steps={steps} the answer must be shaped")
+        if torch.allclose(got, expected, atol=1e-4):
+            continue
+        norms, wanted = got.norm(dim=1), expected.norm(dim=1)
+        hint = ""
+        if torch.allclose(got, lerp(z_a, z_b, steps), atol=1e-4):
+            hint = " That is the straight line (lerp): move along the great circle between the directions instead."
+        elif torch.allclose(norms, torch.ones_like(norms), atol=1e-4):
+            hint = " Your codes all have norm 1: scale each direction by the norm interpolated from |z_a| to |z_b|."
+        elif torch.allclose(got / norms[:, None], expected / wanted[:, None], atol=1e-4):
+            hint = " The directions are right but the norms are not: interpolate the norm linearly, |z_a| to |z_b|."
+        elif not torch.allclose(got[0], z_a, atol=1e-4) or not torch.allclose(got[-1], z_b, atol=1e-4):
+            hint = " The path must start at z_a and end at z_b (use t = torch.linspace(0, 1, steps))."
+        raise ExerciseCheckError(f"with steps={steps} the codes differ from the spherical path.{hint}")
+    return _passed("your path follows the great circle and its norms change linearly from |z_a| to |z_b|.")
+
+
+# --- Chapter 4, exercise "what a latent integer costs" ----------------------------------------
+
+def check_code_length(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool:
+    """Check ``fn(k (n,) integers, step) -> bits (n,)``: -log2 of N(0, 1)'s mass on [(k-1/2)step, (k+1/2)step]."""
+    k = torch.tensor([-3, -1, 0, 1, 2, 5])
+    for step in (0.25, 1.5):
+        normal = torch.distributions.Normal(0.0, 1.0)
+        # The cell of -|k| (same mass by symmetry) via erfc, which keeps its precision in the tail.
+        edges = (k.abs().double() + torch.tensor([[-0.5], [0.5]], dtype=torch.float64)) * step / math.sqrt(2)
+        expected = -torch.log2(0.5 * (torch.special.erfc(edges[0]) - torch.special.erfc(edges[1]))).float()
+        got = _shaped_like(fn(k.clone(), step), expected, "the answer must be one number per integer, shaped")
+        if torch.allclose(got, expected, rtol=1e-3, atol=1e-3):
+            continue
+        hint = ""
+        if torch.allclose(got, expected * math.log(2), rtol=1e-3, atol=1e-3):
+            hint = " Those are nats: divide the natural log by log 2 (or use torch.log2) to get bits."
+        elif torch.allclose(got, -torch.log2(normal.log_prob(k * step).exp()).float(), rtol=1e-3, atol=1e-3):
+            hint = (" You used the density at k * step; a code is sent for the whole cell, so use its probability"
+                    " mass, Phi((k + 1/2) step) - Phi((k - 1/2) step).")
+        elif torch.allclose(got, -expected, rtol=1e-3, atol=1e-3):
+            hint = " A code length is -log2 of a probability, a positive number: check the sign."
+        raise ExerciseCheckError(f"with step={step} the code lengths differ from -log2 P(k).{hint}")
+    return _passed("each integer costs -log2 of the prior's mass on its cell.")

@@ -71,3 +71,30 @@ def elbo(log_likelihood: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> t
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
         raise ValueError(f"beta must be a non-negative number, got {beta!r}")
     return log_likelihood - beta * kl
+
+
+class KLWarmup:
+    """A VAE loss whose KL weight rises linearly from 0 to ``beta`` over ``warmup_steps`` training steps.
+
+    KL warm-up (Bowman et al. 2016; Sønderby et al. 2016, Chapter 4) lets the decoder learn to use
+    z before the KL term pushes q(z|x) onto the prior. Pass it as ``fit(..., loss_fn=KLWarmup(n))``:
+    each call made in training mode with gradients on counts as one step; evaluation calls use the
+    current weight and do not advance it. Returns the per-example loss (B,) of ``model.loss``.
+    """
+
+    def __init__(self, warmup_steps: int, beta: float = 1.0) -> None:
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 1:
+            raise ValueError(f"warmup_steps must be a positive int, got {warmup_steps!r}")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
+            raise ValueError(f"beta must be a non-negative number, got {beta!r}")
+        self.warmup_steps, self.beta, self.step = warmup_steps, float(beta), 0
+
+    @property
+    def current_beta(self) -> float:
+        return self.beta * min(1.0, self.step / self.warmup_steps)
+
+    def __call__(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        beta = self.current_beta
+        if model.training and torch.is_grad_enabled():
+            self.step += 1
+        return model.loss(x, beta=beta)

@@ -1,0 +1,107 @@
+"""The checkpoints shipped in data/checkpoints: present, small, and still giving their recorded metrics.
+
+``verify`` re-evaluates every shipped model on MNIST's test set on the CPU and compares each metric
+with the one recorded when it was built, within ``METRIC_TOLERANCE`` nats (rounding only: the
+evaluation is seeded). Rebuild them with ``make checkpoints``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from vae_lib import pretrained
+from vae_lib.checkpoints import RETRAIN_VARIABLE, CheckpointError, load_checkpoint
+from vae_lib.data import DATA_DIR_VARIABLE
+from vae_lib.pretrained import METRIC_TOLERANCE, RECIPES
+from vae_lib.runtime import MODE_VARIABLE
+
+CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
+MAX_TOTAL_BYTES = 25 * 10**6
+METRIC_KEYS = {"negative_elbo", "rate", "distortion", "active_units"}
+
+
+@pytest.fixture(autouse=True)
+def repository_data(monkeypatch):
+    monkeypatch.delenv(DATA_DIR_VARIABLE, raising=False)
+    monkeypatch.delenv(RETRAIN_VARIABLE, raising=False)
+
+
+def test_checkpoint_dir_is_the_repositorys_data_checkpoints():
+    assert pretrained.checkpoint_dir().resolve() == CHECKPOINTS
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_every_recipe_has_its_weights_and_record(name):
+    for suffix in (".safetensors", ".json"):
+        path = CHECKPOINTS / f"{name}{suffix}"
+        assert path.is_file(), f"{path} is missing: run `make checkpoints`"
+        assert path.stat().st_size > 0
+
+
+def test_every_shipped_checkpoint_matches_its_recorded_metrics_on_the_cpu():
+    assert METRIC_TOLERANCE == 0.01
+    assert pretrained.verify(list(RECIPES)) == []
+
+
+def test_the_shipped_checkpoints_take_at_most_25_mb():
+    total = sum(p.stat().st_size for p in CHECKPOINTS.rglob("*") if p.is_file())
+    assert total > 0
+    assert total <= MAX_TOTAL_BYTES, f"data/checkpoints holds {total / 1e6:.1f} MB, over {MAX_TOTAL_BYTES / 1e6:.0f} MB"
+
+
+def test_data_checkpoints_holds_only_recipe_files():
+    expected = {f"{name}{suffix}" for name in RECIPES for suffix in (".safetensors", ".json")}
+    stray = sorted(p.name for p in CHECKPOINTS.iterdir()
+                   if p.suffix in (".safetensors", ".json", ".part") or p.name.startswith("."))
+    assert set(stray) <= expected, f"files of no recipe (or unfinished saves): {sorted(set(stray) - expected)}"
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_each_record_holds_consistent_metrics(name):
+    _, metrics = load_checkpoint(CHECKPOINTS / name, expected_config=RECIPES[name].config)
+    assert METRIC_KEYS <= set(metrics)
+    assert metrics["negative_elbo"] == pytest.approx(metrics["rate"] + metrics["distortion"], abs=1e-3)
+    assert 0 <= metrics["active_units"] <= RECIPES[name].config.latent_dim
+    assert len(metrics["train_loss"]) == RECIPES[name].num_epochs
+
+
+def test_the_beta_sweep_trades_rate_for_distortion():
+    """A larger KL weight gives a cheaper code and a worse reconstruction (Higgins et al. 2017)."""
+    sweep = sorted((r for r in RECIPES.values() if r.config == RECIPES["ch4_mlp_vae"].config and not r.warmup_epochs),
+                   key=lambda r: r.beta)
+    assert [r.beta for r in sweep] == [0.1, 0.3, 1.0, 3.0, 10.0]
+    metrics = [load_checkpoint(CHECKPOINTS / r.name)[1] for r in sweep]
+    rates, distortions = [m["rate"] for m in metrics], [m["distortion"] for m in metrics]
+    assert rates == sorted(rates, reverse=True) and len(set(rates)) == len(rates)
+    assert distortions == sorted(distortions) and len(set(distortions)) == len(distortions)
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_a_shipped_checkpoint_refuses_a_different_latent_dim(name):
+    config = RECIPES[name].config
+    wrong = dataclasses.replace(config, latent_dim=config.latent_dim + 1)
+    message = f"latent_dim is {config.latent_dim} in the checkpoint but {config.latent_dim + 1} was asked for"
+    with pytest.raises(CheckpointError, match=re.escape(message)):
+        load_checkpoint(CHECKPOINTS / name, expected_config=wrong)
+
+
+def test_a_shipped_checkpoint_refuses_a_different_architecture():
+    config = RECIPES["ch4_mlp_vae"].config
+    wrong = dataclasses.replace(config, hidden_dims=(512,))
+    with pytest.raises(CheckpointError, match=re.escape("hidden_dims is (256,) in the checkpoint but (512,) was asked for")):
+        load_checkpoint(CHECKPOINTS / "ch4_mlp_vae", expected_config=wrong)
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_load_in_quick_mode_uses_the_shipped_checkpoint(name, monkeypatch):
+    def refuse_training(*args, **kwargs):
+        raise AssertionError("load trained instead of loading the shipped checkpoint")
+
+    monkeypatch.setenv(MODE_VARIABLE, "quick")
+    monkeypatch.setattr(pretrained, "train_recipe", refuse_training)
+    model, metrics = pretrained.load(name, device="cpu")
+    assert model.config == RECIPES[name].config and not model.training
+    assert metrics == load_checkpoint(CHECKPOINTS / name)[1]

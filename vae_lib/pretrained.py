@@ -1,0 +1,204 @@
+"""The book's shipped checkpoints: how each is trained, evaluated, built and verified (Chapter 4 onwards).
+
+Every model a chapter would rather not train on a CPU has a :class:`Recipe` here: its config and
+its training settings, all seeded. ``python -m vae_lib.pretrained build`` (``make checkpoints``)
+trains each recipe and writes ``data/checkpoints/<name>.safetensors`` + ``.json`` with the metrics
+it measured; ``verify`` re-evaluates the shipped weights and compares them with those metrics.
+Chapters call :func:`load`: on a GPU, or when ``$VAE_BOOK_RETRAIN=1``, it trains from scratch
+with the recipe (full mode); otherwise it loads the checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoints import load_checkpoint, load_or_train, save_checkpoint
+from .data import data_dir, load_dataset
+from .latent import active_units, latent_means, rate_distortion
+from .losses import KLWarmup
+from .models import VAEConfig
+from .runtime import book_mode, resolve_device
+from .train import fit
+
+METRIC_TOLERANCE = 0.01  # nats: re-evaluating the same weights on another CPU may differ in rounding only
+REBUILD_TOLERANCE = 0.01  # relative: retraining repeats the same seeded steps, so it should match closely
+EVAL_SEED = 0
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one checkpoint is made: a VAE config trained on MNIST's 60,000 grey-level training images
+    with Adam, the Bernoulli cross-entropy and KL weight ``beta`` (ramped up from 0 over the first
+    ``warmup_epochs`` if > 0), evaluated on the 10,000 test images."""
+
+    name: str
+    config: VAEConfig
+    num_epochs: int
+    beta: float = 1.0
+    warmup_epochs: int = 0
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    summary: str = ""
+
+
+_MLP = VAEConfig(latent_dim=32, hidden_dims=(256,))
+RECIPES: dict[str, Recipe] = {r.name: r for r in [
+    Recipe("ch4_mlp_vae", _MLP, 50, summary="MLP VAE, 784-256-32, beta = 1: the chapter's main model"),
+    Recipe("ch4_mlp_vae_beta0.1", _MLP, 50, beta=0.1, summary="beta sweep"),
+    Recipe("ch4_mlp_vae_beta0.3", _MLP, 50, beta=0.3, summary="beta sweep"),
+    Recipe("ch4_mlp_vae_beta3", _MLP, 50, beta=3.0, summary="beta sweep"),
+    Recipe("ch4_mlp_vae_beta10", _MLP, 50, beta=10.0, summary="beta sweep"),
+    Recipe("ch4_mlp_vae_warmup", _MLP, 50, warmup_epochs=10, summary="beta = 1 after a 10-epoch KL warm-up"),
+    Recipe("ch4_vae_2d", VAEConfig(latent_dim=2, hidden_dims=(256, 128)), 50, summary="2-D latent, for maps"),
+    Recipe("ch4_conv_vae", VAEConfig(architecture="conv", latent_dim=32, hidden_dims=(32, 64)), 20,
+           summary="convolutional VAE, channels 32-64, 32-D latent"),
+]}
+
+
+@contextlib.contextmanager
+def _seeded_init(recipe: Recipe):
+    """Seed the weights' initialisation with the recipe's seed, leaving the caller's generator as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(recipe.seed)
+        yield
+
+
+def checkpoint_dir() -> Path:
+    """Where shipped checkpoints live: ``data/checkpoints`` (or under ``$VAE_BOOK_DATA``)."""
+    return data_dir() / "checkpoints"
+
+
+def _recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise KeyError(f"no checkpoint recipe named {name!r}; known: {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+@torch.no_grad()
+def evaluate_checkpoint(model: nn.Module, test_x: torch.Tensor | None = None) -> dict[str, float]:
+    """The metrics recorded beside each checkpoint, on MNIST's test set (seeded), in nats per image:
+    ``negative_elbo`` = ``rate`` + ``distortion``, and ``active_units`` (Burda et al. 2016)."""
+    if test_x is None:
+        test_x = load_dataset("mnist", "test").images
+    rd = rate_distortion(model, test_x, seed=EVAL_SEED)
+    return {"negative_elbo": rd.negative_elbo.mean().item(), "rate": rd.rate.mean().item(),
+            "distortion": rd.distortion.mean().item(),
+            "active_units": int(active_units(latent_means(model, test_x)).sum().item())}
+
+
+def train_recipe(recipe: Recipe, model: nn.Module, *, progress: bool = True) -> dict[str, float]:
+    """Train ``model`` (built from ``recipe.config``) as the recipe says; return its metrics."""
+    train_x = load_dataset("mnist", "train").images
+    loss_fn = (lambda m, x: m.loss(x, beta=recipe.beta))
+    if recipe.warmup_epochs:
+        steps_per_epoch = math.ceil(train_x.shape[0] / recipe.batch_size)
+        loss_fn = KLWarmup(recipe.warmup_epochs * steps_per_epoch, beta=recipe.beta)
+    device = next(model.parameters()).device
+    history = fit(model, train_x, num_epochs=recipe.num_epochs, batch_size=recipe.batch_size, lr=recipe.lr,
+                  seed=recipe.seed, loss_fn=loss_fn, device=device, progress=progress)
+    metrics = evaluate_checkpoint(model)
+    metrics.update(train_seconds=round(history.total_seconds, 1), train_device=history.device,
+                   train_loss=[round(v, 3) for v in history.train_loss])
+    return metrics
+
+
+def load(name: str, *, retrain: bool | None = None, device: str | torch.device | None = None,
+         progress: bool = True) -> tuple[nn.Module, dict[str, float]]:
+    """The model of recipe ``name`` and its metrics: loaded from ``data/checkpoints`` or trained.
+
+    ``retrain=None`` trains from scratch in full mode when a CUDA GPU is present or
+    ``$VAE_BOOK_RETRAIN=1``, and loads the shipped checkpoint otherwise (always in quick mode).
+    """
+    recipe = _recipe(name)
+    if retrain is None and book_mode() == "quick":
+        retrain = False
+    with _seeded_init(recipe):
+        return load_or_train(checkpoint_dir() / name, recipe.config,
+                             lambda model: train_recipe(recipe, model, progress=progress),
+                             retrain=retrain, device=device)
+
+
+def _recorded_metrics(path: Path) -> dict | None:
+    json_path = path.with_name(path.name + ".json")
+    return json.loads(json_path.read_text(encoding="utf-8")).get("metrics") if json_path.is_file() else None
+
+
+def build(names: list[str], out_dir: Path | None = None, device: str | None = "cpu") -> list[str]:
+    """Train each named recipe from scratch and write its checkpoint (``make checkpoints``).
+
+    Where a checkpoint was already there, its recorded metrics are compared with the new ones;
+    returns one line per metric that moved by more than ``REBUILD_TOLERANCE`` (relative).
+    """
+    recipes = [_recipe(name) for name in names]  # reject a misspelt name before any training
+    out_dir = Path(out_dir or checkpoint_dir())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    problems = []
+    for name, recipe in zip(names, recipes):
+        before = _recorded_metrics(out_dir / name)
+        start = time.perf_counter()
+        with _seeded_init(recipe):
+            _, metrics = load_or_train(out_dir / name, recipe.config, lambda m, r=recipe: train_recipe(r, m),
+                                       retrain=True, save=True, device=resolve_device(device))
+        line = (f"{name}: -ELBO {metrics['negative_elbo']:.2f} = rate {metrics['rate']:.2f} + distortion "
+                f"{metrics['distortion']:.2f} nats, {metrics['active_units']} active units "
+                f"({time.perf_counter() - start:.0f} s)")
+        if before is not None:
+            moved = [k for k in ("negative_elbo", "rate", "distortion", "active_units")
+                     if abs(metrics[k] - before.get(k, math.inf)) > REBUILD_TOLERANCE * abs(metrics[k])]
+            line += "; previous checkpoint: " + (f"differs in {', '.join(moved)} (was -ELBO "
+                                                  f"{before.get('negative_elbo')})" if moved else "same metrics")
+            problems += [f"{name}: {k} was {before.get(k)}, rebuilt {metrics[k]}" for k in moved]
+        print(line, flush=True)
+    return problems
+
+
+def verify(names: list[str], directory: Path | None = None) -> list[str]:
+    """Re-evaluate each shipped checkpoint on the CPU; return one line per metric that does not match."""
+    directory = Path(directory or checkpoint_dir())
+    test_x = load_dataset("mnist", "test").images
+    problems = []
+    for name in names:
+        model, recorded = load_checkpoint(directory / name, expected_config=_recipe(name).config, device="cpu")
+        measured = evaluate_checkpoint(model, test_x)
+        for key, value in measured.items():
+            if key not in recorded or abs(recorded[key] - value) > METRIC_TOLERANCE:
+                problems.append(f"{name}: {key} recorded {recorded.get(key)} but re-evaluated {value:.4f}")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vae_lib.pretrained", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("build", "verify", "list"))
+    parser.add_argument("names", nargs="*", help="recipes (default: all)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for build (default: data/checkpoints)")
+    parser.add_argument("--device", default="cpu", help="device to train on for build (default: cpu)")
+    args = parser.parse_args(argv)
+    names = args.names or list(RECIPES)
+    for name in names:
+        _recipe(name)
+    if args.command == "list":
+        for r in (RECIPES[n] for n in names):
+            print(f"{r.name}: {r.summary} ({r.num_epochs} epochs, beta {r.beta})")
+    elif args.command == "build":
+        problems = build(names, args.out, args.device)
+        print("\n".join(problems) or "build finished")
+        return 1 if problems else 0
+    else:
+        problems = verify(names, args.out)
+        print("\n".join(problems) or f"{len(names)} checkpoints match their recorded metrics")
+        return 1 if problems else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
