@@ -172,7 +172,7 @@ def test_every_loss_returns_float32_per_example_under_bf16_autocast(name):
 
 # --- KL warm-up -----------------------------------------------------------------------------------
 
-from vae_lib.losses import KLWarmup  # noqa: E402
+from vae_lib.losses import KLWarmup, gaussian_kl_per_dimension  # noqa: E402
 from vae_lib.models import VAE, VAEConfig  # noqa: E402
 from vae_lib.train import evaluate, fit  # noqa: E402
 
@@ -280,3 +280,13 @@ def test_kl_warmup_with_zero_beta_never_weighs_the_kl():
     for _ in range(5):
         training_call(warmup, model, torch.zeros(1, 1))
     assert model.betas == [0.0] * 5
+
+
+def test_gaussian_kl_per_dimension_matches_torch_distributions_and_sums_to_the_total():
+    generator = torch.Generator().manual_seed(5)
+    mu, logvar = torch.randn(4, 3, generator=generator), torch.randn(4, 3, generator=generator)
+    per_dim = gaussian_kl_per_dimension(mu, logvar)
+    expected = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mu, torch.exp(0.5 * logvar)), torch.distributions.Normal(0.0, 1.0))
+    torch.testing.assert_close(per_dim, expected)
+    torch.testing.assert_close(per_dim.sum(dim=1), gaussian_kl_standard_normal(mu, logvar))

@@ -57,10 +57,9 @@ def rate_distortion(model: nn.Module, x: torch.Tensor, seed: int = 0, batch_size
     generator = torch.Generator(device=device).manual_seed(seed)
     rates, distortions = [], []
     for batch in _batches(x, batch_size):
-        batch = batch.to(device)
-        out = model(batch, generator)
-        rates.append(losses.gaussian_kl_standard_normal(out.mu, out.logvar))
-        distortions.append(-model.log_likelihood(out.x_param, batch))
+        log_likelihood, kl = model.elbo_terms(batch.to(device), generator)
+        rates.append(kl)
+        distortions.append(-log_likelihood)
     return RateDistortion(torch.cat(rates), torch.cat(distortions))
 
 
@@ -72,8 +71,7 @@ def kl_per_dimension(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) 
     model.eval()
     total = 0.0
     for batch in _batches(x, batch_size):
-        mu, logvar = model.encode(batch.to(device))
-        total = total + 0.5 * (mu.float() ** 2 + logvar.float().exp() - 1 - logvar.float()).sum(dim=0)
+        total = total + losses.gaussian_kl_per_dimension(*model.encode(batch.to(device))).sum(dim=0)
     return total / x.shape[0]
 
 

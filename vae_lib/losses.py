@@ -52,13 +52,21 @@ def gaussian_log_likelihood(mean: torch.Tensor, logvar: torch.Tensor | float, x:
     return _per_example_sum(log_density.expand_as(x))
 
 
+def gaussian_kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Each latent dimension's KL(N(mu_j, exp(logvar_j)) || N(0, 1)) = 1/2 (mu_j^2 + exp(logvar_j) - 1 - logvar_j).
+
+    mu, logvar: (B, latent_dim) -> (B, latent_dim) (Chapter 4 looks at which dimensions carry the rate).
+    """
+    mu, logvar = _pair(mu, logvar, ("mu", "logvar"))
+    return 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar)
+
+
 def gaussian_kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, diag(exp(logvar))) || N(0, I)) = 1/2 sum_j (mu_j^2 + exp(logvar_j) - 1 - logvar_j).
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)), the sum over dimensions of :func:`gaussian_kl_per_dimension`.
 
     mu, logvar: (B, latent_dim) -> (B,). Kingma & Welling (2014), Appendix B.
     """
-    mu, logvar = _pair(mu, logvar, ("mu", "logvar"))
-    return 0.5 * _per_example_sum(mu**2 + torch.exp(logvar) - 1.0 - logvar)
+    return _per_example_sum(gaussian_kl_per_dimension(mu, logvar))
 
 
 def elbo(log_likelihood: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
