@@ -18,7 +18,7 @@ from vae_lib.checkpoints import RETRAIN_VARIABLE, CheckpointError, load_checkpoi
 from vae_lib.data import DATA_DIR_VARIABLE
 from vae_lib.latent import active_units, latent_means, rate_distortion
 from vae_lib.losses import KLWarmup
-from vae_lib.models import VAE, VAEConfig
+from vae_lib.models import VAE, AutoencoderConfig, VAEConfig
 from vae_lib.pretrained import METRIC_TOLERANCE, RECIPES, Recipe
 from vae_lib.runtime import MODE_VARIABLE
 
@@ -75,11 +75,12 @@ def edit_metric(folder, key, change, name="tiny") -> None:
 # --- the registry ---------------------------------------------------------------------------------
 
 
-def test_every_shipped_recipe_is_registered_under_its_own_name_with_a_vae_config():
+def test_every_shipped_recipe_is_registered_under_its_own_name_with_a_model_config():
     assert RECIPES  # the real registry, not the tiny one the fixture installs
     for name, recipe in RECIPES.items():
         assert recipe.name == name
-        assert isinstance(recipe.config, VAEConfig)
+        # Only denoisers may be plain autoencoders; everything else is a VAE.
+        assert isinstance(recipe.config, VAEConfig) or (recipe.denoising and isinstance(recipe.config, AutoencoderConfig))
         assert recipe.num_epochs >= 1 and recipe.beta > 0 and recipe.warmup_epochs >= 0 and recipe.summary
 
 
@@ -149,8 +150,8 @@ def test_build_writes_weights_and_a_record_with_the_metrics(capsys, built):
     assert metrics["train_device"] == "cpu" and len(metrics["train_loss"]) == TINY.num_epochs
     assert math.isfinite(metrics["train_loss"][0])
     out = capsys.readouterr().out
-    assert out.startswith(f"tiny: -ELBO {metrics['negative_elbo']:.2f} = rate {metrics['rate']:.2f}")
-    assert f"{metrics['active_units']} active units" in out
+    assert out.startswith(f"tiny: negative_elbo {metrics['negative_elbo']:.2f}, rate {metrics['rate']:.2f}, "
+                          f"distortion {metrics['distortion']:.2f}, active_units {metrics['active_units']} (")
 
 
 def test_the_built_weights_give_the_recorded_metrics(built):
@@ -337,3 +338,39 @@ def test_main_rejects_an_unknown_command(capsys):
         pretrained.main(["train"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'train'" in capsys.readouterr().err
+
+
+# --- denoising recipes (Chapter 5) ----------------------------------------------------------------
+
+DENOISERS = {
+    "tiny_dae": Recipe("tiny_dae", AutoencoderConfig(latent_dim=2, hidden_dims=(8,)), num_epochs=1, denoising=True),
+    "tiny_dvae": Recipe("tiny_dvae", VAEConfig(latent_dim=2, hidden_dims=(8,)), num_epochs=1, denoising=True),
+}
+
+
+@pytest.mark.parametrize("name", DENOISERS)
+def test_denoising_recipes_record_denoising_psnr_and_verify(monkeypatch, tmp_path, name):
+    monkeypatch.setattr(pretrained, "RECIPES", DENOISERS)
+    pretrained.build([name], out_dir=tmp_path)
+    metrics = record(tmp_path, name)["metrics"]
+    assert set(pretrained.DENOISING_TESTS) <= set(metrics)
+    assert all(math.isfinite(metrics[key]) for key in pretrained.DENOISING_TESTS)
+    assert ("negative_elbo" in metrics) == (name == "tiny_dvae")  # only a VAE has an ELBO
+    assert pretrained.verify([name], tmp_path) == []
+
+
+def test_denoising_recipes_train_on_noisy_inputs_with_clean_targets(monkeypatch, tmp_path):
+    seen = []
+    original = pretrained.denoising_loss
+
+    def spying_loss(model, noisy, clean, beta=1.0):
+        seen.append((noisy.detach().clone(), clean.detach().clone()))
+        return original(model, noisy, clean, beta=beta)
+
+    monkeypatch.setattr(pretrained, "denoising_loss", spying_loss)
+    monkeypatch.setattr(pretrained, "RECIPES", DENOISERS)
+    pretrained.build(["tiny_dae"], out_dir=tmp_path)
+    noisy, clean = seen[0]
+    assert noisy.shape == clean.shape and not torch.equal(noisy, clean)
+    train_images = small_dataset("mnist", "train").images
+    assert any(torch.equal(clean[0], image) for image in train_images)  # the targets are clean training images

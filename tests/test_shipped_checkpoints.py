@@ -15,7 +15,8 @@ import pytest
 from vae_lib import pretrained
 from vae_lib.checkpoints import RETRAIN_VARIABLE, CheckpointError, load_checkpoint
 from vae_lib.data import DATA_DIR_VARIABLE
-from vae_lib.pretrained import METRIC_TOLERANCE, RECIPES
+from vae_lib.models import VAE
+from vae_lib.pretrained import DENOISING_TESTS, METRIC_TOLERANCE, RECIPES
 from vae_lib.runtime import MODE_VARIABLE
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
@@ -61,11 +62,17 @@ def test_data_checkpoints_holds_only_recipe_files():
 
 @pytest.mark.parametrize("name", RECIPES)
 def test_each_record_holds_consistent_metrics(name):
-    _, metrics = load_checkpoint(CHECKPOINTS / name, expected_config=RECIPES[name].config)
-    assert METRIC_KEYS <= set(metrics)
-    assert metrics["negative_elbo"] == pytest.approx(metrics["rate"] + metrics["distortion"], abs=1e-3)
-    assert 0 <= metrics["active_units"] <= RECIPES[name].config.latent_dim
+    model, metrics = load_checkpoint(CHECKPOINTS / name, expected_config=RECIPES[name].config)
     assert len(metrics["train_loss"]) == RECIPES[name].num_epochs
+    if RECIPES[name].denoising:
+        assert set(DENOISING_TESTS) <= set(metrics)
+        assert all(metrics[key] > 10 for key in DENOISING_TESTS)  # far above the noisy input at these levels
+    if isinstance(model, VAE):
+        assert METRIC_KEYS <= set(metrics)
+        assert metrics["negative_elbo"] == pytest.approx(metrics["rate"] + metrics["distortion"], abs=1e-3)
+        assert 0 <= metrics["active_units"] <= RECIPES[name].config.latent_dim
+    else:
+        assert RECIPES[name].denoising, "only denoisers may be plain autoencoders"
 
 
 def test_the_beta_sweep_trades_rate_for_distortion():

@@ -276,3 +276,54 @@ def check_code_length(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool
             hint = " A code length is -log2 of a probability, a positive number: check the sign."
         raise ExerciseCheckError(f"with step={step} the code lengths differ from -log2 P(k).{hint}")
     return _passed("each integer costs -log2 of the prior's mass on its cell.")
+
+
+# --- Chapter 5, exercise "PSNR" ----------------------------------------------------------------
+
+def check_psnr(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """Check ``fn(x_hat, x) -> (B,)``: 10 log10(1 / MSE) per image, for images in [0, 1]."""
+    from .metrics import psnr
+
+    generator = torch.Generator().manual_seed(5)
+    x = torch.rand(3, 1, 6, 6, generator=generator)
+    x_hat = (x + 0.1 * torch.randn(x.shape, generator=generator)).clamp(0, 1)
+    expected = psnr(x_hat, x)
+    got = _shaped_like(fn(x_hat.clone(), x.clone()), expected, "the answer must be one PSNR per image, shaped")
+    if torch.allclose(got, expected, atol=1e-3):
+        return _passed("your PSNR matches 10 log10(1 / MSE) image by image.")
+    mse = ((x_hat - x) ** 2).flatten(1).mean(1)
+    hint = ""
+    if torch.allclose(got, 20 * torch.log10(1 / mse), atol=1e-3):
+        hint = " MSE is already a squared error: use 10 log10, not 20 log10 (that is for the root-mean-square error)."
+    elif torch.allclose(got, -10 * torch.log(mse), atol=1e-3):
+        hint = " Use log10, not the natural log: decibels are tenths of a power of ten."
+    elif torch.allclose(got, torch.full_like(got, -10 * math.log10(mse.mean().item())), atol=1e-3):
+        hint = " Average the squared error over each image's pixels only, keeping one PSNR per image."
+    raise ExerciseCheckError(f"your PSNRs {got.tolist()} differ from the expected {expected.tolist()}.{hint}")
+
+
+# --- Chapter 5, exercise "the likelihood of a clipped pixel" ---------------------------------------
+
+def check_clipped_gaussian(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> bool:
+    """Check ``fn(x_hat, y, sigma) -> (B,)``: log-likelihood of y = clip(x_hat + sigma eps, 0, 1), up to a
+    constant that does not depend on x_hat (compared through differences between two x_hat)."""
+    from .restore import clipped_gaussian_log_likelihood
+
+    generator = torch.Generator().manual_seed(6)
+    y = torch.rand(2, 1, 5, 5, generator=generator)
+    y[:, :, 0] = 0.0  # a row of pixels clipped at black
+    y[:, :, -1] = 1.0  # and one at white
+    a, b = torch.rand(2, 2, 1, 5, 5, generator=generator)
+    sigma = 0.4
+    oracle = clipped_gaussian_log_likelihood(sigma)
+    expected = oracle(a, y) - oracle(b, y)
+    got_a = _shaped_like(fn(a.clone(), y.clone(), sigma), expected, "the answer must be one log-likelihood per image, shaped")
+    got = got_a - _shaped_like(fn(b.clone(), y.clone(), sigma), expected, "the answer must be one log-likelihood per image, shaped")
+    if torch.allclose(got, expected, rtol=1e-4, atol=1e-3):
+        return _passed("black and white pixels get the probability mass beyond them, the others the Gaussian density.")
+    plain = (-0.5 * ((y - a) / sigma) ** 2).flatten(1).sum(1) - (-0.5 * ((y - b) / sigma) ** 2).flatten(1).sum(1)
+    hint = ""
+    if torch.allclose(got, plain, rtol=1e-4, atol=1e-3):
+        hint = (" That is the plain Gaussian: a pixel at exactly 0 (or 1) only tells you that x_hat + noise fell"
+                " below 0 (above 1), so it has probability Phi(-x_hat / sigma) (or Phi((x_hat - 1) / sigma)).")
+    raise ExerciseCheckError(f"differences between two x_hat came out {got.tolist()}, expected {expected.tolist()}.{hint}")

@@ -81,6 +81,21 @@ def elbo(log_likelihood: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> t
     return log_likelihood - beta * kl
 
 
+def denoising_loss(model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """Loss of a denoiser that sees ``noisy`` and must produce ``clean`` (both (B, C, H, W)), per example (B,).
+
+    An :class:`~vae_lib.models.Autoencoder` pays the squared error of its output (a denoising
+    autoencoder, Vincent et al. 2008). A :class:`~vae_lib.models.VAE` pays the negative ELBO of the
+    clean image with the code inferred from the noisy one, -E_q(z|noisy)[log p(clean | z)] +
+    beta KL(q(z|noisy) || p(z)) (the denoising VAE of Im et al. 2017; Chapter 5).
+    """
+    if not hasattr(model, "reparameterize"):
+        return squared_error(model(noisy), clean)
+    mu, logvar = model.encode(noisy)
+    z = model.reparameterize(mu, logvar)
+    return -elbo(model.log_likelihood(model.decode(z), clean), gaussian_kl_standard_normal(mu, logvar), beta=beta)
+
+
 class KLWarmup:
     """A VAE loss whose KL weight rises linearly from 0 to ``beta`` over ``warmup_steps`` training steps.
 

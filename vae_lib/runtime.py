@@ -11,6 +11,7 @@ Introduced in Chapter 1 (parameters cell).
 from __future__ import annotations
 
 import os
+import platform
 import random
 from typing import TypeVar
 
@@ -66,3 +67,10 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def machine_description() -> str:
+    """Where code runs, for benchmark records: the GPU's name, or the CPU and its core count."""
+    if torch.cuda.is_available():
+        return f"GPU {torch.cuda.get_device_name(0)}"
+    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"

@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from pathlib import Path
 
 import torch
 
 from vae_lib.notebooks import run_notebook
-from vae_lib.runtime import MODE_VARIABLE, book_mode
+from vae_lib.runtime import MODE_VARIABLE, book_mode, machine_description
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench-results"
 BUDGET_SECONDS = {"quick": ("whole book", 600), "full": ("each chapter", 180)}
-
-
-def _machine() -> str:
-    if torch.cuda.is_available():
-        return f"GPU {torch.cuda.get_device_name(0)}"
-    return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
 def test_book_execution_time(monkeypatch):
@@ -34,7 +27,7 @@ def test_book_execution_time(monkeypatch):
     seconds = {}
     for path in sorted((ROOT / "book").glob("*.ipynb")):
         _, seconds[path.name] = run_notebook(path)
-    record = {"mode": mode, "machine": _machine(), "torch": torch.__version__, "seconds": seconds,
+    record = {"mode": mode, "machine": machine_description(), "torch": torch.__version__, "seconds": seconds,
               "total_seconds": sum(seconds.values())}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"book_execution_{mode}.json").write_text(json.dumps(record, indent=2) + "\n")
