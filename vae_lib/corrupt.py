@@ -36,8 +36,12 @@ def gaussian_noise(x: torch.Tensor, sigma: float, generator: torch.Generator) ->
     inference treats it as Gaussian anyway and says so.
     """
     x = check_images(x)
-    sigma = _check_level(sigma, "sigma", None)
-    eps = torch.randn(x.shape, generator=_check_generator(generator), device=x.device, dtype=x.dtype)
+    return _add_gaussian(x, _check_level(sigma, "sigma", None), _check_generator(generator))
+
+
+def _add_gaussian(x: torch.Tensor, sigma: float | torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """clip(x + sigma * eps, 0, 1) for a number or a per-image tensor (B, 1, 1, 1) sigma (unchecked)."""
+    eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return (x + sigma * eps).clamp(0.0, 1.0)
 
 
@@ -47,13 +51,15 @@ def salt_and_pepper(x: torch.Tensor, p: float, generator: torch.Generator) -> to
     Each pixel is hit independently; for colour images a hit replaces all channels of the pixel.
     """
     x = check_images(x)
-    p = _check_level(p, "p", 1.0)
-    generator = _check_generator(generator)
+    return _replace_pixels(x, _check_level(p, "p", 1.0), _check_generator(generator))
+
+
+def _replace_pixels(x: torch.Tensor, p: float | torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Salt-and-pepper for a number or a per-image tensor (B, 1, 1, 1) p (unchecked)."""
     shape = (x.shape[0], 1, *x.shape[2:])
-    u = torch.rand(shape, generator=generator, device=x.device)
-    salt = torch.rand(shape, generator=generator, device=x.device) < 0.5
-    y = torch.where(u < p, salt.to(x.dtype).expand_as(x), x)
-    return y.contiguous()
+    hit = torch.rand(shape, generator=generator, device=x.device) < p
+    salt = (torch.rand(shape, generator=generator, device=x.device) < 0.5).to(x.dtype)
+    return torch.where(hit, salt.expand_as(x), x).contiguous()
 
 
 def training_noise(x: torch.Tensor, generator: torch.Generator, max_sigma: float = 0.6, max_p: float = 0.4,
@@ -71,9 +77,5 @@ def training_noise(x: torch.Tensor, generator: torch.Generator, max_sigma: float
     sigma = torch.rand((b, 1, 1, 1), generator=generator, device=x.device, dtype=x.dtype) * max_sigma
     p = torch.rand((b, 1, 1, 1), generator=generator, device=x.device) * max_p
     use_sp = torch.rand((b, 1, 1, 1), generator=generator, device=x.device) < share_salt_and_pepper
-    noisy = (x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)).clamp(0.0, 1.0)
-    shape = (b, 1, *x.shape[2:])
-    hit = torch.rand(shape, generator=generator, device=x.device) < p
-    salt = (torch.rand(shape, generator=generator, device=x.device) < 0.5).to(x.dtype)
-    peppered = torch.where(hit, salt.expand_as(x), x)
-    return torch.where(use_sp, peppered, noisy)
+    noisy = _add_gaussian(x, sigma, generator)
+    return torch.where(use_sp, _replace_pixels(x, p, generator), noisy)
