@@ -91,8 +91,8 @@ class JPEGTable(NamedTuple):
         even the lowest quality is too large. ``count``: ``"file"`` or ``"scan"``."""
         sizes = self._sizes(count)
         fits = sizes <= torch.as_tensor(budget_bytes, dtype=sizes.dtype)[None, :]
-        return torch.where(fits, self.psnr, torch.tensor(float("nan"))).nan_to_num(-math.inf).amax(dim=0).nan_to_num(
-            neginf=float("nan"))
+        best = torch.where(fits, self.psnr, torch.tensor(-math.inf)).amax(dim=0)
+        return best.nan_to_num(neginf=float("nan"))  # no quality fits: NaN
 
     def smallest_reaching(self, target_psnr: torch.Tensor, count: str = "file") -> torch.Tensor:
         """Per image, the fewest bytes of any quality whose PSNR reaches ``target_psnr`` (N,) dB; NaN
