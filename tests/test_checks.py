@@ -541,3 +541,30 @@ def test_check_code_length_finds_a_mistake_that_only_shows_for_the_second_step()
 def test_check_code_length_wants_one_number_per_integer(answer, message):
     with pytest.raises(ExerciseCheckError, match=message):
         check_code_length(answer)
+
+
+# --- Chapter 6 checkers ----------------------------------------------------------------------------
+
+from vae_lib import checks  # noqa: E402
+
+def test_check_missing_psnr_accepts_the_identity_and_explains_the_sign():
+    assert checks.check_missing_psnr(lambda whole, d, m: whole - 10 * math.log10(d / m))
+    with pytest.raises(checks.ExerciseCheckError, match="subtract"):
+        checks.check_missing_psnr(lambda whole, d, m: whole + 10 * math.log10(d / m))
+    with pytest.raises(checks.ExerciseCheckError, match="not 20 log10"):
+        checks.check_missing_psnr(lambda whole, d, m: whole - 20 * math.log10(d / m))
+
+
+def test_check_mwg_log_ratio_accepts_the_ratio_and_names_each_mistake():
+    def right(lp_new, lp_old, z_new, z_old, lq_new, lq_old):
+        return lp_new - 0.5 * z_new.pow(2).sum(1) + lq_old - lp_old + 0.5 * z_old.pow(2).sum(1) - lq_new
+
+    assert checks.check_mwg_log_ratio(right)
+    with pytest.raises(checks.ExerciseCheckError, match="wrong way round"):
+        checks.check_mwg_log_ratio(lambda a, b, zn, zo, qn, qo: a - 0.5 * zn.pow(2).sum(1) - qo - b + 0.5 * zo.pow(2).sum(1) + qn)
+    with pytest.raises(checks.ExerciseCheckError, match="not symmetric"):
+        checks.check_mwg_log_ratio(lambda a, b, zn, zo, qn, qo: a - 0.5 * zn.pow(2).sum(1) - b + 0.5 * zo.pow(2).sum(1))
+    with pytest.raises(checks.ExerciseCheckError, match="include the prior"):
+        checks.check_mwg_log_ratio(lambda a, b, zn, zo, qn, qo: a + qo - b - qn)
+    with pytest.raises(checks.ExerciseCheckError, match="one log ratio per image"):
+        checks.check_mwg_log_ratio(lambda a, b, zn, zo, qn, qo: (a - b).sum())

@@ -327,3 +327,47 @@ def check_clipped_gaussian(fn: Callable[[torch.Tensor, torch.Tensor, float], tor
         hint = (" That is the plain Gaussian: a pixel at exactly 0 (or 1) only tells you that x_hat + noise fell"
                 " below 0 (above 1), so it has probability Phi(-x_hat / sigma) (or Phi((x_hat - 1) / sigma)).")
     raise ExerciseCheckError(f"differences between two x_hat came out {got.tolist()}, expected {expected.tolist()}.{hint}")
+
+
+# --- Chapter 6, exercise "PSNR on the missing pixels" ---------------------------------------------
+
+def check_missing_psnr(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> bool:
+    """Check ``fn(whole_psnr, num_pixels, num_missing) -> missing_psnr`` when observed pixels are exact."""
+    whole = torch.tensor([12.0, 17.5, 30.0])
+    got = _shaped_like(fn(whole.clone(), 784, 196), whole, "the answer must be one PSNR per image, shaped")
+    expected = whole - 10 * math.log10(784 / 196)
+    if torch.allclose(got, expected, atol=1e-3):
+        return _passed("the missing pixels' PSNR is the whole image's minus 10 log10(D / M).")
+    hint = ""
+    if torch.allclose(got, whole + 10 * math.log10(784 / 196), atol=1e-3):
+        hint = " The error concentrates on fewer pixels, so their mean squared error is larger: subtract."
+    elif torch.allclose(got, whole - 20 * math.log10(784 / 196), atol=1e-3):
+        hint = " PSNR uses 10 log10 of a ratio of mean squared errors, not 20 log10."
+    raise ExerciseCheckError(f"for whole-image PSNRs {whole.tolist()} with 196 of 784 pixels missing you gave "
+                             f"{got.tolist()}, expected {expected.tolist()}.{hint}")
+
+
+# --- Chapter 6, exercise "the Metropolis-within-Gibbs acceptance ratio" -----------------------------
+
+def check_mwg_log_ratio(fn: Callable[..., torch.Tensor]) -> bool:
+    """Check ``fn(log_px_new, log_px_old, z_new, z_old, log_q_new, log_q_old) -> log rho`` (B,): the
+    log acceptance ratio of Metropolis-within-Gibbs, with log p(x | z) terms, codes (B, d) and the
+    proposal's log densities log q(z_new | x), log q(z_old | x)."""
+    generator = torch.Generator().manual_seed(6)
+    log_px_new, log_px_old = -100 * torch.rand(4, generator=generator), -100 * torch.rand(4, generator=generator)
+    z_new, z_old = torch.randn(4, 3, generator=generator), torch.randn(4, 3, generator=generator)
+    log_q_new, log_q_old = torch.randn(4, generator=generator), torch.randn(4, generator=generator)
+    args = (log_px_new, log_px_old, z_new, z_old, log_q_new, log_q_old)
+    got = _shaped_like(fn(*[a.clone() for a in args]), log_px_new, "the answer must be one log ratio per image, shaped")
+    log_prior_new, log_prior_old = -0.5 * z_new.pow(2).sum(1), -0.5 * z_old.pow(2).sum(1)
+    expected = log_px_new + log_prior_new + log_q_old - log_px_old - log_prior_old - log_q_new
+    if torch.allclose(got, expected, atol=1e-4):
+        return _passed("target ratio times reverse-over-forward proposal ratio, in logs.")
+    hint = ""
+    if torch.allclose(got, log_px_new + log_prior_new - log_q_old - log_px_old - log_prior_old + log_q_new, atol=1e-4):
+        hint = " The proposal terms are the wrong way round: the move to z_new is proposed with q(z_new | x), so it divides."
+    elif torch.allclose(got, log_px_new + log_prior_new - log_px_old - log_prior_old, atol=1e-4):
+        hint = " The proposal is not symmetric: include log q(z_old | x) - log q(z_new | x)."
+    elif torch.allclose(got, log_px_new + log_q_old - log_px_old - log_q_new, atol=1e-4):
+        hint = " The target is the joint p(x, z) = p(x | z) p(z): include the prior log N(z; 0, I)."
+    raise ExerciseCheckError(f"your log ratios {got.tolist()} differ from the expected {expected.tolist()}.{hint}")

@@ -1,8 +1,11 @@
-"""Ways to damage an image, for Chapters 5 to 7: noise models now, masks of missing pixels later.
+"""Ways to damage an image, for Chapters 5 to 7: noise models and masks of missing pixels.
 
-Every function takes images x (B, C, H, W) with values in [0, 1] and a ``torch.Generator``, so a
-corruption is reproducible; none changes its input. Noise keeps values in [0, 1] (a sensor
-saturates), so a damaged image is still a valid image.
+Every function takes images x (B, C, H, W) with values in [0, 1]; the random ones also take a
+``torch.Generator``, so a corruption is reproducible; none changes its input. Noise keeps values in
+[0, 1] (a sensor saturates), so a damaged image is still a valid image.
+
+A mask is a bool tensor (B, 1, H, W) with ``True`` where a pixel is missing (all its channels at
+once); :func:`hide` blanks those pixels. Every mask leaves at least one pixel of each image observed.
 """
 from __future__ import annotations
 
@@ -79,3 +82,165 @@ def training_noise(x: torch.Tensor, generator: torch.Generator, max_sigma: float
     use_sp = torch.rand((b, 1, 1, 1), generator=generator, device=x.device) < share_salt_and_pepper
     noisy = _add_gaussian(x, sigma, generator)
     return torch.where(use_sp, _replace_pixels(x, p, generator), noisy)
+
+
+def _mask_like(x: torch.Tensor) -> torch.Tensor:
+    x = check_images(x)
+    return torch.zeros((x.shape[0], 1, *x.shape[2:]), dtype=torch.bool, device=x.device)
+
+
+def _check_index(value: object, name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+        raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
+    return int(value)
+
+
+def square_mask(x: torch.Tensor, size: int, top: int | None = None, left: int | None = None) -> torch.Tensor:
+    """A ``size`` x ``size`` hole with its top-left corner at (top, left), centred by default: (B, 1, H, W)."""
+    mask = _mask_like(x)
+    h, w = mask.shape[2:]
+    size = _check_index(size, "size", 1, min(h, w))
+    top = (h - size) // 2 if top is None else _check_index(top, "top", 0, h - size)
+    left = (w - size) // 2 if left is None else _check_index(left, "left", 0, w - size)
+    mask[:, :, top : top + size, left : left + size] = True
+    return _at_least_one_observed(mask)
+
+
+def half_mask(x: torch.Tensor, side: str = "bottom") -> torch.Tensor:
+    """The ``side`` ("top", "bottom", "left" or "right") half of every image missing: (B, 1, H, W)."""
+    mask = _mask_like(x)
+    h, w = mask.shape[2:]
+    halves = {"top": (slice(0, h // 2), slice(None)), "bottom": (slice(h // 2, None), slice(None)),
+              "left": (slice(None), slice(0, w // 2)), "right": (slice(None), slice(w // 2, None))}
+    if side not in halves:
+        raise ValueError(f"side must be one of {tuple(halves)}, got {side!r}")
+    mask[(slice(None), slice(None), *halves[side])] = True
+    return _at_least_one_observed(mask)
+
+
+def rows_mask(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+    """Rows ``start`` to ``stop - 1`` missing (a band across the image): (B, 1, H, W)."""
+    mask = _mask_like(x)
+    h = mask.shape[2]
+    start = _check_index(start, "start", 0, h - 1)
+    stop = _check_index(stop, "stop", start + 1, h)
+    mask[:, :, start:stop] = True
+    return _at_least_one_observed(mask)
+
+
+def random_mask(x: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
+    """Pixels missing completely at random: exactly round(fraction * H * W) per image, chosen
+    uniformly and independently for each image: (B, 1, H, W)."""
+    mask = _mask_like(x)
+    fraction = _check_level(fraction, "fraction", 1.0)
+    generator = _check_generator(generator)
+    b, _, h, w = mask.shape
+    num_missing = round(fraction * h * w)
+    scores = torch.rand((b, h * w), generator=generator, device=x.device)
+    order = scores.argsort(dim=1)[:, :num_missing]                                  # random pixels per image
+    mask.view(b, h * w).scatter_(1, order, True)
+    return _at_least_one_observed(mask)
+
+
+def stroke_mask(x: torch.Tensor, num_strokes: int, width: float, generator: torch.Generator,
+                segments: int = 4, *, unchecked: bool = False) -> torch.Tensor:
+    """Random brush strokes, as if someone scribbled over the image: each stroke is a chain of
+    ``segments`` straight pieces with random directions and lengths, drawn with a round brush of
+    diameter ``width`` pixels; every image gets its own strokes: (B, 1, H, W). ``unchecked=True``
+    allows strokes that cover a whole (tiny) image."""
+    mask = _mask_like(x)
+    generator = _check_generator(generator)
+    if isinstance(num_strokes, bool) or not isinstance(num_strokes, numbers.Integral) or num_strokes < 0:
+        raise ValueError(f"num_strokes must be a non-negative int, got {num_strokes!r}")
+    segments = _check_index(segments, "segments", 1, 100)
+    width = _check_level(width, "width", None)
+    if width == 0:
+        raise ValueError("width must be positive, got 0")
+    b, _, h, w = mask.shape
+    u = torch.rand((int(num_strokes), 2 + 2 * segments, b, 1, 1), generator=generator).to(x.device)
+    rows = torch.arange(h, device=x.device, dtype=torch.float32)[:, None]             # (H, 1)
+    cols = torch.arange(w, device=x.device, dtype=torch.float32)[None, :]             # (1, W)
+    for stroke in u:                                                                  # (2 + 2 segments, B, 1, 1)
+        start = (stroke[0] * (h - 1), stroke[1] * (w - 1))
+        for k in range(segments):
+            angle, length = 2 * math.pi * stroke[2 + 2 * k], (0.15 + 0.35 * stroke[3 + 2 * k]) * max(h, w)
+            end = ((start[0] + length * torch.sin(angle)).clamp(0, h - 1),
+                   (start[1] + length * torch.cos(angle)).clamp(0, w - 1))
+            mask[:, 0] |= _near_segment(rows, cols, start, end, width / 2)
+            start = end
+    return mask if unchecked else _at_least_one_observed(mask)
+
+
+def _near_segment(rows: torch.Tensor, cols: torch.Tensor, a: tuple[torch.Tensor, torch.Tensor],
+                  b: tuple[torch.Tensor, torch.Tensor], radius: float) -> torch.Tensor:
+    """Pixels whose centres lie within ``radius`` of the segment from a to b, each end a (row, column)
+    pair of (B, 1, 1) tensors: (B, H, W) bool."""
+    dy, dx = b[0] - a[0], b[1] - a[1]
+    length2 = (dy * dy + dx * dx).clamp_min(1e-12)
+    t = (((rows - a[0]) * dy + (cols - a[1]) * dx) / length2).clamp(0.0, 1.0)          # (B, H, W)
+    return (rows - a[0] - t * dy) ** 2 + (cols - a[1] - t * dx) ** 2 <= radius * radius
+
+
+def training_mask(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A different random mask for each image, for training inpainting models on every kind of hole
+    (the same five kinds in equal shares): a square of side 6 to 20 pixels anywhere, one half, a band
+    of 4 to 14 rows, 10% to 90% of the pixels at random, or 1 to 4 strokes 3 pixels wide.
+    (B, C, H, W) -> (B, 1, H, W)."""
+    mask = _mask_like(x)
+    generator = _check_generator(generator)
+    b, _, h, w = mask.shape
+    kind = torch.randint(0, 5, (b,), generator=generator)
+    u = torch.rand((b, 3), generator=generator)
+    rows = torch.arange(h)[None, :, None]
+    cols = torch.arange(w)[None, None, :]
+    size = (6 + u[:, 0] * 15).long().clamp(max=min(h, w) - 1)[:, None, None]
+    top = (u[:, 1][:, None, None] * (h - size + 1)).long()
+    left = (u[:, 2][:, None, None] * (w - size + 1)).long()
+    square = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+    side = (u[:, 0] * 4).long()[:, None, None]
+    half = torch.where(side < 2, (rows < h // 2) ^ (side == 1), (cols < w // 2) ^ (side == 3))
+    band_height = (4 + u[:, 0] * 11).long().clamp(max=h - 1)[:, None, None]
+    band_start = (u[:, 1][:, None, None] * (h - band_height + 1)).long()
+    band = (rows >= band_start) & (rows < band_start + band_height)
+    fraction = (0.1 + 0.8 * u[:, 0])[:, None, None]
+    scattered = torch.rand((b, h, w), generator=generator) < fraction
+    num_strokes = 1 + (u[:, 2] * 4).long()                                           # 1 to 4 per image
+    strokes = torch.zeros((b, h, w), dtype=torch.bool)
+    for k in range(4):
+        strokes |= stroke_mask(x, 1, 3.0, generator, unchecked=True)[:, 0].cpu() & (num_strokes > k)[:, None, None]
+    choices = torch.stack([square, half.expand(b, h, w), band.expand(b, h, w), scattered, strokes])
+    mask[:, 0] = choices[kind, torch.arange(b)].to(x.device)
+    mask[mask.flatten(1).all(dim=1)] = False  # on a tiny image random pixels or strokes may hide all: keep it whole
+    return mask
+
+
+def _at_least_one_observed(mask: torch.Tensor) -> torch.Tensor:
+    hidden = mask.flatten(1).all(dim=1)
+    if hidden.any():
+        raise ValueError(f"a mask must leave at least one pixel observed, but it hides every pixel of "
+                         f"{int(hidden.sum())} image(s) (first: index {int(hidden.nonzero()[0])})")
+    return mask
+
+
+def check_mask(mask: object, x: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """Fail unless ``mask`` is a bool tensor (B, 1, H, W) for images x (B, C, H, W) (a pixel is
+    missing in all its channels at once) that leaves at least one pixel of each image observed."""
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of dtype bool (True = missing), got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(f"{name} must have dtype torch.bool (True = missing), got {mask.dtype}")
+    b, c, h, w = x.shape
+    if tuple(mask.shape) != (b, 1, h, w):
+        raise ValueError(f"{name} must be shaped (B, 1, H, W) = {(b, 1, h, w)} to match the images "
+                         f"{tuple(x.shape)}, got {tuple(mask.shape)}")
+    if mask.device != x.device:
+        raise ValueError(f"{name} is on {mask.device} but the images are on {x.device}: move them together")
+    return _at_least_one_observed(mask)
+
+
+def hide(x: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """The damaged images: missing pixels (``mask`` True) set to ``fill``: (B, C, H, W) -> same."""
+    x = check_images(x)
+    mask = check_mask(mask, x)
+    fill = _check_level(fill, "fill", 1.0)
+    return torch.where(mask, torch.full_like(x, fill), x)

@@ -14,7 +14,13 @@ import torch.nn.functional as F
 from .validate import check_same_device, check_same_shape, check_tensor, check_unit_range
 
 
-def _per_example_sum(t: torch.Tensor) -> torch.Tensor:
+def _per_example_sum(t: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
+    """Sum over everything but the batch axis, counting only entries where ``where`` is True (if given)."""
+    if where is not None:
+        if where.dtype != torch.bool or where.dim() != t.dim() or where.shape[0] != t.shape[0]:
+            raise ValueError(f"where must be a bool tensor broadcastable to {tuple(t.shape)} with the same batch size, "
+                             f"got {where.dtype} {tuple(where.shape)}")
+        t = torch.where(where, t, torch.zeros((), dtype=t.dtype, device=t.device))
     return t.flatten(1).sum(dim=1)
 
 
@@ -33,23 +39,26 @@ def squared_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return _per_example_sum((x_hat - x) ** 2)
 
 
-def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
     """log p(x | logits) = sum_i [x_i log s_i + (1 - x_i) log(1 - s_i)], s = sigmoid(logits).
 
     x must be in [0, 1]. For binary x this is a log-probability; for grey levels it is the
-    negative "binary cross-entropy", which is not a normalised likelihood (Chapter 2).
+    negative "binary cross-entropy", which is not a normalised likelihood (Chapter 2). With a bool
+    ``where`` (e.g. (B, 1, H, W)), only those pixels count: the likelihood of the observed pixels.
     """
     logits, x = _pair(logits, x, ("logits", "x"))
     check_unit_range(x, "x", "be in [0, 1] for a Bernoulli likelihood")
-    return -_per_example_sum(F.binary_cross_entropy_with_logits(logits, x, reduction="none"))
+    return -_per_example_sum(F.binary_cross_entropy_with_logits(logits, x, reduction="none"), where)
 
 
-def gaussian_log_likelihood(mean: torch.Tensor, logvar: torch.Tensor | float, x: torch.Tensor) -> torch.Tensor:
-    """log N(x; mean, exp(logvar)) summed over pixels; logvar is a tensor broadcastable to x or a float."""
+def gaussian_log_likelihood(mean: torch.Tensor, logvar: torch.Tensor | float, x: torch.Tensor,
+                            where: torch.Tensor | None = None) -> torch.Tensor:
+    """log N(x; mean, exp(logvar)) summed over pixels (only those where ``where`` is True, if given);
+    logvar is a tensor broadcastable to x or a float."""
     mean, x = _pair(mean, x, ("mean", "x"))
     logvar = torch.as_tensor(logvar, dtype=torch.float32, device=mean.device)
     log_density = -0.5 * (math.log(2 * math.pi) + logvar + (x - mean) ** 2 * torch.exp(-logvar))
-    return _per_example_sum(log_density.expand_as(x))
+    return _per_example_sum(log_density.expand_as(x), where)
 
 
 def gaussian_kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

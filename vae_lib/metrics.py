@@ -18,14 +18,36 @@ def _pair(x_hat: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return x_hat.detach().float().cpu(), x.detach().float().cpu()
 
 
-def psnr(x_hat: torch.Tensor, x: torch.Tensor, min_mse: float = 1e-10) -> torch.Tensor:
+def psnr(x_hat: torch.Tensor, x: torch.Tensor, min_mse: float = 1e-10, where: torch.Tensor | None = None) -> torch.Tensor:
     """Peak signal-to-noise ratio of each image in dB: (B, C, H, W) pairs -> (B,).
 
-    An exact copy would be infinitely good; ``min_mse`` caps it at 100 dB.
+    With a bool mask ``where`` (B, 1, H, W) or (B, C, H, W), the MSE is taken over those pixels only
+    (e.g. the missing pixels of an inpainting task, Chapter 6). An exact copy would be infinitely
+    good; ``min_mse`` caps it at 100 dB.
     """
     x_hat, x = _pair(x_hat, x)
-    mse = ((x_hat - x) ** 2).flatten(1).mean(dim=1).clamp_min(min_mse)
-    return -10.0 * torch.log10(mse)
+    squared = (x_hat - x) ** 2
+    if where is None:
+        mse = squared.flatten(1).mean(dim=1)
+    else:
+        where = _pixel_mask(where, x).cpu().expand_as(x)
+        mse = (squared * where).flatten(1).sum(dim=1) / where.flatten(1).sum(dim=1)
+    return -10.0 * torch.log10(mse.clamp_min(min_mse))
+
+
+def _pixel_mask(where: object, x: torch.Tensor) -> torch.Tensor:
+    """Fail unless ``where`` is a bool mask (B, 1, H, W) or (B, C, H, W) selecting pixels of every image."""
+    if not isinstance(where, torch.Tensor) or where.dtype != torch.bool:
+        raise TypeError(f"where must be a bool tensor (True = pixel counted), got "
+                        f"{getattr(where, 'dtype', type(where).__name__)}")
+    b, c, h, w = x.shape
+    if tuple(where.shape) not in {(b, 1, h, w), (b, c, h, w)}:
+        raise ValueError(f"where must be shaped {(b, 1, h, w)} or {(b, c, h, w)} to match the images, got {tuple(where.shape)}")
+    empty = ~where.flatten(1).any(dim=1)
+    if empty.any():
+        raise ValueError(f"where selects no pixel of {int(empty.sum())} image(s) (first: index {int(empty.nonzero()[0])}): "
+                         "PSNR over no pixels is undefined")
+    return where
 
 
 def ssim(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

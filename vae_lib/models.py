@@ -203,12 +203,13 @@ class VAE(nn.Module):
         z = self.reparameterize(mu, logvar, generator)
         return VAEOutput(self.decode(z), mu, logvar, z)
 
-    def log_likelihood(self, x_param: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """log p(x | z) per example, (B,), from the decoder's output ``x_param``."""
+    def log_likelihood(self, x_param: torch.Tensor, x: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x | z) per example, (B,), from the decoder's output ``x_param``; with a bool mask
+        ``where`` (B, 1, H, W), of those pixels only (pixels are independent given z)."""
         if self.config.likelihood == "bernoulli":
-            return losses.bernoulli_log_likelihood(x_param, x)
+            return losses.bernoulli_log_likelihood(x_param, x, where)
         logvar = self.x_logvar if self.x_logvar is not None else torch.tensor(self.config.gaussian_logvar)
-        return losses.gaussian_log_likelihood(x_param, logvar.to(x_param.device), x)
+        return losses.gaussian_log_likelihood(x_param, logvar.to(x_param.device), x, where)
 
     def elbo_terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """One-sample estimates of E_q[log p(x|z)] and KL(q(z|x) || p(z)), each (B,)."""

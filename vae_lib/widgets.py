@@ -6,7 +6,7 @@ the page shows the controls and the last picture, and a kernel makes them move.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -62,3 +62,38 @@ def latent_explorer(model: torch.nn.Module, z: torch.Tensor | None = None, dims:
         slider.observe(show, names="value")
     show()
     return widgets.HBox([widgets.VBox(sliders), picture])
+
+
+def inpainting_explorer(image: torch.Tensor, methods: Mapping[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]],
+                        size: int = 14, scale: int = 5):
+    """Sliders that move and resize a square hole in one image (C, H, W) and show each method's
+    completion: ``methods`` maps a name to ``fn(y, mask) -> completion``, with y (1, C, H, W) the
+    damaged image and mask (1, 1, H, W) True where missing. Returns an ``ipywidgets.VBox``."""
+    import ipywidgets as widgets
+
+    from .corrupt import hide, square_mask
+
+    image = check_images(check_tensor(image, "image")[None], "image")
+    if not methods:
+        raise ValueError("methods must name at least one inpainting method")
+    height, width = image.shape[2:]
+    size_slider = widgets.IntSlider(value=size, min=2, max=min(height, width) - 2, description="hole size")
+    top_slider = widgets.IntSlider(value=(height - size) // 2, min=0, max=height - 2, description="top")
+    left_slider = widgets.IntSlider(value=(width - size) // 2, min=0, max=width - 2, description="left")
+    names = ["damaged", *methods]
+    pictures = {name: widgets.Image(format="png") for name in names}
+    panels = [widgets.VBox([widgets.Label(name), pictures[name]]) for name in names]
+
+    def show(_change=None) -> None:
+        hole = size_slider.value
+        top, left = min(top_slider.value, height - hole), min(left_slider.value, width - hole)
+        mask = square_mask(image, hole, top, left)
+        damaged = hide(image, mask)
+        pictures["damaged"].value = to_png(damaged[0], scale)
+        for name, method in methods.items():
+            pictures[name].value = to_png(method(damaged, mask)[0], scale)
+
+    for slider in (size_slider, top_slider, left_slider):
+        slider.observe(show, names="value")
+    show()
+    return widgets.VBox([widgets.HBox([size_slider, top_slider, left_slider]), widgets.HBox(panels)])
