@@ -3,7 +3,7 @@
 #   make book      HTML book from the stored notebook outputs into _build/html (warnings are errors)
 #   make execute   re-run every notebook top to bottom in full mode and store the outputs
 #   make bench     benchmarks (not part of make test)
-#   make checkpoints  retrain every shipped checkpoint in data/checkpoints (seeded; about 30 min on 2 CPU cores)
+#   make checkpoints  retrain every shipped checkpoint in data/checkpoints (seeded; about 45 min on 2 CPU cores)
 #   make student   copies of the notebooks without solutions or outputs, in _build/student
 PYTHON ?= python3
 VENV := .venv

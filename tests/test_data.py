@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from vae_lib import data
+from vae_lib import data, photos
 from vae_lib.data import binarize_dynamic, binarize_static, find_dataset_files, load_dataset
 from vae_lib.files import DataFileError
 
@@ -90,8 +90,8 @@ def test_data_dir_is_the_repository_folder_unless_overridden(monkeypatch, tmp_pa
 @pytest.mark.parametrize(
     ("name", "split", "message"),
     [
-        ("cifar10", "train", r"dataset name must be one of \('mnist', 'fashion-mnist'\), got 'cifar10'"),
-        ("MNIST", "test", r"dataset name must be one of \('mnist', 'fashion-mnist'\)"),
+        ("cifar10", "train", r"dataset name must be one of \('mnist', 'fashion-mnist', .*\), got 'cifar10'"),
+        ("MNIST", "test", r"dataset name must be one of \('mnist', 'fashion-mnist'"),
         ("mnist", "validation", r"split must be one of \('train', 'test'\), got 'validation'"),
     ],
 )
@@ -316,3 +316,75 @@ def test_binarize_dynamic_is_reproducible_with_a_seeded_generator(grey):
 def test_binarize_rejects_bad_images(binarize, x, error, message):
     with pytest.raises(error, match=message):
         binarize(x)
+
+
+# --- colour patches cut from the bundled photographs ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "count"), [("photo-patches-32", 32, 2000), ("photo-patches-64", 64, 1000)])
+def test_patch_test_sets_are_colour_patches_labelled_by_their_photo(name, size, count):
+    dataset = load_dataset(name, "test")
+    assert data.PATCH_DATASETS[name].size == size and data.PATCH_DATASETS[name].num_test == count
+    assert dataset.images.shape == (count, 3, size, size)
+    assert dataset.images.dtype == torch.float32 and dataset.images.device.type == "cpu"
+    assert 0.0 <= dataset.images.min().item() and dataset.images.max().item() <= 1.0
+    assert dataset.classes == photos.SPLIT_PHOTOS["test"] == ("chelsea", "coffee")
+    assert dataset.labels.dtype == torch.int64 and dataset.labels.shape == (count,)
+    # Label i is photo i % 2: every label names a class, and both photos give the same number.
+    assert dataset.labels.tolist() == [i % len(dataset.classes) for i in range(count)]
+    assert torch.bincount(dataset.labels).tolist() == [count // 2] * 2
+    # The first patch of each label is cut from (possibly mirrored) that photograph: try every
+    # place whose corner pixel matches.
+    for k, photo_name in enumerate(dataset.classes):
+        photo = photos.load_photo(photo_name)
+        found = False
+        for candidate in (dataset.images[k], dataset.images[k].flip(-1)):
+            room = photo[:, :photo.shape[1] - size + 1, :photo.shape[2] - size + 1]
+            corner = (room == candidate[:, :1, :1]).all(0)
+            found |= any(torch.equal(photo[:, t:t + size, l:l + size], candidate)
+                         for t, l in corner.nonzero().tolist())
+        assert found, photo_name
+
+
+def test_patch_sets_are_the_same_on_every_load():
+    first = load_dataset("photo-patches-32", "test")
+    again = load_dataset("photo-patches-32", "test")
+    assert torch.equal(first.images, again.images) and torch.equal(first.labels, again.labels)
+    spec = data.PATCH_DATASETS["photo-patches-32"]
+    images, labels, names = photos.patch_dataset("test", spec.size, spec.num_test, spec.seed)
+    assert torch.equal(first.images, images) and torch.equal(first.labels, labels)
+    assert first.classes == names
+
+
+def test_patch_sets_differ_between_sizes_and_splits_as_declared():
+    declared = {name: (spec.size, spec.num_train, spec.num_test)
+                for name, spec in data.PATCH_DATASETS.items()}
+    assert declared == {
+        "photo-patches-32": (32, 48_000, 2_000),
+        "photo-patches-64": (64, 24_000, 1_000),
+    }
+
+
+def test_patch_training_set_comes_from_the_training_photos_only(monkeypatch):
+    # The real training split holds 48,000 patches; a 50-patch version of the spec is enough here.
+    small = dataclasses.replace(data.PATCH_DATASETS["photo-patches-32"], num_train=50)
+    monkeypatch.setitem(data.PATCH_DATASETS, "photo-patches-32", small)
+    train = load_dataset("photo-patches-32", "train")
+    assert train.images.shape == (50, 3, 32, 32)
+    assert train.classes == photos.SPLIT_PHOTOS["train"]
+    assert not set(train.classes) & set(photos.SPLIT_PHOTOS["test"])
+    assert set(train.labels.tolist()) == set(range(len(train.classes)))
+    assert torch.bincount(train.labels).tolist() == [10] * 5
+    assert train.subset(7).images.shape == (7, 3, 32, 32)
+
+
+def test_an_unknown_dataset_name_lists_the_patch_sets_too():
+    with pytest.raises(ValueError) as info:
+        load_dataset("photo-patches-16", "test")
+    message = str(info.value)
+    assert "got 'photo-patches-16'" in message
+    for name in ("mnist", "fashion-mnist", "photo-patches-32", "photo-patches-64"):
+        assert repr(name) in message
+    with pytest.raises(ValueError, match=r"split must be one of \('train', 'test'\), got 'valid'"):
+        load_dataset("photo-patches-32", "valid")

@@ -1,7 +1,8 @@
 """The checkpoints shipped in data/checkpoints: present, small, and still giving their recorded metrics.
 
-``verify`` re-evaluates every shipped model on MNIST's test set on the CPU and compares each metric
-with the one recorded when it was built, within ``METRIC_TOLERANCE`` nats (rounding only: the
+``verify`` re-evaluates every shipped model on its data set's test split (MNIST, or Chapter 7's
+held-out photo patches) on the CPU and compares each metric with the one recorded when it was built,
+within ``METRIC_TOLERANCE`` nats or ``RELATIVE_TOLERANCE`` of large values (rounding only: the
 evaluation is seeded). Rebuild them with ``make checkpoints``.
 """
 from __future__ import annotations
@@ -69,7 +70,8 @@ def test_each_record_holds_consistent_metrics(name):
         assert all(metrics[key] > 10 for key in DENOISING_TESTS)  # far above the noisy input at these levels
     if isinstance(model, VAE):
         assert METRIC_KEYS <= set(metrics)
-        assert metrics["negative_elbo"] == pytest.approx(metrics["rate"] + metrics["distortion"], abs=1e-3)
+        # float32 sums: 1e-3 nats, or a relative 1e-6 for the thousands of nats of a Gaussian decoder
+        assert metrics["negative_elbo"] == pytest.approx(metrics["rate"] + metrics["distortion"], abs=1e-3, rel=1e-6)
         assert 0 <= metrics["active_units"] <= RECIPES[name].config.latent_dim
     else:
         assert RECIPES[name].denoising, "only denoisers may be plain autoencoders"

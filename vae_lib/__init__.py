@@ -3,8 +3,9 @@
 One concept per module: ``runtime`` (mode, device, seeds), ``data`` (offline data sets),
 ``models``, ``losses``, ``train``, ``bounds`` and ``estimators`` (Chapters 2-3), ``checkpoints``
 and ``pretrained`` (shipped models), ``latent``, ``compression`` and ``metrics`` (Chapter 4),
-``corrupt`` and ``restore`` (Chapters 5-6: noise, masks, denoising, inpainting), ``plots``,
-``widgets`` and ``checks`` (exercise checkers).
+``corrupt`` and ``restore`` (Chapters 5-6: noise, masks, denoising, inpainting), ``photos`` and
+``tiling`` (Chapter 7: colour photographs, restoring an image of any size), ``plots``, ``widgets``
+and ``checks`` (exercise checkers).
 """
 from .checkpoints import load_checkpoint, load_or_train, save_checkpoint
 from .data import binarize_dynamic, binarize_static, load_dataset

@@ -371,3 +371,54 @@ def check_mwg_log_ratio(fn: Callable[..., torch.Tensor]) -> bool:
     elif torch.allclose(got, log_px_new + log_q_old - log_px_old - log_q_new, atol=1e-4):
         hint = " The target is the joint p(x, z) = p(x | z) p(z): include the prior log N(z; 0, I)."
     raise ExerciseCheckError(f"your log ratios {got.tolist()} differ from the expected {expected.tolist()}.{hint}")
+
+
+# --- Chapter 7, exercise "a fixed variance is a beta" -------------------------------------------
+
+def check_equivalent_beta(fn: Callable[[float], float]) -> bool:
+    """Check ``fn(sigma) -> beta``: the KL weight of a beta-VAE trained on summed squared error that
+    has the same optimum as a VAE with a Gaussian p(x|z) of fixed standard deviation ``sigma``."""
+    for sigma in (0.05, 0.1, 0.3, 1.0):
+        got, expected = _as_float(fn(sigma), f"the answer for sigma = {sigma}"), 2 * sigma ** 2
+        if _close(got, expected):
+            continue
+        hint = ""
+        if _close(got, sigma ** 2):
+            hint = " The Gaussian's exponent is ||x - mu||^2 / (2 sigma^2): multiply the loss by 2 sigma^2, not sigma^2."
+        elif _close(got, 1 / (2 * sigma ** 2)):
+            hint = " That is the weight of the squared error relative to the KL; beta weighs the KL relative to the squared error."
+        elif _close(got, 2 * sigma):
+            hint = " The variance, not the standard deviation, sets the weight."
+        raise ExerciseCheckError(f"for sigma = {sigma} you gave beta = {got:.6g}, expected {expected:.6g}.{hint}")
+    return _passed("beta = 2 sigma^2: a smaller fixed variance is a smaller beta, sharper reconstructions and a higher rate.")
+
+
+# --- Chapter 7, exercise "where the tiles start" ---------------------------------------------------
+
+def check_tile_starts(fn: Callable[[int, int, int], Sequence[int]]) -> bool:
+    """Check ``fn(length, tile, overlap) -> starts``: tiles of ``tile`` pixels, neighbours overlapping by
+    at least ``overlap``, that cover an axis of ``length`` pixels exactly, none reaching past its end."""
+    for length, tile, overlap in ((32, 32, 8), (100, 32, 8), (88, 32, 8), (451, 32, 8), (300, 64, 16), (70, 32, 0)):
+        got = fn(length, tile, overlap)
+        try:
+            starts = [int(s) for s in got]
+        except TypeError:
+            raise ExerciseCheckError(f"the answer must be a list of ints, got {type(got).__name__}") from None
+        where = f"for length {length}, tile {tile}, overlap {overlap} you gave {starts}"
+        if not starts or starts[0] != 0:
+            raise ExerciseCheckError(f"{where}: the first tile must start at 0.")
+        if any(s < 0 or s + tile > length for s in starts):
+            raise ExerciseCheckError(f"{where}: a tile reaches past the axis; the last one should start at "
+                                     f"length - tile = {length - tile}.")
+        if starts != sorted(set(starts)):
+            raise ExerciseCheckError(f"{where}: list each start once, in increasing order.")
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        if any(g > tile - overlap for g in gaps):
+            raise ExerciseCheckError(f"{where}: neighbours must overlap by at least {overlap} pixels, so consecutive "
+                                     f"starts may differ by at most tile - overlap = {tile - overlap}.")
+        if starts[-1] != length - tile:
+            raise ExerciseCheckError(f"{where}: the last {length - starts[-1] - tile} pixels are not covered. Add a "
+                                     f"last tile flush with the end, at length - tile = {length - tile}.")
+        if len(starts) > 1 + math.ceil((length - tile) / (tile - overlap)):
+            raise ExerciseCheckError(f"{where}: more tiles than needed; step by tile - overlap = {tile - overlap}.")
+    return _passed("the tiles cover every pixel, overlap enough, and stay inside the image.")

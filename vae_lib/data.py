@@ -4,6 +4,10 @@ Each data set is a :class:`DatasetSpec` in :data:`DATASETS`: four IDX files and 
 their uncompressed content. :func:`load_dataset` finds them (see :func:`find_dataset_files`),
 verifies and parses them with NumPy, and returns float32 images in [0, 1] shaped (N, 1, 28, 28)
 moved to the device in one copy. Introduced in Chapter 1; binarisation in Chapter 2.
+
+The colour patch data sets of :data:`PATCH_DATASETS` (Chapter 7) are cut, seeded, from photographs
+bundled with scikit-image (:mod:`vae_lib.photos`); their labels say which photograph each patch
+came from, and the test split's photographs are never seen in training.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import photos
 from .files import DataFileError, download_verified, parse_idx, read_verified
 from .runtime import resolve_device
 from .validate import check_choice, check_images, check_positive_int
@@ -78,8 +83,25 @@ DATASETS: dict[str, DatasetSpec] = {
 
 
 @dataclass(frozen=True)
+class PatchSpec:
+    """Square colour patches of side ``size``: ``num_train`` from the training photographs and
+    ``num_test`` from the held-out ones (:data:`vae_lib.photos.SPLIT_PHOTOS`), drawn with ``seed``."""
+
+    size: int
+    num_train: int
+    num_test: int
+    seed: int = 0
+
+
+PATCH_DATASETS: dict[str, PatchSpec] = {
+    "photo-patches-32": PatchSpec(size=32, num_train=48_000, num_test=2_000),
+    "photo-patches-64": PatchSpec(size=64, num_train=24_000, num_test=1_000),
+}
+
+
+@dataclass(frozen=True)
 class ImageDataset:
-    """Images (N, 1, 28, 28) float32 in [0, 1] and labels (N,) int64, on one device."""
+    """Images (N, C, H, W) float32 in [0, 1] and labels (N,) int64, on one device."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -140,9 +162,17 @@ def load_dataset(
 
     The checksums are verified on every load (about a second for MNIST's training set).
     ``device=None`` picks the fastest device; the data are moved there in one copy.
+    A patch data set (``"photo-patches-32"``, ``"photo-patches-64"``) gives (N, 3, size, size) and
+    labels naming the source photograph among ``classes``.
     """
-    spec = _spec(name)
+    check_choice(name, "dataset name", (*DATASETS, *PATCH_DATASETS))
     check_choice(split, "split", SPLITS)
+    if name in PATCH_DATASETS:
+        patch = PATCH_DATASETS[name]
+        count = patch.num_train if split == "train" else patch.num_test
+        images, labels, names = photos.patch_dataset(split, patch.size, count, patch.seed, resolve_device(device))
+        return ImageDataset(images=images, labels=labels, classes=names)
+    spec = _spec(name)
     folder = find_dataset_files(name, download=download, root=root)
     arrays = {}
     for kind in ("images", "labels"):

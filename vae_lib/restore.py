@@ -177,6 +177,20 @@ def clipped_gaussian_log_likelihood(sigma: float) -> NoiseLogLikelihood:
     return log_likelihood
 
 
+def pixel_posterior_mean(x_hat: torch.Tensor, y: torch.Tensor, decoder_sigma: float, noise_sigma: float) -> torch.Tensor:
+    """E[x | y, z] when the decoder says x ~ N(x_hat(z), decoder_sigma^2) per pixel and the damage is
+    y = x + N(0, noise_sigma^2) (Chapter 7): the precision-weighted mean of x_hat and y, (B, C, H, W).
+
+    It puts back what the code could not hold, in proportion to how much the noise lets through.
+    """
+    x_hat, y = check_images(x_hat, "x_hat"), check_images(y, "y")
+    check_same_shape(x_hat, y, ("x_hat", "y"))
+    prior_precision = 1 / check_positive_float(decoder_sigma, "decoder_sigma") ** 2
+    noise_precision = 1 / check_positive_float(noise_sigma, "noise_sigma") ** 2
+    mean = (prior_precision * x_hat + noise_precision * y.to(x_hat.device)) / (prior_precision + noise_precision)
+    return mean.clamp(0, 1)
+
+
 def _log_posterior_and_grad(model: torch.nn.Module, y: torch.Tensor, log_likelihood: NoiseLogLikelihood,
                             z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`log_posterior` (B,) and its gradient with respect to z (B, latent_dim)."""
