@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from .corrupt import check_mask
 from .photos import resize
+from .restore import keep_observed
 from .validate import check_images, check_positive_int
 
 Restore = Callable[..., torch.Tensor]  # (tiles (N, C, T, T)[, masks (N, 1, T, T)]) -> (N, C, T, T)
@@ -100,7 +101,7 @@ def _in_chunks(restore: Restore, patches: torch.Tensor, masks: torch.Tensor | No
 
 def _keep_observed(out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     out = out.clamp(0, 1).to(y.dtype)
-    return out if mask is None else torch.where(mask, out, y)
+    return out if mask is None else keep_observed(out, y, mask)
 
 
 def restore_by_tiles(restore: Restore, y: torch.Tensor, mask: torch.Tensor | None = None, *, tile: int = 32,
