@@ -2,7 +2,7 @@
 #   make test      unit tests + every notebook under nbval in quick mode (what CI runs)
 #   make book      HTML book from the stored notebook outputs into _build/html (warnings are errors)
 #   make execute   re-run every notebook top to bottom in full mode and store the outputs
-#   make bench     benchmarks (not part of make test)
+#   make bench     benchmarks (not part of make test; BENCH=tests/benchmarks/test_x.py runs one); results in book/benchmarks
 #   make checkpoints  retrain every shipped checkpoint in data/checkpoints (seeded; about 45 min on 2 CPU cores)
 #   make student   copies of the notebooks without solutions or outputs, in _build/student
 PYTHON ?= python3
@@ -56,8 +56,9 @@ checkpoints: $(INSTALLED)
 verify-checkpoints: $(INSTALLED)
 	$(BIN)/python -m vae_lib.pretrained verify
 
+BENCH ?= tests/benchmarks
 bench: $(INSTALLED)
-	$(PYTEST) tests/benchmarks -s
+	$(PYTEST) $(BENCH) -s
 
 clean:
 	rm -rf _build .pytest_cache

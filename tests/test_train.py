@@ -288,3 +288,257 @@ def test_fit_rejects_a_vae_batch_outside_the_unit_interval(data):
     bad[:, :, 0, 0] = 1.5  # every image, so the first batch is bad whatever the order
     with pytest.raises(ValueError, match=r"must hold pixel values in \[0, 1\]"):
         fit(make_model("vae"), bad, num_epochs=1, batch_size=8, **QUIET)
+
+
+# --- Learning-rate schedules, Adam's settings, timing and torch.compile ------------------------
+
+import math  # noqa: E402
+import time  # noqa: E402
+
+import vae_lib.train as train_module  # noqa: E402
+from vae_lib.train import model_loss, scaled_learning_rate, scheduled_lr  # noqa: E402
+
+
+class RecordingAdam(torch.optim.Adam):
+    """Adam that records the arguments it was built with and the learning rate of every step."""
+
+    instances: list[RecordingAdam] = []
+
+    def __init__(self, params, **kwargs):
+        super().__init__(params, **kwargs)
+        self.kwargs = kwargs
+        self.step_lrs: list[float] = []
+        RecordingAdam.instances.append(self)
+
+    def step(self, closure=None):
+        self.step_lrs.append(self.param_groups[0]["lr"])
+        return super().step(closure)
+
+
+@pytest.fixture
+def recording_adam(monkeypatch):
+    """Replace torch.optim.Adam (as fit looks it up) by RecordingAdam; yield the list of instances."""
+    RecordingAdam.instances = []
+    monkeypatch.setattr(train_module.torch.optim, "Adam", RecordingAdam)
+    return RecordingAdam.instances
+
+
+@pytest.mark.parametrize("total_steps", [1, 2, 7, 100])
+def test_constant_schedule_is_always_the_learning_rate(total_steps):
+    assert [scheduled_lr(s, total_steps, 0.3, "constant") for s in range(total_steps)] == [0.3] * total_steps
+    assert scheduled_lr(0, 5, 0.3) == 0.3  # "constant" is the default
+
+
+def test_cosine_schedule_matches_the_hand_formula():
+    lr, total, warmup = 0.01, 100, 5  # 5 % of 100 steps of warm-up
+
+    def decay(step):
+        return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
+
+    expected = {0: lr / 5, 1: 2 * lr / 5, 2: 3 * lr / 5, 4: lr, 5: lr, 30: decay(30), 52: decay(52), 99: decay(99)}
+    got = {step: scheduled_lr(step, total, lr, "cosine") for step in expected}
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    assert got[52] == pytest.approx(lr / 2, rel=0.02)  # about half-way down at the middle of the decay
+    assert 0 < got[99] < 1e-3 * lr  # close to zero at the last step
+
+
+@pytest.mark.parametrize(("total_steps", "warmup"), [(1, 1), (2, 1), (10, 1), (30, 2), (100, 5), (1000, 50)])
+def test_cosine_schedule_warms_up_then_decreases(total_steps, warmup):
+    lr = 2e-3
+    lrs = [scheduled_lr(s, total_steps, lr, "cosine") for s in range(total_steps)]
+    assert all(v > 0 for v in lrs)
+    assert max(lrs) == pytest.approx(lr, rel=1e-12)
+    # Warm-up: strictly increasing, reaching lr at its last step; afterwards strictly decreasing.
+    assert lrs[warmup - 1] == pytest.approx(lr, rel=1e-12)
+    assert all(a < b for a, b in zip(lrs[:warmup], lrs[1:warmup]))
+    assert all(a > b for a, b in zip(lrs[warmup:], lrs[warmup + 1 :]))
+    if warmup > 1:
+        assert lrs[0] == pytest.approx(lr / warmup, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((0, 10, 1e-3, "linear"), r"schedule must be one of \('constant', 'cosine'\), got 'linear'"),
+        ((0, 10, 1e-3, None), "schedule must be one of"),
+        ((-1, 10, 1e-3, "cosine"), r"step must be an int in \[0, 10\), got -1"),
+        ((10, 10, 1e-3, "cosine"), r"step must be an int in \[0, 10\), got 10"),
+        ((10, 10, 1e-3, "constant"), r"step must be an int in \[0, 10\)"),
+        ((1.0, 10, 1e-3, "cosine"), r"step must be an int in \[0, 10\), got 1.0"),
+        ((True, 10, 1e-3, "cosine"), r"step must be an int in \[0, 10\), got True"),
+        ((0, 0, 1e-3, "cosine"), "total_steps must be a positive int, got 0"),
+        ((0, 10.0, 1e-3, "cosine"), "total_steps must be a positive int, got 10.0"),
+    ],
+)
+def test_scheduled_lr_rejects_bad_arguments(args, message):
+    with pytest.raises(ValueError, match=message):
+        scheduled_lr(*args)
+
+
+def test_scaled_learning_rate_follows_the_square_root_rule():
+    assert scaled_learning_rate(128) == pytest.approx(1e-3, rel=1e-12)
+    assert scaled_learning_rate(512) == pytest.approx(2e-3, rel=1e-12)
+    assert scaled_learning_rate(32) == pytest.approx(5e-4, rel=1e-12)
+    assert scaled_learning_rate(200, base_lr=0.01, base_batch_size=50) == pytest.approx(0.02, rel=1e-12)
+    assert scaled_learning_rate(512, rule="sqrt") == scaled_learning_rate(512)
+
+
+def test_scaled_learning_rate_linear_rule_is_proportional_to_the_batch():
+    assert scaled_learning_rate(512, rule="linear") == pytest.approx(4e-3, rel=1e-12)
+    assert scaled_learning_rate(64, rule="linear") == pytest.approx(5e-4, rel=1e-12)
+    assert scaled_learning_rate(128, rule="linear") == pytest.approx(1e-3, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((0,), {}, "batch_size must be a positive int, got 0"),
+        ((-1,), {}, "batch_size must be a positive int, got -1"),
+        ((256.0,), {}, "batch_size must be a positive int, got 256.0"),
+        ((True,), {}, "batch_size must be a positive int"),
+        ((256,), {"base_batch_size": 0}, "base_batch_size must be a positive int"),
+        ((256,), {"base_lr": 0.0}, "base_lr must be a positive number"),
+        ((256,), {"base_lr": -1e-3}, "base_lr must be a positive number"),
+        ((256,), {"rule": "cubic"}, "rule must be one of \\('sqrt', 'linear'\\), got 'cubic'"),
+    ],
+)
+def test_scaled_learning_rate_rejects_bad_arguments(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        scaled_learning_rate(*args, **kwargs)
+
+
+def test_fit_calls_the_schedule_once_per_step(data, monkeypatch):
+    calls = []
+
+    def spy(step, total_steps, lr, schedule):
+        calls.append((step, total_steps, lr, schedule))
+        return scheduled_lr(step, total_steps, lr, schedule)
+
+    monkeypatch.setattr(train_module, "scheduled_lr", spy)
+    # 40 images in batches of 16: ceil(40 / 16) = 3 steps an epoch, 2 epochs.
+    fit(make_model("ae"), data[0], num_epochs=2, batch_size=16, lr=0.02, lr_schedule="cosine", **QUIET)
+    assert calls == [(s, 6, 0.02, "cosine") for s in range(6)]
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_fit_steps_with_the_scheduled_learning_rate(data, recording_adam, schedule):
+    fit(make_model("ae"), data[0], num_epochs=2, batch_size=16, lr=0.02, lr_schedule=schedule, **QUIET)
+    (optimizer,) = recording_adam
+    assert optimizer.step_lrs == pytest.approx([scheduled_lr(s, 6, 0.02, schedule) for s in range(6)], rel=1e-12)
+    if schedule == "cosine":
+        assert optimizer.step_lrs[-1] < 0.5 * 0.02  # it really decays
+
+
+def test_cosine_schedule_trains_differently_from_constant(data):
+    models = {schedule: make_model("ae") for schedule in ("constant", "cosine")}
+    for schedule, model in models.items():
+        fit(model, data[0], num_epochs=2, batch_size=16, lr=0.02, lr_schedule=schedule, **QUIET)
+    a, b = state(models["constant"]), state(models["cosine"])
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"lr_schedule": "nope"}, r"lr_schedule must be one of \('constant', 'cosine'\), got 'nope'"),
+        ({"betas": (0.9,)}, r"betas must be a pair of numbers in \[0, 1\), got \(0.9,\)"),
+        ({"betas": (1.0, 0.9)}, r"betas must be a pair of numbers in \[0, 1\), got \(1.0, 0.9\)"),
+        ({"betas": [0.9, 0.99]}, r"betas must be a pair of numbers in \[0, 1\), got \[0.9, 0.99\]"),
+        ({"betas": (0.9, -0.1)}, "betas must be a pair of numbers"),
+        ({"betas": (0.9, 0.99, 0.9)}, "betas must be a pair of numbers"),
+        ({"betas": (0.9, float("nan"))}, "betas must be a pair of numbers"),
+        ({"betas": (0.9, "0.99")}, "betas must be a pair of numbers"),
+    ],
+)
+def test_fit_rejects_bad_schedule_and_betas(data, changes, message):
+    model = make_model("ae")
+    before = state(model)
+    with pytest.raises(ValueError, match=message):
+        fit(model, data[0], num_epochs=1, **QUIET, **changes)
+    assert_same_state(before, state(model))
+
+
+def test_fit_passes_betas_to_adam(data, recording_adam):
+    default, explicit, other = make_model("ae"), make_model("ae"), make_model("ae")
+    fit(default, data[0], num_epochs=1, batch_size=16, seed=1, **QUIET)
+    fit(explicit, data[0], num_epochs=1, batch_size=16, seed=1, betas=(0.9, 0.999), **QUIET)
+    fit(other, data[0], num_epochs=1, batch_size=16, seed=1, betas=(0.5, 0.99), **QUIET)
+    assert [opt.param_groups[0]["betas"] for opt in recording_adam] == [(0.9, 0.999), (0.9, 0.999), (0.5, 0.99)]
+    assert_same_state(state(default), state(explicit))
+    a, b = state(default), state(other)
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fused_adam_is_off_by_default_on_the_cpu_and_on_when_asked(data, recording_adam):
+    reference, fused = make_model("ae"), make_model("ae")
+    before = state(fused)
+    history_ref = fit(reference, data[0], num_epochs=2, batch_size=8, lr=1e-2, **QUIET)
+    history = fit(fused, data[0], num_epochs=2, batch_size=8, lr=1e-2, fused_adam=True, **QUIET)
+    assert [opt.kwargs["fused"] for opt in recording_adam] == [False, True]
+    assert [opt.defaults["fused"] for opt in recording_adam] == [False, True]
+    after, expected = state(fused), state(reference)
+    assert all(not torch.equal(before[k], after[k]) for k in before)  # it trained
+    assert history.train_loss[-1] < history.train_loss[0]
+    # Fused Adam rounds differently but follows the same updates.
+    assert all(torch.allclose(after[k], expected[k], rtol=0, atol=1e-4) for k in after)
+    assert history.train_loss == pytest.approx(history_ref.train_loss, rel=1e-4)
+
+
+def test_fit_fused_adam_false_matches_the_default_on_the_cpu(data, recording_adam):
+    reference, model = make_model("ae"), make_model("ae")
+    fit(reference, data[0], num_epochs=1, batch_size=16, **QUIET)
+    fit(model, data[0], num_epochs=1, batch_size=16, fused_adam=False, **QUIET)
+    assert [opt.kwargs["fused"] for opt in recording_adam] == [False, False]
+    assert_same_state(state(reference), state(model))
+
+
+def test_train_seconds_exclude_validation(data):
+    train_sleep, val_sleep = 0.004, 0.02
+
+    def slow(model, batch):
+        time.sleep(train_sleep if model.training else val_sleep)
+        return model.loss(batch)
+
+    history = fit(make_model("ae"), data[0], num_epochs=2, batch_size=16, val_x=data[1], loss_fn=slow, **QUIET)
+    assert len(history.train_seconds) == len(history.epoch_seconds) == 2
+    for train_s, epoch_s in zip(history.train_seconds, history.epoch_seconds):
+        assert 0 <= train_s <= epoch_s
+        assert train_s >= 3 * train_sleep  # three training steps an epoch
+        assert epoch_s - train_s >= val_sleep  # the validation pass (one batch of 10) is excluded
+
+
+def test_train_seconds_without_validation(data):
+    history = fit(make_model("ae"), data[0], num_epochs=2, batch_size=16, **QUIET)
+    assert len(history.train_seconds) == 2
+    assert all(0 <= t <= e for t, e in zip(history.train_seconds, history.epoch_seconds))
+
+
+@pytest.mark.parametrize("loss_fn", [None, "custom"])
+def test_torch_compile_wraps_the_training_loss(data, monkeypatch, loss_fn):
+    compiled, step_calls = [], []
+
+    def custom(model, batch):
+        return model.loss(batch)
+
+    def fake_compile(fn, *args, **kwargs):  # no real compilation: far too slow for a unit test
+        compiled.append(fn)
+
+        def wrapper(*a, **k):
+            step_calls.append(a[1].shape[0])
+            return fn(*a, **k)
+
+        return wrapper
+
+    monkeypatch.setattr(train_module.torch, "compile", fake_compile)
+    chosen = {} if loss_fn is None else {"loss_fn": custom}
+    model, reference = make_model("ae"), make_model("ae")
+    before = state(model)
+    fit(reference, data[0], num_epochs=2, batch_size=16, **chosen, **QUIET)
+    assert compiled == []  # off by default
+    history = fit(model, data[0], num_epochs=2, batch_size=16, val_x=data[1], torch_compile=True, **chosen, **QUIET)
+    assert compiled == [model_loss if loss_fn is None else custom]  # compiled once, not per epoch
+    assert step_calls == [16, 16, 8] * 2  # every training step goes through the compiled loss
+    assert len(history.train_loss) == len(history.val_loss) == 2
+    after = state(model)
+    assert all(not torch.equal(before[k], after[k]) for k in before)
+    assert_same_state(after, state(reference))  # an identity "compile" changes nothing

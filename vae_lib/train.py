@@ -4,11 +4,14 @@ The whole data set lives on the device; each epoch draws a random permutation th
 batches by index, so no DataLoader, no per-batch copies and no host synchronisation inside the
 step loop (losses are summed on the device and read once per epoch; inputs' values are checked
 on the first batch only, since reading a min or max would make the host wait). On CUDA the step runs
-under bf16 autocast with fused Adam.
+under bf16 autocast with fused Adam. Options measured in the Performance appendix: fused Adam on
+the CPU, a warm-up + cosine learning-rate schedule, ``torch.compile`` (off by default: it did not
+speed up the CPU step) and :func:`scaled_learning_rate` for larger batches.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,10 +21,52 @@ from torch import nn
 from tqdm.auto import trange
 
 from .runtime import resolve_device
-from .validate import check_images, check_positive_float, check_positive_int, value_checks
+from .validate import check_choice, check_images, check_positive_float, check_positive_int, value_checks
 
 LossFn = Callable[..., torch.Tensor]  # (model, x (B, ...)[, y (B, ...)]) -> per-example loss (B,)
 BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # e.g. dynamic binarisation
+LR_SCHEDULES = ("constant", "cosine")
+WARMUP_FRACTION = 0.05  # of all steps, for the cosine schedule
+
+
+def scheduled_lr(step: int, total_steps: int, lr: float, schedule: str = "constant") -> float:
+    """The learning rate of step ``step`` (0-based) out of ``total_steps``.
+
+    ``"constant"``: always ``lr``. ``"cosine"``: a linear warm-up to ``lr`` over the first 5 % of
+    the steps, then a half cosine that would reach zero one step after the last (Loshchilov &
+    Hutter 2017; Goyal et al. 2017 for the warm-up).
+    """
+    check_choice(schedule, "schedule", LR_SCHEDULES)
+    check_positive_int(total_steps, "total_steps")
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < total_steps:
+        raise ValueError(f"step must be an int in [0, {total_steps}), got {step!r}")
+    if schedule == "constant":
+        return lr
+    warmup = max(1, round(WARMUP_FRACTION * total_steps))
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    return lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+LR_RULES = ("sqrt", "linear")
+
+
+def scaled_learning_rate(batch_size: int, base_lr: float = 1e-3, base_batch_size: int = 128,
+                         rule: str = "sqrt") -> float:
+    """Adam's learning rate for ``batch_size``, from one that works at ``base_batch_size``.
+
+    ``rule="sqrt"``: lr = base_lr * sqrt(batch_size / base_batch_size), the rule derived for
+    Adam by Malladi et al. (2022); ``"linear"``: lr = base_lr * batch_size / base_batch_size, the
+    rule of Goyal et al. (2017) for SGD. The Performance appendix measures how much final quality
+    each keeps at larger batches.
+    """
+    check_positive_int(batch_size, "batch_size")
+    check_positive_int(base_batch_size, "base_batch_size")
+    check_positive_float(base_lr, "base_lr")
+    check_choice(rule, "rule", LR_RULES)
+    ratio = batch_size / base_batch_size
+    return base_lr * (math.sqrt(ratio) if rule == "sqrt" else ratio)
 
 
 def model_loss(model: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
@@ -37,11 +82,13 @@ def _check_targets(y: torch.Tensor | None, x: torch.Tensor, name: str) -> None:
 
 @dataclass
 class History:
-    """Mean per-example loss after each epoch (train and, if given, validation) and seconds per epoch."""
+    """Mean per-example loss after each epoch (train and, if given, validation), seconds per epoch
+    (validation included) and seconds spent in the training steps alone."""
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
+    train_seconds: list[float] = field(default_factory=list)
     device: str = "cpu"
 
     @property
@@ -121,6 +168,10 @@ def fit(
     device: str | torch.device | None = None,
     progress: bool = True,
     mixed_precision: bool | None = None,
+    lr_schedule: str = "constant",
+    betas: tuple[float, float] = (0.9, 0.999),
+    fused_adam: bool | None = None,
+    torch_compile: bool = False,
 ) -> History:
     """Train ``model`` with Adam on images ``train_x`` (N, C, H, W); return a :class:`History`.
 
@@ -131,11 +182,20 @@ def fit(
     ``seed`` fixes the batch order and any randomness drawn from the generator.
     ``mixed_precision``: None (default) runs the step under bf16 autocast on CUDA only; False
     keeps float32 (for exact comparisons, as in Chapter 1's PCA check).
+
+    Speed settings (the Performance appendix measures each): ``lr_schedule`` -- ``"constant"`` or
+    ``"cosine"`` (see :func:`scheduled_lr`); ``betas`` -- Adam's; ``fused_adam`` -- None (default)
+    fuses Adam's update on CUDA only, True also on the CPU (faster there, but it rounds differently,
+    so the shipped checkpoints are trained without it); ``torch_compile`` -- compile the loss
+    computation with ``torch.compile``.
     """
     check_images(train_x, "train_x", unit_range=False)
     check_positive_int(num_epochs, "num_epochs")
     check_positive_int(batch_size, "batch_size")
     check_positive_float(lr, "lr")
+    check_choice(lr_schedule, "lr_schedule", LR_SCHEDULES)
+    if not (isinstance(betas, tuple) and len(betas) == 2 and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
+        raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
     _check_targets(train_y, train_x, "train_y")
     if val_x is not None:
         check_images(val_x, "val_x", image_shape=train_x.shape[1:], unit_range=False)
@@ -145,10 +205,13 @@ def fit(
     train_x = train_x.to(device)  # no copy when already there
     train_y = train_y.to(device) if train_y is not None else None
     generator = torch.Generator(device=device).manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=device.type == "cuda")
+    fused = device.type == "cuda" if fused_adam is None else fused_adam
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=fused)
+    step_loss = torch.compile(loss_fn) if torch_compile else loss_fn
     history = History(device=str(device))
     epochs = trange(num_epochs, desc="epochs", disable=not progress, leave=True)
     n = train_x.shape[0]
+    total_steps, step = num_epochs * math.ceil(n / batch_size), 0
     with _seeded_global_rng(seed, device):  # noise drawn inside the model (a VAE's) follows the seed
         for _ in epochs:
             start = time.perf_counter()
@@ -163,12 +226,16 @@ def fit(
                 targets = () if train_y is None else (train_y[index],)
                 # The first batch is validated fully; later ones skip value checks (no host sync).
                 with _autocast(device, mixed_precision), value_checks(not history.train_loss and first == 0):
-                    per_example = loss_fn(model, batch, *targets)
+                    per_example = step_loss(model, batch, *targets)
                 optimizer.zero_grad(set_to_none=True)
                 per_example.mean().backward()
+                for group in optimizer.param_groups:
+                    group["lr"] = scheduled_lr(step, total_steps, lr, lr_schedule)
                 optimizer.step()
+                step += 1
                 total += per_example.detach().float().sum()
             history.train_loss.append(total.item() / n)  # the one host sync of the epoch
+            history.train_seconds.append(time.perf_counter() - start)
             if val_x is not None:
                 history.val_loss.append(evaluate(model, val_x, val_y, loss_fn=loss_fn, transform=transform,
                                                  seed=seed, mixed_precision=mixed_precision))

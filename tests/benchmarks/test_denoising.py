@@ -3,23 +3,21 @@
 Full mode scores all 10,000 test images under Gaussian noise with sigma = 0.5 (seeded): the median
 filter, the naive VAE, the denoising VAE and MAP inference under the clipped-Gaussian noise model.
 Target (issue 5): the best VAE method reaches at least 20.0 dB mean PSNR. Quick mode scores the
-first 500 images and only reports. Results go to ``bench-results/denoising_<mode>.json`` and ``.md``.
+first 500 images and only reports. Results go to ``book/benchmarks/denoising_<mode>_<cpu|gpu>.json`` and ``.md``.
 """
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 import torch
 
+from bench_records import fmt, markdown_table, save
 from vae_lib import pretrained, restore
 from vae_lib.corrupt import gaussian_noise
 from vae_lib.data import load_dataset
 from vae_lib.metrics import psnr
-from vae_lib.runtime import book_mode, default_device, machine_description
+from vae_lib.runtime import book_mode, default_device
 
-RESULTS = Path(__file__).resolve().parents[2] / "bench-results"
 
 SIGMA = 0.5
 TARGET_DB = 20.0
@@ -48,14 +46,10 @@ def test_denoising_target():
         seconds[name] = time.perf_counter() - start
         scores[name] = psnr(restored, clean).mean().item()
     best_vae = max(v for k, v in scores.items() if k != "median 3x3")
-    record = {"mode": mode, "machine": machine_description(), "torch": torch.__version__, "images": len(clean),
-              "sigma": SIGMA, "psnr_db": scores, "seconds": seconds, "best_vae_db": best_vae, "target_db": TARGET_DB}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"denoising_{mode}.json").write_text(json.dumps(record, indent=2) + "\n")
-    rows = "\n".join(f"| {k} | {scores[k]:.2f} | {seconds[k]:.1f} |" for k in methods)
-    (RESULTS / f"denoising_{mode}.md").write_text(
-        f"Denoising, Gaussian sigma = {SIGMA}, {len(clean)} MNIST test images, on {record['machine']}\n\n"
-        f"| method | mean PSNR (dB) | seconds |\n|---|---|---|\n{rows}\n")
-    print(json.dumps(record, indent=2))
+    rows = [[k, fmt(scores[k], 2), fmt(seconds[k])] for k in methods]
+    save(f"denoising_{mode}", f"Denoising, Gaussian sigma = {SIGMA}, {len(clean)} MNIST test images.",
+         {"mode": mode, "images": len(clean), "sigma": SIGMA, "psnr_db": scores, "seconds": seconds,
+          "best_vae_db": best_vae, "target_db": TARGET_DB},
+         markdown_table(["method", "mean PSNR (dB)", "seconds"], rows), gpu_placeholder=False)
     if mode == "full":
         assert best_vae >= TARGET_DB, f"best VAE method {best_vae:.2f} dB, below the {TARGET_DB} dB target"

@@ -1,0 +1,76 @@
+"""Benchmark 2: training throughput of ``vae_lib.fit`` on a GPU, by batch size, with and without
+``torch.compile``, and the fraction of the GPU's dense matrix-multiply peak it reaches.
+
+The model is benchmark 1's (784-400-20). Its training cost per example is counted as three
+forward passes of multiply-adds (forward, and the backward pass's two products per layer):
+6 * sum(in * out) floating-point operations over its linear layers. The peak is measured on the
+same GPU: a 8192 x 8192 bf16 matrix product, the precision fit's autocast uses. Without a CUDA
+GPU the benchmark records that it could not run and is skipped.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from bench_records import fmt, markdown_table, placeholder, save
+from test_training_speed import EXAMPLE_MODEL, SEED
+from vae_lib.data import load_dataset
+from vae_lib.models import VAE
+from vae_lib.train import fit, scaled_learning_rate
+
+BATCH_SIZES = (128, 512, 2048, 8192, 32768)
+EPOCHS = 3  # the first one warms up (and compiles); the fastest of the others is reported
+MATMUL_SIZE = 8192
+
+
+def training_flops_per_example(model: nn.Module) -> int:
+    """6 x the multiply-adds of one forward pass through the model's linear layers."""
+    return 6 * sum(m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear))
+
+
+def measured_matmul_peak(device: torch.device, repeats: int = 50) -> float:
+    """Dense bf16 matrix-multiply throughput in FLOP/s, measured with square products."""
+    a = torch.randn(MATMUL_SIZE, MATMUL_SIZE, device=device, dtype=torch.bfloat16)
+    b = torch.randn_like(a)
+    for _ in range(5):
+        a @ b
+    torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    torch.cuda.synchronize(device)
+    return 2 * MATMUL_SIZE**3 * repeats / (time.perf_counter() - start)
+
+
+def test_gpu_training_throughput():
+    title = "GPU training throughput, pytorch/examples' VAE (784-400-20)."
+    if not torch.cuda.is_available():
+        placeholder("gpu_throughput", title)
+        pytest.skip("no CUDA GPU")
+    device = torch.device("cuda")
+    train_x = load_dataset("mnist", "train", device=device).images
+    peak = measured_matmul_peak(device)
+    rows, runs = [], []
+    for batch_size in BATCH_SIZES:
+        for compiled in (False, True):
+            torch.manual_seed(SEED)
+            model = VAE(EXAMPLE_MODEL)
+            history = fit(model, train_x, num_epochs=EPOCHS, batch_size=batch_size,
+                          lr=scaled_learning_rate(batch_size), seed=SEED, device=device, progress=False,
+                          torch_compile=compiled)
+            samples_per_second = len(train_x) / min(history.train_seconds[1:])
+            achieved = samples_per_second * training_flops_per_example(model)
+            runs.append({"batch_size": batch_size, "torch_compile": compiled,
+                         "samples_per_second": samples_per_second, "flops_per_second": achieved,
+                         "fraction_of_matmul_peak": achieved / peak})
+            rows.append([batch_size, "yes" if compiled else "no", fmt(samples_per_second, 0),
+                         fmt(achieved / 1e12, 2), f"{100 * achieved / peak:.1f} %"])
+    save("gpu_throughput", title, {"measured": True, "matmul_peak_flops": peak, "runs": runs},
+         markdown_table(["batch", "torch.compile", "samples / s", "TFLOP/s", "of matmul peak"], rows),
+         notes=f"Matmul peak measured here: {fmt(peak / 1e12, 0)} TFLOP/s (bf16, {MATMUL_SIZE}x{MATMUL_SIZE}). "
+               "Training runs under bf16 autocast with fused Adam; the learning rate follows the square-root rule.")
+    best = max(runs, key=lambda r: r["samples_per_second"])
+    assert best["batch_size"] > BATCH_SIZES[0], "larger batches should raise the GPU's throughput"
