@@ -376,17 +376,17 @@ def test_scheduled_lr_rejects_bad_arguments(args, message):
 
 
 def test_scaled_learning_rate_follows_the_square_root_rule():
-    assert scaled_learning_rate(128) == pytest.approx(1e-3, rel=1e-12)
-    assert scaled_learning_rate(512) == pytest.approx(2e-3, rel=1e-12)
-    assert scaled_learning_rate(32) == pytest.approx(5e-4, rel=1e-12)
-    assert scaled_learning_rate(200, base_lr=0.01, base_batch_size=50) == pytest.approx(0.02, rel=1e-12)
-    assert scaled_learning_rate(512, rule="sqrt") == scaled_learning_rate(512)
+    assert scaled_learning_rate(128, rule="sqrt") == pytest.approx(1e-3, rel=1e-12)
+    assert scaled_learning_rate(512, rule="sqrt") == pytest.approx(2e-3, rel=1e-12)
+    assert scaled_learning_rate(32, rule="sqrt") == pytest.approx(5e-4, rel=1e-12)
+    assert scaled_learning_rate(200, base_lr=0.01, base_batch_size=50, rule="sqrt") == pytest.approx(0.02, rel=1e-12)
 
 
 def test_scaled_learning_rate_linear_rule_is_proportional_to_the_batch():
     assert scaled_learning_rate(512, rule="linear") == pytest.approx(4e-3, rel=1e-12)
     assert scaled_learning_rate(64, rule="linear") == pytest.approx(5e-4, rel=1e-12)
     assert scaled_learning_rate(128, rule="linear") == pytest.approx(1e-3, rel=1e-12)
+    assert scaled_learning_rate(512) == scaled_learning_rate(512, rule="linear")  # the default
 
 
 @pytest.mark.parametrize(
@@ -542,3 +542,19 @@ def test_torch_compile_wraps_the_training_loss(data, monkeypatch, loss_fn):
     after = state(model)
     assert all(not torch.equal(before[k], after[k]) for k in before)
     assert_same_state(after, state(reference))  # an identity "compile" changes nothing
+
+
+def test_fit_validates_in_float32_whatever_the_training_precision(data, monkeypatch):
+    import vae_lib.train as train_module
+
+    calls = []
+    real_evaluate = train_module.evaluate
+
+    def recording_evaluate(*args, **kwargs):
+        calls.append(kwargs.get("mixed_precision"))
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "evaluate", recording_evaluate)
+    model = Autoencoder(AutoencoderConfig(**SMALL))
+    fit(model, data[0], val_x=data[1], num_epochs=2, mixed_precision=True, **QUIET)
+    assert calls == [False, False]

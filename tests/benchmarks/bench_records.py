@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from vae_lib.files import atomic_path
-from vae_lib.runtime import machine_description
+from vae_lib.runtime import default_device, machine_description
 
 RESULTS = Path(__file__).resolve().parents[2] / "book" / "benchmarks"
 
@@ -28,8 +28,10 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def machine_kind() -> str:
-    """``"gpu"`` with a CUDA GPU, else ``"cpu"``."""
-    return "gpu" if torch.cuda.is_available() else "cpu"
+    """Which kind of device the benchmarks run on (:func:`vae_lib.runtime.default_device`):
+    ``"gpu"`` for CUDA, else the device type (``"cpu"``, ``"mps"``)."""
+    kind = default_device().type
+    return "gpu" if kind == "cuda" else kind
 
 
 def _write(path: Path, text: str) -> None:

@@ -3,12 +3,13 @@
 The model is the one-stochastic-layer VAE of Burda et al. (2016): 784-200-200-50 with tanh units,
 Bernoulli p(x|z), trained on dynamically binarised MNIST (a fresh binarisation of every batch).
 The paper reports a test NLL of 86.76 nats after 3,280 epochs. Here training gets a fixed time
-budget: a one-epoch probe measures the speed, and the number of epochs that fits the budget sets
+budget: a two-epoch probe measures the speed (of its second epoch), and the number of epochs that fits the budget sets
 the length of a warm-up + cosine schedule (an annealed schedule ends lower than a constant
 rate stopped at the same time). The test set is binarised once (seeded); the NLL is
 :func:`vae_lib.bounds.log_likelihood_estimate` with k = 5000.
 
-On a GPU: 9 minutes of training, all 10,000 test images; target (issue 8) 86.5 nats or lower
+On a GPU: 500 s of training (the rest of the 10 minutes is for the probe, the evaluation and an
+epoch that runs slower than the probe's), all 10,000 test images; target (issue 8) 86.5 nats or lower
 within 10 minutes of H100 time. On a CPU the same script runs at a small scale (60 s of
 training, the first 500 test images) and only reports.
 """
@@ -32,7 +33,7 @@ TARGET_NLL = 86.5
 NUM_SAMPLES = 5000
 SEED = 0
 SCALE = {  # training seconds, test images
-    "cuda": (540.0, 10_000),
+    "cuda": (500.0, 10_000),
     "cpu": (60.0, 500),
 }
 SETTINGS = dict(batch_size=128, lr=1e-3, lr_schedule="cosine", betas=(0.9, 0.999))
@@ -66,7 +67,7 @@ def test_nll_speedrun():
     start = time.perf_counter()
     nll = -log_likelihood_estimate(model, test_x, NUM_SAMPLES, seed=SEED).mean().item()
     eval_seconds = time.perf_counter() - start
-    negative_elbo = evaluate(model, test_x, seed=SEED)
+    negative_elbo = evaluate(model, test_x, seed=SEED, mixed_precision=False)
 
     scale = "full" if device.type == "cuda" else "small (CPU)"
     rows = [[scale, num_epochs, fmt(train_seconds), num_test, fmt(negative_elbo, 2), fmt(nll, 2),
