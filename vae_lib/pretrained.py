@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoints import load_checkpoint, load_or_train, save_checkpoint
+from .checkpoints import load_checkpoint, load_or_train
 from .data import data_dir, load_dataset
 from .latent import active_units, latent_means, rate_distortion
 from .corrupt import gaussian_noise, salt_and_pepper, training_noise

@@ -69,6 +69,14 @@ def scaled_learning_rate(batch_size: int, base_lr: float = 1e-3, base_batch_size
     return base_lr * (math.sqrt(ratio) if rule == "sqrt" else ratio)
 
 
+def _check_betas(betas: object) -> None:
+    def in_unit_interval(b: object) -> bool:
+        return isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
+
+    if not (isinstance(betas, tuple) and len(betas) == 2 and all(in_unit_interval(b) for b in betas)):
+        raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
+
+
 def model_loss(model: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
     """The default loss: the model's own ``loss(x)`` or ``loss(x, y)``, per example (B,)."""
     return model.loss(*batch)
@@ -194,8 +202,7 @@ def fit(
     check_positive_int(batch_size, "batch_size")
     check_positive_float(lr, "lr")
     check_choice(lr_schedule, "lr_schedule", LR_SCHEDULES)
-    if not (isinstance(betas, tuple) and len(betas) == 2 and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
-        raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
+    _check_betas(betas)
     _check_targets(train_y, train_x, "train_y")
     if val_x is not None:
         check_images(val_x, "val_x", image_shape=train_x.shape[1:], unit_range=False)
@@ -229,8 +236,9 @@ def fit(
                     per_example = step_loss(model, batch, *targets)
                 optimizer.zero_grad(set_to_none=True)
                 per_example.mean().backward()
-                for group in optimizer.param_groups:
-                    group["lr"] = scheduled_lr(step, total_steps, lr, lr_schedule)
+                if lr_schedule != "constant":  # a constant rate stays as Adam was built with it
+                    for group in optimizer.param_groups:
+                        group["lr"] = scheduled_lr(step, total_steps, lr, lr_schedule)
                 optimizer.step()
                 step += 1
                 total += per_example.detach().float().sum()

@@ -72,6 +72,10 @@ def _fit(train_x, test_x, device, seed: int, settings: dict) -> dict:
             "seconds_to_target": _first_time_below(history.val_loss, cumulative)}
 
 
+def _describe(settings: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+
 def _summary(runs: list[dict], n: int) -> dict:
     per_epoch = statistics.median(s for run in runs for s in run["train_seconds"])
     reached = [run["seconds_to_target"] for run in runs]
@@ -112,12 +116,11 @@ def test_fit_reaches_106_nats_faster_than_the_conventional_loop():
              f"{r['speedup_to_target']:.1f}x" if r["speedup_to_target"] else "-"]
             for name, r in results.items()]
     target = SPEEDUP_TARGET.get(device.type, SPEEDUP_TARGET["cpu"])
-    describe = lambda settings: ", ".join(f"{k}={v}" for k, v in settings.items())  # noqa: E731
     if speedup:
         notes = (f"Time to quality: **{speedup:.1f}x** faster with the fast settings (target {target:.0f}x). "
                  f"{REPEATS} alternating runs of each loop, seeds {SEED} to {SEED + REPEATS - 1}; the clock includes "
-                 f"the test evaluation after each epoch. The example's optimiser: {describe(EXAMPLE_OPTIMISER)}. "
-                 f"Fast settings: {describe(FAST_SETTINGS)}.")
+                 f"the test evaluation after each epoch. The example's optimiser: {_describe(EXAMPLE_OPTIMISER)}. "
+                 f"Fast settings: {_describe(FAST_SETTINGS)}.")
     else:
         notes = "No time-to-quality ratio: " + ("the conventional loop" if not base else "fit") + " did not reach 106 nats."
     save("training_speed", "Training speed, pytorch/examples' VAE (784-400-20) on MNIST.",
