@@ -3,6 +3,7 @@
 Everything here is offline: the only server is on 127.0.0.1, started per test and shut down
 in the fixture's finalizer.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -31,7 +32,9 @@ TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
 def idx_bytes(array: np.ndarray) -> bytes:
     """Encode a uint8 array in LeCun's IDX format by hand: 0, 0, type 0x08, ndim, sizes, payload."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
     return header + array.tobytes()
 
 
@@ -60,7 +63,10 @@ def synthetic_dataset():
 @pytest.fixture
 def synthetic_sha256(synthetic_dataset):
     """The checksum record of :func:`synthetic_dataset`, as a DatasetSpec holds it."""
-    return {stem: hashlib.sha256(raw).hexdigest() for stem, (_, raw, _) in synthetic_dataset.items()}
+    return {
+        stem: hashlib.sha256(raw).hexdigest()
+        for stem, (_, raw, _) in synthetic_dataset.items()
+    }
 
 
 @pytest.fixture
@@ -87,7 +93,7 @@ class LocalServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             timeout = 10  # a stuck client cannot hold a handler thread for ever
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 outer.requests.append(self.path)
                 if self.path not in outer.routes:
                     self.send_error(404)
@@ -108,7 +114,9 @@ class LocalServer:
         self.httpd.daemon_threads = True
         host, port = self.httpd.server_address[:2]
         self.base_url = f"http://{host}:{port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def serve(self, name: str, body: bytes, *, cut_off: bool = False) -> str:

@@ -5,6 +5,7 @@ from a closed-form ELBO for Gaussian q written out below; the small VAE checks t
 log-likelihood estimate. Every Monte Carlo comparison is seeded and its margin is stated in
 standard errors.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,23 +44,36 @@ def diagonal_q(mean: torch.Tensor, std: torch.Tensor) -> Independent:
     return Independent(Normal(mean, std), 1)
 
 
-def mismatched_q(model: LinearGaussianModel, x: torch.Tensor, shift: float = 1.0, scale: float = 1.0) -> Independent:
+def mismatched_q(
+    model: LinearGaussianModel, x: torch.Tensor, shift: float = 1.0, scale: float = 1.0
+) -> Independent:
     """A diagonal Gaussian off the exact posterior: the mean moved by ``shift`` posterior standard
     deviations, the standard deviations multiplied by ``scale``, the correlations dropped."""
     posterior = model.posterior(x)
-    return diagonal_q(posterior.mean + shift * posterior.stddev, scale * posterior.stddev)
+    return diagonal_q(
+        posterior.mean + shift * posterior.stddev, scale * posterior.stddev
+    )
 
 
 def closed_form_elbo(
-    model: LinearGaussianModel, x: torch.Tensor, mean: torch.Tensor, covariance: torch.Tensor
+    model: LinearGaussianModel,
+    x: torch.Tensor,
+    mean: torch.Tensor,
+    covariance: torch.Tensor,
 ) -> torch.Tensor:
     """E_q[log p(x, z)] + H[q] for q = N(mean (B, d), covariance (B, d, d)), written out term by term."""
     d, D, s2 = model.latent_dim, model.data_dim, model.sigma**2
     trace_s = covariance.diagonal(dim1=-2, dim2=-1).sum(-1)
-    expected_log_prior = -0.5 * (d * math.log(2 * math.pi) + (mean**2).sum(-1) + trace_s)
+    expected_log_prior = -0.5 * (
+        d * math.log(2 * math.pi) + (mean**2).sum(-1) + trace_s
+    )
     residual = x - mean @ model.W.T - model.b
-    trace_wsw = torch.einsum("ij,bjk,ik->b", model.W, covariance, model.W)          # tr(W S W^T)
-    expected_log_lik = -0.5 * (D * math.log(2 * math.pi * s2) + ((residual**2).sum(-1) + trace_wsw) / s2)
+    trace_wsw = torch.einsum(
+        "ij,bjk,ik->b", model.W, covariance, model.W
+    )  # tr(W S W^T)
+    expected_log_lik = -0.5 * (
+        D * math.log(2 * math.pi * s2) + ((residual**2).sum(-1) + trace_wsw) / s2
+    )
     entropy = 0.5 * (d * math.log(2 * math.pi * math.e) + torch.logdet(covariance))
     return expected_log_prior + expected_log_lik + entropy
 
@@ -81,7 +95,9 @@ def random_gaussian(d: int, batch: int, seed: int) -> MultivariateNormal:
     generator = torch.Generator().manual_seed(seed)
     mean = torch.randn(batch, d, generator=generator, dtype=DTYPE)
     factor = torch.randn(batch, d, d, generator=generator, dtype=DTYPE) * 0.4
-    return MultivariateNormal(mean, covariance_matrix=factor @ factor.mT + 0.2 * torch.eye(d, dtype=DTYPE))
+    return MultivariateNormal(
+        mean, covariance_matrix=factor @ factor.mT + 0.2 * torch.eye(d, dtype=DTYPE)
+    )
 
 
 def test_closed_form_elbo_reference_is_log_px_at_the_posterior(model, x):
@@ -97,7 +113,7 @@ def test_log_px_is_elbo_plus_kl_to_the_posterior(model, x, seed):
     q = random_gaussian(model.latent_dim, x.shape[0], seed)
     elbo = closed_form_elbo(model, x, q.mean, q.covariance_matrix)
     kl = kl_divergence(q, model.posterior(x))
-    assert (kl > 0.1).all()                      # q really is off the posterior
+    assert (kl > 0.1).all()  # q really is off the posterior
     torch.testing.assert_close(elbo + kl, model.log_marginal(x), rtol=0, atol=1e-8)
 
 
@@ -106,14 +122,18 @@ def test_elbo_estimate_is_unbiased_for_the_closed_form_elbo(model, x, q_kind):
     q = random_gaussian(model.latent_dim, x.shape[0], seed=4)
     if q_kind == "diagonal":
         q = diagonal_q(q.mean, q.variance.sqrt())
-    covariance = q.covariance_matrix if q_kind == "full" else torch.diag_embed(q.variance)
+    covariance = (
+        q.covariance_matrix if q_kind == "full" else torch.diag_embed(q.variance)
+    )
     expected = closed_form_elbo(model, x, q.mean, covariance)
     k = 20_000
     torch.manual_seed(5)
     log_weights = log_importance_weights(model.log_joint, x, q, k)
     torch.manual_seed(5)
     estimate = elbo_estimate(model.log_joint, x, q, k)
-    torch.testing.assert_close(estimate, log_weights.mean(0), rtol=0, atol=1e-12)   # the same draws
+    torch.testing.assert_close(
+        estimate, log_weights.mean(0), rtol=0, atol=1e-12
+    )  # the same draws
     standard_error = log_weights.std(0) / math.sqrt(k)
     assert ((estimate - expected).abs() < 5 * standard_error).all()
     # ... and log p(x) lies above it by KL(q || p(z|x)), far more than the Monte Carlo error.
@@ -134,7 +154,7 @@ def test_iwae_rises_with_k_towards_log_px():
     torch.manual_seed(0)
     gaps = [elbo_estimate(model.log_joint, x, q, 1) - log_px]
     gaps += [iwae_bound(model.log_joint, x, q, k) - log_px for k in (10, 100, 1000)]
-    gaps.append(torch.zeros_like(log_px))                                              # log p(x) itself
+    gaps.append(torch.zeros_like(log_px))  # log p(x) itself
     for lower, higher in zip(gaps[:-1], gaps[1:]):
         difference = higher - lower
         standard_error = difference.std() / math.sqrt(difference.numel())
@@ -159,7 +179,9 @@ def test_iwae_with_one_sample_is_the_elbo_of_the_same_draw(model, x):
     iwae = iwae_bound(model.log_joint, x, q, 1)
     torch.testing.assert_close(iwae, elbo, rtol=0, atol=1e-12)
     torch.manual_seed(8)
-    assert not torch.allclose(iwae_bound(model.log_joint, x, q, 1), elbo)   # the seed does matter
+    assert not torch.allclose(
+        iwae_bound(model.log_joint, x, q, 1), elbo
+    )  # the seed does matter
 
 
 def test_log_importance_weights_are_log_joint_minus_log_q(model, x):
@@ -167,50 +189,68 @@ def test_log_importance_weights_are_log_joint_minus_log_q(model, x):
     torch.manual_seed(1)
     got = log_importance_weights(model.log_joint, x, q, 4)
     torch.manual_seed(1)
-    z = q.rsample((4,))                               # the draws log_importance_weights made
+    z = q.rsample((4,))  # the draws log_importance_weights made
     prior = Normal(0.0, 1.0).log_prob(z).sum(-1)
     likelihood = Normal(z @ model.W.T + model.b, model.sigma).log_prob(x).sum(-1)
     assert got.shape == (4, 6)
-    torch.testing.assert_close(got, prior + likelihood - q.log_prob(z), rtol=0, atol=1e-10)
+    torch.testing.assert_close(
+        got, prior + likelihood - q.log_prob(z), rtol=0, atol=1e-10
+    )
 
 
 # --- the log-weight reductions -------------------------------------------------------------------------
 
 
 def test_iwae_from_log_weights_is_log_mean_exp():
-    log_weights = torch.randn(9, 4, generator=torch.Generator().manual_seed(0), dtype=DTYPE) * 3
-    expected = torch.log(torch.exp(log_weights).mean(dim=0))          # safe at this scale
+    log_weights = (
+        torch.randn(9, 4, generator=torch.Generator().manual_seed(0), dtype=DTYPE) * 3
+    )
+    expected = torch.log(torch.exp(log_weights).mean(dim=0))  # safe at this scale
     got = iwae_from_log_weights(log_weights)
     assert got.shape == (4,)
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
-    torch.testing.assert_close(got, torch.logsumexp(log_weights, 0) - math.log(9), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        got, torch.logsumexp(log_weights, 0) - math.log(9), rtol=0, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("offset", [-1000.0, -30_000.0, 800.0])
 def test_iwae_from_log_weights_is_stable_for_extreme_log_weights(offset):
     """exp(-1000) underflows and exp(800) overflows; shifting by a constant must shift the result."""
-    moderate = torch.randn(9, 4, generator=torch.Generator().manual_seed(1), dtype=DTYPE)
+    moderate = torch.randn(
+        9, 4, generator=torch.Generator().manual_seed(1), dtype=DTYPE
+    )
     got = iwae_from_log_weights(moderate + offset)
     assert torch.isfinite(got).all()
-    torch.testing.assert_close(got, torch.log(torch.exp(moderate).mean(0)) + offset, rtol=0, atol=1e-9)
+    torch.testing.assert_close(
+        got, torch.log(torch.exp(moderate).mean(0)) + offset, rtol=0, atol=1e-9
+    )
 
 
 def test_iwae_from_log_weights_is_stable_in_float32():
     moderate = torch.randn(9, 4, generator=torch.Generator().manual_seed(1))
     got = iwae_from_log_weights(moderate - 1000.0)
     assert got.dtype == torch.float32 and torch.isfinite(got).all()
-    torch.testing.assert_close(got + 1000.0, torch.log(torch.exp(moderate).mean(0)), rtol=0, atol=1e-3)
+    torch.testing.assert_close(
+        got + 1000.0, torch.log(torch.exp(moderate).mean(0)), rtol=0, atol=1e-3
+    )
 
 
 def test_iwae_of_equal_weights_is_that_weight():
-    torch.testing.assert_close(iwae_from_log_weights(torch.full((100, 3), -2.5, dtype=DTYPE)),
-                               torch.full((3,), -2.5, dtype=DTYPE), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        iwae_from_log_weights(torch.full((100, 3), -2.5, dtype=DTYPE)),
+        torch.full((3,), -2.5, dtype=DTYPE),
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_elbo_from_log_weights_is_the_mean_over_samples():
     log_weights = torch.tensor([[1.0, -4.0], [2.0, 0.0], [6.0, -2.0]], dtype=DTYPE)
     expected = torch.tensor([3.0, -2.0], dtype=DTYPE)
-    torch.testing.assert_close(elbo_from_log_weights(log_weights), expected, rtol=0, atol=0)
+    torch.testing.assert_close(
+        elbo_from_log_weights(log_weights), expected, rtol=0, atol=0
+    )
 
 
 @pytest.mark.parametrize("reduce", [elbo_from_log_weights, iwae_from_log_weights])
@@ -241,25 +281,49 @@ def test_gradients_flow_through_iwae_bound_and_match_finite_differences(model, x
             for index in [(0, 0), (3, 2), (5, 1)]:
                 step = torch.zeros_like(parameter)
                 step[index] = h
-                plus = bound(mu + step, log_std) if parameter is mu else bound(mu, log_std + step)
-                minus = bound(mu - step, log_std) if parameter is mu else bound(mu, log_std - step)
-                assert (plus - minus) / (2 * h) == pytest.approx(grad[index].item(), rel=1e-5, abs=1e-6)
+                plus = (
+                    bound(mu + step, log_std)
+                    if parameter is mu
+                    else bound(mu, log_std + step)
+                )
+                minus = (
+                    bound(mu - step, log_std)
+                    if parameter is mu
+                    else bound(mu, log_std - step)
+                )
+                assert (plus - minus) / (2 * h) == pytest.approx(
+                    grad[index].item(), rel=1e-5, abs=1e-6
+                )
 
 
 def test_gradients_flow_through_the_elbo_estimate(model, x):
     mu = model.posterior(x).mean.clone().requires_grad_(True)
-    elbo_estimate(model.log_joint, x, diagonal_q(mu, torch.ones_like(mu)), 3).sum().backward()
-    assert mu.grad is not None and torch.isfinite(mu.grad).all() and mu.grad.abs().sum() > 0
+    elbo_estimate(
+        model.log_joint, x, diagonal_q(mu, torch.ones_like(mu)), 3
+    ).sum().backward()
+    assert (
+        mu.grad is not None
+        and torch.isfinite(mu.grad).all()
+        and mu.grad.abs().sum() > 0
+    )
 
 
-@pytest.mark.parametrize("bound", [elbo_estimate, iwae_bound, log_importance_weights], ids=["elbo", "iwae", "weights"])
+@pytest.mark.parametrize(
+    "bound",
+    [elbo_estimate, iwae_bound, log_importance_weights],
+    ids=["elbo", "iwae", "weights"],
+)
 @pytest.mark.parametrize(
     "make_q",
     [
-        lambda mean: diagonal_q(mean[:-1], torch.ones_like(mean[:-1])),                 # batch (B - 1,)
-        lambda mean: diagonal_q(torch.cat([mean, mean]), torch.ones(12, 3, dtype=DTYPE)),  # batch (2 B,)
-        lambda mean: Normal(mean, torch.ones_like(mean)),                                # batch (B, d), no event
-        lambda mean: diagonal_q(mean[0], torch.ones(3, dtype=DTYPE)),                     # no batch at all
+        lambda mean: diagonal_q(
+            mean[:-1], torch.ones_like(mean[:-1])
+        ),  # batch (B - 1,)
+        lambda mean: diagonal_q(
+            torch.cat([mean, mean]), torch.ones(12, 3, dtype=DTYPE)
+        ),  # batch (2 B,)
+        lambda mean: Normal(mean, torch.ones_like(mean)),  # batch (B, d), no event
+        lambda mean: diagonal_q(mean[0], torch.ones(3, dtype=DTYPE)),  # no batch at all
     ],
     ids=["too-few", "too-many", "not-independent", "unbatched"],
 )
@@ -285,7 +349,9 @@ class ExactLinearGaussian(nn.Module):
     def __init__(self, model: LinearGaussianModel) -> None:
         super().__init__()
         self.model = model
-        self.anchor = nn.Parameter(torch.zeros(()))       # gives the estimate a device to work on
+        self.anchor = nn.Parameter(
+            torch.zeros(())
+        )  # gives the estimate a device to work on
 
     def posterior(self, x):
         return self.model.posterior(x)
@@ -294,23 +360,35 @@ class ExactLinearGaussian(nn.Module):
         return self.model.log_joint(x, z)
 
 
-@pytest.mark.parametrize(("batch_size", "chunk_size"), [(100, 40), (4, 7), (1, 3), (3, 40)])
-def test_log_likelihood_estimate_with_the_exact_posterior_is_log_px(model, batch_size, chunk_size):
+@pytest.mark.parametrize(
+    ("batch_size", "chunk_size"), [(100, 40), (4, 7), (1, 3), (3, 40)]
+)
+def test_log_likelihood_estimate_with_the_exact_posterior_is_log_px(
+    model, batch_size, chunk_size
+):
     """Constant log weights: any chunking and batching must combine them into log p(x) exactly
     (up to the float32 running sum)."""
     x = model.sample(10, seed=1)
-    got = log_likelihood_estimate(ExactLinearGaussian(model), x, 40, batch_size=batch_size, chunk_size=chunk_size)
+    got = log_likelihood_estimate(
+        ExactLinearGaussian(model), x, 40, batch_size=batch_size, chunk_size=chunk_size
+    )
     assert got.shape == (10,)
-    torch.testing.assert_close(got.double(), model.log_marginal(x), rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(
+        got.double(), model.log_marginal(x), rtol=1e-6, atol=1e-5
+    )
 
 
 def test_log_likelihood_estimate_with_a_mismatched_q_is_close_to_log_px(model):
     x = model.sample(200, seed=4)
     module = ExactLinearGaussian(model)
     module.posterior = lambda v: mismatched_q(model, v, shift=0.5, scale=1.3)
-    got = log_likelihood_estimate(module, x, 2000, batch_size=200, chunk_size=500).double()
+    got = log_likelihood_estimate(
+        module, x, 2000, batch_size=200, chunk_size=500
+    ).double()
     torch.manual_seed(0)
-    elbo = elbo_estimate(model.log_joint, x, mismatched_q(model, x, shift=0.5, scale=1.3), 200)
+    elbo = elbo_estimate(
+        model.log_joint, x, mismatched_q(model, x, shift=0.5, scale=1.3), 200
+    )
     gap, elbo_gap = got - model.log_marginal(x), elbo - model.log_marginal(x)
     # Observed: the ELBO is 0.65 nats below log p(x) on average; the K = 2000 estimate is within
     # 0.017 nats per example and 0.0006 on average (standard error of that average about 0.0015).
@@ -321,15 +399,26 @@ def test_log_likelihood_estimate_with_a_mismatched_q_is_close_to_log_px(model):
 @pytest.fixture
 def vae() -> VAE:
     torch.manual_seed(0)
-    return VAE(VAEConfig(image_shape=(1, 4, 4), latent_dim=2, hidden_dims=(8,), likelihood="bernoulli"))
+    return VAE(
+        VAEConfig(
+            image_shape=(1, 4, 4),
+            latent_dim=2,
+            hidden_dims=(8,),
+            likelihood="bernoulli",
+        )
+    )
 
 
 @pytest.fixture
 def binary_images() -> torch.Tensor:
-    return torch.bernoulli(torch.full((6, 1, 4, 4), 0.3), generator=torch.Generator().manual_seed(1))
+    return torch.bernoulli(
+        torch.full((6, 1, 4, 4), 0.3), generator=torch.Generator().manual_seed(1)
+    )
 
 
-def test_log_likelihood_estimate_has_one_value_per_image_and_no_graph(vae, binary_images):
+def test_log_likelihood_estimate_has_one_value_per_image_and_no_graph(
+    vae, binary_images
+):
     got = log_likelihood_estimate(vae, binary_images, 16, batch_size=4, chunk_size=8)
     assert got.shape == (6,) and got.dtype == torch.float32
     assert not got.requires_grad and torch.isfinite(got).all()
@@ -341,35 +430,59 @@ def test_log_likelihood_estimate_has_one_value_per_image_and_no_graph(vae, binar
 # Each case must reproduce the single-pass estimate (one batch, one chunk of all K samples).
 # chunk_size 8 and 16 draw blocks of 6 x 8 x 2 = 96 normals, a multiple of 16; the others do not.
 @pytest.mark.parametrize("chunk_size", [8, 16, 5, 7, 1])
-def test_log_likelihood_estimate_does_not_depend_on_the_chunk_size(vae, binary_images, chunk_size):
-    reference = log_likelihood_estimate(vae, binary_images, 64, batch_size=6, chunk_size=64, seed=3)
-    got = log_likelihood_estimate(vae, binary_images, 64, batch_size=6, chunk_size=chunk_size, seed=3)
+def test_log_likelihood_estimate_does_not_depend_on_the_chunk_size(
+    vae, binary_images, chunk_size
+):
+    reference = log_likelihood_estimate(
+        vae, binary_images, 64, batch_size=6, chunk_size=64, seed=3
+    )
+    got = log_likelihood_estimate(
+        vae, binary_images, 64, batch_size=6, chunk_size=chunk_size, seed=3
+    )
     torch.testing.assert_close(got, reference, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize(("batch_size", "chunk_size"), [(100, 64), (1, 64), (3, 64), (4, 64), (2, 16)])
-def test_log_likelihood_estimate_does_not_depend_on_the_batch_size(vae, binary_images, batch_size, chunk_size):
-    reference = log_likelihood_estimate(vae, binary_images, 64, batch_size=6, chunk_size=64, seed=3)
-    got = log_likelihood_estimate(vae, binary_images, 64, batch_size=batch_size, chunk_size=chunk_size, seed=3)
+@pytest.mark.parametrize(
+    ("batch_size", "chunk_size"), [(100, 64), (1, 64), (3, 64), (4, 64), (2, 16)]
+)
+def test_log_likelihood_estimate_does_not_depend_on_the_batch_size(
+    vae, binary_images, batch_size, chunk_size
+):
+    reference = log_likelihood_estimate(
+        vae, binary_images, 64, batch_size=6, chunk_size=64, seed=3
+    )
+    got = log_likelihood_estimate(
+        vae, binary_images, 64, batch_size=batch_size, chunk_size=chunk_size, seed=3
+    )
     torch.testing.assert_close(got, reference, rtol=0, atol=1e-5)
 
 
 def test_log_likelihood_estimate_is_above_the_elbo_on_average(vae, binary_images):
-    estimate = log_likelihood_estimate(vae, binary_images, 512, batch_size=6, chunk_size=128)
+    estimate = log_likelihood_estimate(
+        vae, binary_images, 512, batch_size=6, chunk_size=128
+    )
     generator = torch.Generator().manual_seed(3)
     with torch.no_grad():
-        draws = torch.stack([torch.sub(*vae.elbo_terms(binary_images, generator)) for _ in range(200)])   # (200, 6)
-    elbo = draws.mean(0)                               # closed-form KL, 200-sample reconstruction term
+        draws = torch.stack(
+            [torch.sub(*vae.elbo_terms(binary_images, generator)) for _ in range(200)]
+        )  # (200, 6)
+    elbo = draws.mean(0)  # closed-form KL, 200-sample reconstruction term
     standard_error = (draws.var(0) / 200).sum().sqrt() / 6
     # Observed: the estimate is about 0.13 nats above the ELBO per image, about 13 standard errors.
     assert estimate.mean() - elbo.mean() > 5 * standard_error
 
 
 def test_log_likelihood_estimate_is_reproducible_for_a_seed(vae, binary_images):
-    a = log_likelihood_estimate(vae, binary_images, 32, batch_size=4, chunk_size=8, seed=5)
-    torch.manual_seed(123)                          # the global generator must not matter
-    b = log_likelihood_estimate(vae, binary_images, 32, batch_size=4, chunk_size=8, seed=5)
-    c = log_likelihood_estimate(vae, binary_images, 32, batch_size=4, chunk_size=8, seed=6)
+    a = log_likelihood_estimate(
+        vae, binary_images, 32, batch_size=4, chunk_size=8, seed=5
+    )
+    torch.manual_seed(123)  # the global generator must not matter
+    b = log_likelihood_estimate(
+        vae, binary_images, 32, batch_size=4, chunk_size=8, seed=5
+    )
+    c = log_likelihood_estimate(
+        vae, binary_images, 32, batch_size=4, chunk_size=8, seed=6
+    )
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
 
@@ -385,10 +498,12 @@ def test_log_likelihood_estimate_leaves_the_global_generator_alone(vae, binary_i
 def test_log_likelihood_estimate_restores_the_mode(vae, binary_images, training):
     vae.train(training)
     seen = []
-    vae.encoder.register_forward_hook(lambda module, args, out: seen.append(module.training))
+    vae.encoder.register_forward_hook(
+        lambda module, args, out: seen.append(module.training)
+    )
     log_likelihood_estimate(vae, binary_images, 8, chunk_size=4)
-    assert seen == [False]                               # evaluated in eval mode ...
-    assert vae.training is training                       # ... and put back as it was
+    assert seen == [False]  # evaluated in eval mode ...
+    assert vae.training is training  # ... and put back as it was
     assert all(m.training is training for m in vae.modules())
 
 
@@ -396,7 +511,7 @@ def test_log_likelihood_estimate_restores_the_mode(vae, binary_images, training)
 def test_log_likelihood_estimate_restores_the_mode_after_an_error(vae, training):
     vae.train(training)
     with pytest.raises(ValueError):
-        log_likelihood_estimate(vae, torch.zeros(2, 1, 5, 5), 8)      # wrong image shape
+        log_likelihood_estimate(vae, torch.zeros(2, 1, 5, 5), 8)  # wrong image shape
     assert vae.training is training
 
 
@@ -411,13 +526,18 @@ def test_log_likelihood_estimate_restores_the_mode_after_an_error(vae, training)
         ({"chunk_size": 1.0}, "chunk_size"),
     ],
 )
-def test_log_likelihood_estimate_rejects_bad_arguments(vae, binary_images, kwargs, message):
+def test_log_likelihood_estimate_rejects_bad_arguments(
+    vae, binary_images, kwargs, message
+):
     with pytest.raises(ValueError, match=message):
         log_likelihood_estimate(vae, binary_images, **{"num_samples": 8, **kwargs})
 
 
-@pytest.mark.parametrize("images", [torch.zeros(2, 16), torch.zeros(2, 1, 4, 5), torch.full((2, 1, 4, 4), 2.0)],
-                         ids=["flat", "wrong-size", "out-of-range"])
+@pytest.mark.parametrize(
+    "images",
+    [torch.zeros(2, 16), torch.zeros(2, 1, 4, 5), torch.full((2, 1, 4, 4), 2.0)],
+    ids=["flat", "wrong-size", "out-of-range"],
+)
 def test_log_likelihood_estimate_rejects_bad_images(vae, images):
     with pytest.raises(ValueError):
         log_likelihood_estimate(vae, images, 8)
@@ -444,7 +564,7 @@ def test_bits_per_dim_of_a_tensor(dtype):
     got = bits_per_dim(nats, 3 * 32 * 32)
     assert isinstance(got, torch.Tensor) and got.shape == (3,) and got.dtype == dtype
     torch.testing.assert_close(got, nats / (3072 * math.log(2)))
-    torch.testing.assert_close(got * 3072, nats / math.log(2))      # bits per example
+    torch.testing.assert_close(got * 3072, nats / math.log(2))  # bits per example
 
 
 @pytest.mark.parametrize("num_dims", [0, -784, 784.0, True, None])

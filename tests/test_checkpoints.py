@@ -1,4 +1,5 @@
 """vae_lib.checkpoints: safetensors + JSON round trips, mismatches, atomic saves, load_or_train."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,17 +14,28 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from vae_lib import checkpoints
-from vae_lib.checkpoints import CheckpointError, load_checkpoint, load_or_train, save_checkpoint
+from vae_lib.checkpoints import (
+    CheckpointError,
+    load_checkpoint,
+    load_or_train,
+    save_checkpoint,
+)
 from vae_lib.models import VAE, Autoencoder, AutoencoderConfig, VAEConfig
 
 TINY = {"image_shape": (1, 8, 8), "latent_dim": 3}
 CONFIGS = {
     "ae-mlp": AutoencoderConfig(**TINY, hidden_dims=(16,)),
     "ae-linear": AutoencoderConfig(**TINY, hidden_dims=(), output="identity"),
-    "ae-conv": AutoencoderConfig(**TINY, architecture="conv", hidden_dims=(4,), activation="tanh"),
+    "ae-conv": AutoencoderConfig(
+        **TINY, architecture="conv", hidden_dims=(4,), activation="tanh"
+    ),
     "vae-mlp-bernoulli": VAEConfig(**TINY, hidden_dims=(16, 8)),
-    "vae-conv-gaussian-learned": VAEConfig(**TINY, architecture="conv", hidden_dims=(4, 8), likelihood="gaussian"),
-    "vae-mlp-gaussian-fixed": VAEConfig(**TINY, hidden_dims=(16,), likelihood="gaussian", gaussian_logvar=-2.5),
+    "vae-conv-gaussian-learned": VAEConfig(
+        **TINY, architecture="conv", hidden_dims=(4, 8), likelihood="gaussian"
+    ),
+    "vae-mlp-gaussian-fixed": VAEConfig(
+        **TINY, hidden_dims=(16,), likelihood="gaussian", gaussian_logvar=-2.5
+    ),
 }
 METRICS = {"test_loss": 12.5, "epochs": 3.0}
 
@@ -33,7 +45,9 @@ def build(config, seed=0):
     model = (VAE if isinstance(config, VAEConfig) else Autoencoder)(config)
     if getattr(model, "x_logvar", None) is not None:
         with torch.no_grad():
-            model.x_logvar.fill_(0.37)  # not its initial value, so a lost x_logvar would show
+            model.x_logvar.fill_(
+                0.37
+            )  # not its initial value, so a lost x_logvar would show
     return model
 
 
@@ -86,7 +100,9 @@ def test_a_loaded_model_computes_what_the_original_did(saved):
     model, base = saved
     loaded, _ = load_checkpoint(base)
     x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
-    outputs = [m(x, generator=torch.Generator().manual_seed(1)) for m in (model.eval(), loaded)]
+    outputs = [
+        m(x, generator=torch.Generator().manual_seed(1)) for m in (model.eval(), loaded)
+    ]
     assert torch.equal(outputs[0].x_param, outputs[1].x_param)
 
 
@@ -124,17 +140,28 @@ def test_save_overwrites_an_older_checkpoint(saved):
     save_checkpoint(newer, base, {"test_loss": 1.0})
     loaded, metrics = load_checkpoint(base)
     assert metrics == {"test_loss": 1.0}
-    assert all(torch.equal(v, newer.state_dict()[k]) for k, v in loaded.state_dict().items())
+    assert all(
+        torch.equal(v, newer.state_dict()[k]) for k, v in loaded.state_dict().items()
+    )
 
 
 def test_names_with_dots_are_kept_whole(tmp_path):
     """A checkpoint named e.g. 'vae_beta0.5' must not lose '.5' (and collide with 'vae_beta0.25')."""
-    models = {name: build(CONFIGS["vae-mlp-bernoulli"], seed=i) for i, name in enumerate(["vae_beta0.5", "vae_beta0.25"])}
+    models = {
+        name: build(CONFIGS["vae-mlp-bernoulli"], seed=i)
+        for i, name in enumerate(["vae_beta0.5", "vae_beta0.25"])
+    }
     for name, model in models.items():
-        save_checkpoint(model, tmp_path / name, {"beta": float(name[len("vae_beta"):])})
-    assert files_in(tmp_path) == sorted(f"{name}.{ext}" for name in models for ext in ("json", "safetensors"))
+        save_checkpoint(
+            model, tmp_path / name, {"beta": float(name[len("vae_beta") :])}
+        )
+    assert files_in(tmp_path) == sorted(
+        f"{name}.{ext}" for name in models for ext in ("json", "safetensors")
+    )
     for name in models:
-        assert load_checkpoint(tmp_path / name)[1] == {"beta": float(name[len("vae_beta"):])}
+        assert load_checkpoint(tmp_path / name)[1] == {
+            "beta": float(name[len("vae_beta") :])
+        }
 
 
 # --- failures -------------------------------------------------------------------------------------
@@ -142,13 +169,23 @@ def test_names_with_dots_are_kept_whole(tmp_path):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("latent_dim", 4), ("hidden_dims", (4, 16)), ("likelihood", "bernoulli"), ("gaussian_logvar", -1.0)],
+    [
+        ("latent_dim", 4),
+        ("hidden_dims", (4, 16)),
+        ("likelihood", "bernoulli"),
+        ("gaussian_logvar", -1.0),
+    ],
 )
 def test_a_different_expected_config_names_the_field(saved, field, value):
     model, base = saved
     expected = dataclasses.replace(model.config, **{field: value})
     stored = getattr(model.config, field)
-    with pytest.raises(CheckpointError, match=re.escape(f"{field} is {stored!r} in the checkpoint but {value!r} was asked for")):
+    with pytest.raises(
+        CheckpointError,
+        match=re.escape(
+            f"{field} is {stored!r} in the checkpoint but {value!r} was asked for"
+        ),
+    ):
         load_checkpoint(base, expected_config=expected)
 
 
@@ -166,7 +203,10 @@ def test_a_missing_file_is_reported(tmp_path, saved, missing):
         missing = ".safetensors"
     else:
         base.with_suffix(missing).unlink()
-    with pytest.raises(CheckpointError, match=re.escape(f"checkpoint file {base.with_suffix(missing)} does not exist")):
+    with pytest.raises(
+        CheckpointError,
+        match=re.escape(f"checkpoint file {base.with_suffix(missing)} does not exist"),
+    ):
         load_checkpoint(base)
 
 
@@ -185,7 +225,9 @@ def test_weights_that_do_not_fit_the_config_are_refused(tmp_path):
     with safe_open(str(tmp_path / "model.safetensors"), framework="pt") as weights:
         metadata = weights.metadata()
     # The two files still describe the same model, but the tensors are those of a wider one.
-    save_file(large.state_dict(), str(tmp_path / "model.safetensors"), metadata=metadata)
+    save_file(
+        large.state_dict(), str(tmp_path / "model.safetensors"), metadata=metadata
+    )
     with pytest.raises(CheckpointError, match="do not fit an? Autoencoder"):
         load_checkpoint(tmp_path / "model")
 
@@ -226,7 +268,9 @@ def test_a_failed_save_leaves_nothing_behind(tmp_path, monkeypatch, fail_in, exi
         else:
             patch.setattr(checkpoints.Path, "write_text", broken)
         save_checkpoint(build(CONFIGS["ae-mlp"]), tmp_path / "model", {"new": 2.0})
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no .part files, old files intact
+    assert {
+        p.name: p.read_bytes() for p in tmp_path.iterdir()
+    } == before  # no .part files, old files intact
 
 
 def test_saved_files_get_the_usual_permissions(tmp_path):
@@ -235,7 +279,10 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     os.umask(umask)
     save_checkpoint(build(CONFIGS["ae-mlp"]), tmp_path / "model")
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()}
-    assert modes == {"model.json": oct(0o666 & ~umask), "model.safetensors": oct(0o666 & ~umask)}
+    assert modes == {
+        "model.json": oct(0o666 & ~umask),
+        "model.safetensors": oct(0o666 & ~umask),
+    }
 
 
 def test_only_library_models_can_be_saved(tmp_path):
@@ -271,30 +318,50 @@ CONFIG = CONFIGS["vae-mlp-bernoulli"]
 
 @pytest.mark.parametrize("save", [True, False])
 def test_load_or_train_trains_when_there_is_no_checkpoint(tmp_path, trainer, save):
-    model, metrics = load_or_train(tmp_path / "ckpt", CONFIG, trainer, save=save, device="cpu")
+    model, metrics = load_or_train(
+        tmp_path / "ckpt", CONFIG, trainer, save=save, device="cpu"
+    )
     assert trainer.models == [model] and metrics == {"trained": 1.0}
     assert not model.training
     assert files_in(tmp_path) == (["ckpt.json", "ckpt.safetensors"] if save else [])
     if save:
-        loaded, loaded_metrics = load_checkpoint(tmp_path / "ckpt", expected_config=CONFIG)
+        loaded, loaded_metrics = load_checkpoint(
+            tmp_path / "ckpt", expected_config=CONFIG
+        )
         assert loaded_metrics == metrics
-        assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
+        assert all(
+            torch.equal(v, model.state_dict()[k])
+            for k, v in loaded.state_dict().items()
+        )
 
 
 @pytest.mark.parametrize("retrain", [None, False])
-def test_load_or_train_loads_an_existing_checkpoint_without_training(tmp_path, trainer, retrain):
+def test_load_or_train_loads_an_existing_checkpoint_without_training(
+    tmp_path, trainer, retrain
+):
     stored = build(CONFIG, seed=3)
     save_checkpoint(stored, tmp_path / "ckpt", METRICS)
-    model, metrics = load_or_train(tmp_path / "ckpt", CONFIG, trainer, retrain=retrain, device="cpu")
+    model, metrics = load_or_train(
+        tmp_path / "ckpt", CONFIG, trainer, retrain=retrain, device="cpu"
+    )
     assert trainer.models == []
     assert metrics == METRICS
-    assert all(torch.equal(v, stored.state_dict()[k]) for k, v in model.state_dict().items())
+    assert all(
+        torch.equal(v, stored.state_dict()[k]) for k, v in model.state_dict().items()
+    )
 
 
 def test_load_or_train_checks_the_config_of_an_existing_checkpoint(tmp_path, trainer):
     save_checkpoint(build(CONFIG), tmp_path / "ckpt")
-    with pytest.raises(CheckpointError, match="latent_dim is 3 in the checkpoint but 5 was asked for"):
-        load_or_train(tmp_path / "ckpt", dataclasses.replace(CONFIG, latent_dim=5), trainer, device="cpu")
+    with pytest.raises(
+        CheckpointError, match="latent_dim is 3 in the checkpoint but 5 was asked for"
+    ):
+        load_or_train(
+            tmp_path / "ckpt",
+            dataclasses.replace(CONFIG, latent_dim=5),
+            trainer,
+            device="cpu",
+        )
     assert trainer.models == []
 
 
@@ -304,10 +371,17 @@ def test_load_or_train_retrains_when_asked(tmp_path, trainer, monkeypatch, how):
     if how == "environment":
         monkeypatch.setenv(checkpoints.RETRAIN_VARIABLE, "1")
     model, metrics = load_or_train(
-        tmp_path / "ckpt", CONFIG, trainer, retrain=True if how == "argument" else None, save=True, device="cpu"
+        tmp_path / "ckpt",
+        CONFIG,
+        trainer,
+        retrain=True if how == "argument" else None,
+        save=True,
+        device="cpu",
     )
     assert trainer.models == [model] and metrics == {"trained": 1.0}
-    assert load_checkpoint(tmp_path / "ckpt")[1] == {"trained": 1.0}  # the retrained model replaced the old
+    assert load_checkpoint(tmp_path / "ckpt")[1] == {
+        "trained": 1.0
+    }  # the retrained model replaced the old
 
 
 def test_load_or_train_with_retrain_false_and_no_checkpoint_fails(tmp_path, trainer):

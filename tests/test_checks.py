@@ -2,6 +2,7 @@
 
 The answers below are written from the exercises' statements, not from the checkers' code.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -18,12 +19,16 @@ from vae_lib.checks import (
 # --- Chapter 1: PCA's optimal reconstruction error -------------------------------------------------
 
 
-def pca_error(x: torch.Tensor, k: int, *, centre: bool = True, components: int | None = None) -> float:
+def pca_error(
+    x: torch.Tensor, k: int, *, centre: bool = True, components: int | None = None
+) -> float:
     """Mean over examples of ||x - x_hat||^2, x_hat the projection on the top principal directions."""
     mean = x.mean(dim=0) if centre else torch.zeros(x.shape[1], dtype=x.dtype)
     centred = x - mean
-    _, vectors = torch.linalg.eigh(centred.T @ centred)  # eigenvalues in ascending order
-    top = vectors[:, -(components or k):]
+    _, vectors = torch.linalg.eigh(
+        centred.T @ centred
+    )  # eigenvalues in ascending order
+    top = vectors[:, -(components or k) :]
     x_hat = mean + centred @ top @ top.T
     return float(((x - x_hat) ** 2).sum(dim=1).mean())
 
@@ -35,17 +40,27 @@ def kept_variance(x: torch.Tensor, k: int) -> float:
 
 
 PCA_MISTAKES = {
-    "not-centred": (lambda x, k: pca_error(x, k, centre=False), "did not subtract the mean"),
+    "not-centred": (
+        lambda x, k: pca_error(x, k, centre=False),
+        "did not subtract the mean",
+    ),
     "per-pixel": (lambda x, k: pca_error(x, k) / x.shape[1], "averaged over pixels"),
     "kept-variance": (kept_variance, "variance the top k directions keep"),
-    "n-minus-one": (lambda x, k: pca_error(x, k) * x.shape[0] / (x.shape[0] - 1), r"divided by N - 1"),
+    "n-minus-one": (
+        lambda x, k: pca_error(x, k) * x.shape[0] / (x.shape[0] - 1),
+        r"divided by N - 1",
+    ),
     "off-by-one": (lambda x, k: pca_error(x, k, components=k + 1), "off by one"),
 }
 
 
 @pytest.mark.parametrize(
     "answer",
-    [pca_error, lambda x, k: torch.tensor(pca_error(x, k)), lambda x, k: torch.tensor([[pca_error(x, k)]])],
+    [
+        pca_error,
+        lambda x, k: torch.tensor(pca_error(x, k)),
+        lambda x, k: torch.tensor([[pca_error(x, k)]]),
+    ],
     ids=["float", "scalar-tensor", "one-element-tensor"],
 )
 def test_check_pca_error_accepts_a_right_answer(answer, capsys):
@@ -56,12 +71,16 @@ def test_check_pca_error_accepts_a_right_answer(answer, capsys):
 @pytest.mark.parametrize("mistake", PCA_MISTAKES.values(), ids=PCA_MISTAKES.keys())
 def test_check_pca_error_names_the_typical_mistake(mistake):
     answer, hint = mistake
-    with pytest.raises(ExerciseCheckError, match=rf"for k=1 you returned .*, expected .*: .*{hint}"):
+    with pytest.raises(
+        ExerciseCheckError, match=rf"for k=1 you returned .*, expected .*: .*{hint}"
+    ):
         check_pca_error(answer)
 
 
 def test_check_pca_error_without_a_hint_still_says_what_was_expected():
-    with pytest.raises(ExerciseCheckError, match=r"for k=1 you returned 42, expected [0-9.]+\.$"):
+    with pytest.raises(
+        ExerciseCheckError, match=r"for k=1 you returned 42, expected [0-9.]+\.$"
+    ):
         check_pca_error(lambda x, k: 42.0)
 
 
@@ -78,7 +97,10 @@ def test_check_pca_error_finds_a_mistake_that_only_shows_for_larger_k():
     [
         (lambda x, k: "0.5", "fn\\(x, k=1\\) should be a number, got str"),
         (lambda x, k: True, "should be a number, got bool"),
-        (lambda x, k: torch.zeros(3), r"should be one number, got a tensor of shape \(3,\)"),
+        (
+            lambda x, k: torch.zeros(3),
+            r"should be one number, got a tensor of shape \(3,\)",
+        ),
     ],
     ids=["str", "bool", "vector"],
 )
@@ -88,19 +110,31 @@ def test_check_pca_error_needs_one_number(answer, message):
 
 
 def test_pca_reference_agrees_with_an_explicit_projection():
-    x = torch.randn(50, 6, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * torch.arange(1.0, 7.0).double()
+    x = (
+        torch.randn(
+            50, 6, generator=torch.Generator().manual_seed(3), dtype=torch.float64
+        )
+        * torch.arange(1.0, 7.0).double()
+    )
     for k in (1, 3, 5):
-        assert pca_reconstruction_error(x, k) == pytest.approx(pca_error(x, k), rel=1e-9)
+        assert pca_reconstruction_error(x, k) == pytest.approx(
+            pca_error(x, k), rel=1e-9
+        )
 
 
 # --- Chapter 1: counting an MLP autoencoder's parameters ------------------------------------------
 
 
 def layer_params(sizes: list[int], *, biases: bool = True) -> int:
-    return sum(n_in * n_out + (n_out if biases else 0) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+    return sum(
+        n_in * n_out + (n_out if biases else 0)
+        for n_in, n_out in zip(sizes[:-1], sizes[1:])
+    )
 
 
-def parameter_count(num_pixels, hidden_dims, latent_dim, *, biases=True, decoder=True) -> int:
+def parameter_count(
+    num_pixels, hidden_dims, latent_dim, *, biases=True, decoder=True
+) -> int:
     encoder = [num_pixels, *hidden_dims, latent_dim]
     total = layer_params(encoder, biases=biases)
     return total + (layer_params(encoder[::-1], biases=biases) if decoder else 0)
@@ -120,13 +154,18 @@ def test_check_parameter_count_accepts_a_right_answer(capsys):
     ids=["no-biases", "encoder-only"],
 )
 def test_check_parameter_count_names_the_typical_mistake(answer, hint):
-    with pytest.raises(ExerciseCheckError, match=rf"num_pixels=784, hidden_dims=\(256,\), latent_dim=2 you returned \d+, expected \d+\..*{hint}"):
+    with pytest.raises(
+        ExerciseCheckError,
+        match=rf"num_pixels=784, hidden_dims=\(256,\), latent_dim=2 you returned \d+, expected \d+\..*{hint}",
+    ):
         check_parameter_count(answer)
 
 
 def test_check_parameter_count_reports_other_mistakes_plainly():
     wrong = 1 + parameter_count(784, (256,), 2)
-    with pytest.raises(ExerciseCheckError, match=rf"you returned {wrong}, expected {wrong - 1}\.$"):
+    with pytest.raises(
+        ExerciseCheckError, match=rf"you returned {wrong}, expected {wrong - 1}\.$"
+    ):
         check_parameter_count(lambda p, h, k: parameter_count(p, h, k) + 1)
 
 
@@ -134,7 +173,10 @@ def test_check_parameter_count_tries_a_network_without_hidden_layers():
     def wrong_without_hidden(p, h, k):
         return parameter_count(p, h, k) if h else 0
 
-    with pytest.raises(ExerciseCheckError, match=r"num_pixels=64, hidden_dims=\(\), latent_dim=3 you returned 0"):
+    with pytest.raises(
+        ExerciseCheckError,
+        match=r"num_pixels=64, hidden_dims=\(\), latent_dim=3 you returned 0",
+    ):
         check_parameter_count(wrong_without_hidden)
 
 
@@ -153,7 +195,9 @@ def test_check_interpolation_accepts_a_right_answer(capsys):
 
 def test_check_interpolation_accepts_a_loop_over_steps():
     def loop(z0, z1, n):
-        return torch.stack([z0 * (1 - i / (n - 1)) + z1 * (i / (n - 1)) for i in range(n)])
+        return torch.stack(
+            [z0 * (1 - i / (n - 1)) + z1 * (i / (n - 1)) for i in range(n)]
+        )
 
     assert check_interpolation(loop) is True
 
@@ -169,11 +213,26 @@ def test_check_interpolation_accepts_a_right_answer_in_double_precision():
     ("answer", "message"),
     [
         (lambda z0, z1, n: interpolate(z1, z0, n), "runs from z1 to z0; start at z0"),
-        (lambda z0, z1, n: z0 + (torch.arange(n) / n).unsqueeze(1) * (z1 - z0), r"torch.linspace\), not arange"),
-        (lambda z0, z1, n: interpolate(z0, z1, n).T, r"must be shaped \(2, 5\), got \(5, 2\)"),
-        (lambda z0, z1, n: interpolate(z0, z1, n + 1), r"must be shaped \(2, 5\), got \(3, 5\)"),
-        (lambda z0, z1, n: interpolate(z0, z1, n).tolist(), r"must be shaped \(2, 5\), got list"),
-        (lambda z0, z1, n: interpolate(z0, z1, n) ** 2, "not z0 \\+ t \\(z1 - z0\\) for evenly spaced t"),
+        (
+            lambda z0, z1, n: z0 + (torch.arange(n) / n).unsqueeze(1) * (z1 - z0),
+            r"torch.linspace\), not arange",
+        ),
+        (
+            lambda z0, z1, n: interpolate(z0, z1, n).T,
+            r"must be shaped \(2, 5\), got \(5, 2\)",
+        ),
+        (
+            lambda z0, z1, n: interpolate(z0, z1, n + 1),
+            r"must be shaped \(2, 5\), got \(3, 5\)",
+        ),
+        (
+            lambda z0, z1, n: interpolate(z0, z1, n).tolist(),
+            r"must be shaped \(2, 5\), got list",
+        ),
+        (
+            lambda z0, z1, n: interpolate(z0, z1, n) ** 2,
+            "not z0 \\+ t \\(z1 - z0\\) for evenly spaced t",
+        ),
     ],
     ids=["reversed", "arange", "transposed", "one-step-too-many", "list", "not-a-line"],
 )
@@ -189,9 +248,13 @@ def test_check_interpolation_errors_are_assertion_errors():
 
 # --- Chapter 2: the Gaussian KL -----------------------------------------------------------------------
 
-import math  # noqa: E402  (used only by the checkers below)
+import math
 
-from vae_lib.checks import check_gaussian_kl, check_iwae_bound, check_reparameterized_sample  # noqa: E402
+from vae_lib.checks import (
+    check_gaussian_kl,
+    check_iwae_bound,
+    check_reparameterized_sample,
+)
 
 
 def gaussian_kl(mu, logvar):
@@ -206,7 +269,9 @@ def gaussian_kl(mu, logvar):
         gaussian_kl,
         lambda mu, lv: 0.5 * (mu.pow(2) + lv.exp() - 1 - lv).sum(-1),
         lambda mu, lv: torch.distributions.kl_divergence(
-            torch.distributions.Normal(mu, (lv / 2).exp()), torch.distributions.Normal(0.0, 1.0)).sum(1),
+            torch.distributions.Normal(mu, (lv / 2).exp()),
+            torch.distributions.Normal(0.0, 1.0),
+        ).sum(1),
         lambda mu, lv: gaussian_kl(mu.float(), lv.float()),
     ],
     ids=["by-hand", "textbook", "torch-distributions", "float32"],
@@ -221,11 +286,23 @@ def test_check_gaussian_kl_accepts_a_right_answer(answer, capsys):
     [
         (lambda mu, lv: -gaussian_kl(mu, lv), "sign is flipped"),
         (lambda mu, lv: (mu**2 + lv.exp() - 1 - lv).sum(1), "factor 1/2"),
-        (lambda mu, lv: 0.5 * (mu**2 + torch.exp(lv) ** 2 - 1 - 2 * lv).sum(1), r"treated logvar as log\(sigma\)"),
-        (lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv.abs())).sum(1), "used logvar as the variance itself"),
+        (
+            lambda mu, lv: 0.5 * (mu**2 + torch.exp(lv) ** 2 - 1 - 2 * lv).sum(1),
+            r"treated logvar as log\(sigma\)",
+        ),
+        (
+            lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv.abs())).sum(1),
+            "used logvar as the variance itself",
+        ),
         (lambda mu, lv: 0.5 * (mu**2 + lv.exp() - lv).sum(1), "left out the -1"),
     ],
-    ids=["sign", "no-half", "logvar-as-log-sigma", "logvar-as-variance", "no-minus-one"],
+    ids=[
+        "sign",
+        "no-half",
+        "logvar-as-log-sigma",
+        "logvar-as-variance",
+        "no-minus-one",
+    ],
 )
 def test_check_gaussian_kl_names_the_typical_mistake(answer, hint):
     with pytest.raises(ExerciseCheckError, match=rf"^not yet: .*{hint}"):
@@ -235,10 +312,22 @@ def test_check_gaussian_kl_names_the_typical_mistake(answer, hint):
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (lambda mu, lv: gaussian_kl(mu, lv).sum(), r"one KL per example, shaped \(6,\), got \(\)\. Sum over the latent dimensions only"),
-        (lambda mu, lv: gaussian_kl(mu.T, lv.T), r"one KL per example, shaped \(6,\), got \(4,\)\.$"),
-        (lambda mu, lv: gaussian_kl(mu, lv).unsqueeze(1), r"one KL per example, shaped \(6,\), got \(6, 1\)"),
-        (lambda mu, lv: gaussian_kl(mu, lv).tolist(), r"one KL per example, shaped \(6,\), got list"),
+        (
+            lambda mu, lv: gaussian_kl(mu, lv).sum(),
+            r"one KL per example, shaped \(6,\), got \(\)\. Sum over the latent dimensions only",
+        ),
+        (
+            lambda mu, lv: gaussian_kl(mu.T, lv.T),
+            r"one KL per example, shaped \(6,\), got \(4,\)\.$",
+        ),
+        (
+            lambda mu, lv: gaussian_kl(mu, lv).unsqueeze(1),
+            r"one KL per example, shaped \(6,\), got \(6, 1\)",
+        ),
+        (
+            lambda mu, lv: gaussian_kl(mu, lv).tolist(),
+            r"one KL per example, shaped \(6,\), got list",
+        ),
     ],
     ids=["summed-over-batch", "summed-over-batch-not-latents", "keepdim", "list"],
 )
@@ -248,7 +337,9 @@ def test_check_gaussian_kl_wants_one_value_per_example(answer, message):
 
 
 def test_check_gaussian_kl_explains_other_mistakes_with_the_formula():
-    with pytest.raises(ExerciseCheckError, match=r"1/2 sum\(mu\^2 \+ exp\(logvar\) - 1 - logvar\)"):
+    with pytest.raises(
+        ExerciseCheckError, match=r"1/2 sum\(mu\^2 \+ exp\(logvar\) - 1 - logvar\)"
+    ):
         check_gaussian_kl(lambda mu, lv: gaussian_kl(mu, lv) + 0.01)
 
 
@@ -287,18 +378,54 @@ def test_check_reparameterized_sample_accepts_a_right_answer(answer, capsys):
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (lambda mu, lv, eps: mu + torch.exp(lv) * eps, r"scaled eps by the variance exp\(logvar\); scale it by the standard deviation"),
-        (lambda mu, lv, eps: mu + lv * eps, r"the standard deviation is exp\(logvar / 2\), not logvar"),
-        (lambda mu, lv, eps: mu + torch.sqrt(lv.abs()) * eps, "exponentiate it before taking the square root"),
-        (lambda mu, lv, eps: mu + eps, "noise must be scaled by the standard deviation"),
-        (lambda mu, lv, eps: reparameterize(mu, lv, eps).detach(), "no gradient reaches mu and logvar"),
-        (lambda mu, lv, eps: reparameterize(mu.detach(), lv.detach(), eps), "no gradient reaches mu and logvar"),
-        (lambda mu, lv, eps: mu + (0.5 * lv.detach()).exp() * eps, "must depend on both mu and logvar"),
-        (lambda mu, lv, eps: reparameterize(mu, lv, eps).T, r"z must have the shape of mu, \(5, 3\), got \(3, 5\)"),
-        (lambda mu, lv, eps: torch.exp(0.5 * lv) * eps, r"z should be mu \+ exp\(logvar / 2\) \* eps, elementwise"),
+        (
+            lambda mu, lv, eps: mu + torch.exp(lv) * eps,
+            r"scaled eps by the variance exp\(logvar\); scale it by the standard deviation",
+        ),
+        (
+            lambda mu, lv, eps: mu + lv * eps,
+            r"the standard deviation is exp\(logvar / 2\), not logvar",
+        ),
+        (
+            lambda mu, lv, eps: mu + torch.sqrt(lv.abs()) * eps,
+            "exponentiate it before taking the square root",
+        ),
+        (
+            lambda mu, lv, eps: mu + eps,
+            "noise must be scaled by the standard deviation",
+        ),
+        (
+            lambda mu, lv, eps: reparameterize(mu, lv, eps).detach(),
+            "no gradient reaches mu and logvar",
+        ),
+        (
+            lambda mu, lv, eps: reparameterize(mu.detach(), lv.detach(), eps),
+            "no gradient reaches mu and logvar",
+        ),
+        (
+            lambda mu, lv, eps: mu + (0.5 * lv.detach()).exp() * eps,
+            "must depend on both mu and logvar",
+        ),
+        (
+            lambda mu, lv, eps: reparameterize(mu, lv, eps).T,
+            r"z must have the shape of mu, \(5, 3\), got \(3, 5\)",
+        ),
+        (
+            lambda mu, lv, eps: torch.exp(0.5 * lv) * eps,
+            r"z should be mu \+ exp\(logvar / 2\) \* eps, elementwise",
+        ),
     ],
-    ids=["variance", "logvar-as-std", "sqrt-logvar", "unscaled", "detached", "detached-inputs", "logvar-detached",
-         "transposed", "no-mean"],
+    ids=[
+        "variance",
+        "logvar-as-std",
+        "sqrt-logvar",
+        "unscaled",
+        "detached",
+        "detached-inputs",
+        "logvar-detached",
+        "transposed",
+        "no-mean",
+    ],
 )
 def test_check_reparameterized_sample_explains_wrong_answers(answer, message):
     with pytest.raises(ExerciseCheckError, match=message):
@@ -308,7 +435,9 @@ def test_check_reparameterized_sample_explains_wrong_answers(answer, message):
 def test_check_reparameterized_sample_needs_the_given_noise():
     # Right values are impossible with fresh noise; the checker says what z should be.
     with pytest.raises(ExerciseCheckError, match="z should be mu"):
-        check_reparameterized_sample(lambda mu, lv, eps: reparameterize(mu, lv, torch.randn_like(eps)))
+        check_reparameterized_sample(
+            lambda mu, lv, eps: reparameterize(mu, lv, torch.randn_like(eps))
+        )
 
 
 def test_check_reparameterized_sample_checks_the_gradient_with_respect_to_logvar():
@@ -317,7 +446,9 @@ def test_check_reparameterized_sample_checks_the_gradient_with_respect_to_logvar
         std = torch.exp(0.5 * lv)
         return mu + std.detach() * eps + (lv - lv.detach())
 
-    with pytest.raises(ExerciseCheckError, match="gradient with respect to logvar is wrong"):
+    with pytest.raises(
+        ExerciseCheckError, match="gradient with respect to logvar is wrong"
+    ):
         check_reparameterized_sample(wrong_gradient)
 
 
@@ -347,16 +478,38 @@ def test_check_iwae_bound_accepts_a_right_answer(answer, capsys):
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (lambda w: w.mean(dim=0), "not yet: that is the average of the log weights, the ELBO"),
-        (lambda w: torch.log(torch.exp(w).mean(dim=0)), "not finite: exp\\(\\) underflows to 0.*Use torch.logsumexp"),
-        (lambda w: torch.logsumexp(w, dim=0), "you forgot to divide by K: subtract log K"),
+        (
+            lambda w: w.mean(dim=0),
+            "not yet: that is the average of the log weights, the ELBO",
+        ),
+        (
+            lambda w: torch.log(torch.exp(w).mean(dim=0)),
+            "not finite: exp\\(\\) underflows to 0.*Use torch.logsumexp",
+        ),
+        (
+            lambda w: torch.logsumexp(w, dim=0),
+            "you forgot to divide by K: subtract log K",
+        ),
         (lambda w: torch.logsumexp(w, dim=0) - w.shape[0], "subtract log K, not K"),
-        (lambda w: torch.logsumexp(w, dim=1) - math.log(w.shape[1]),
-         r"shaped \(4,\), got \(7,\): reduce over the K samples \(dimension 0\)"),
+        (
+            lambda w: torch.logsumexp(w, dim=1) - math.log(w.shape[1]),
+            r"shaped \(4,\), got \(7,\): reduce over the K samples \(dimension 0\)",
+        ),
         (lambda w: iwae(w).sum(), r"shaped \(4,\), got \(\)"),
-        (lambda w: iwae(w) + 0.1, r"the values differ from log \(1/K\) sum_k exp\(log w_k\)"),
+        (
+            lambda w: iwae(w) + 0.1,
+            r"the values differ from log \(1/K\) sum_k exp\(log w_k\)",
+        ),
     ],
-    ids=["elbo", "naive-log-mean-exp", "no-log-k", "minus-k", "wrong-dimension", "summed", "other"],
+    ids=[
+        "elbo",
+        "naive-log-mean-exp",
+        "no-log-k",
+        "minus-k",
+        "wrong-dimension",
+        "summed",
+        "other",
+    ],
 )
 def test_check_iwae_bound_explains_wrong_answers(answer, message):
     with pytest.raises(ExerciseCheckError, match=message):
@@ -384,17 +537,19 @@ def test_check_gaussian_kl_hints_at_logvar_used_as_the_variance_even_where_its_l
 
 
 def test_check_reparameterized_sample_hints_at_sqrt_of_logvar_even_where_it_is_nan():
-    with pytest.raises(ExerciseCheckError, match="exponentiate it before taking the square root"):
+    with pytest.raises(
+        ExerciseCheckError, match="exponentiate it before taking the square root"
+    ):
         check_reparameterized_sample(lambda mu, lv, eps: mu + torch.sqrt(lv) * eps)
 
 
 # --- Chapter 4: spherical interpolation -------------------------------------------------------------
 
-from scipy.stats import norm  # noqa: E402
+from scipy.stats import norm
 
-from vae_lib.checks import check_code_length, check_slerp  # noqa: E402
-from vae_lib.compression import ARITHMETIC_CODER_OVERHEAD_BITS, LatentCodec  # noqa: E402
-from vae_lib.latent import lerp, slerp  # noqa: E402
+from vae_lib.checks import check_code_length, check_slerp
+from vae_lib.compression import ARITHMETIC_CODER_OVERHEAD_BITS, LatentCodec
+from vae_lib.latent import lerp, slerp
 
 
 def spherical(z_a, z_b, steps, *, norms=None, unit=False):
@@ -403,7 +558,9 @@ def spherical(z_a, z_b, steps, *, norms=None, unit=False):
     n_a, n_b = z_a.norm(), z_b.norm()
     u_a, u_b = z_a / n_a, z_b / n_b
     omega = torch.arccos(torch.dot(u_a, u_b).clamp(-1, 1))
-    direction = (torch.sin((1 - t) * omega) * u_a + torch.sin(t * omega) * u_b) / torch.sin(omega)
+    direction = (
+        torch.sin((1 - t) * omega) * u_a + torch.sin(t * omega) * u_b
+    ) / torch.sin(omega)
     if unit:
         return direction
     return direction * (norms(t, n_a, n_b) if norms else (1 - t) * n_a + t * n_b)
@@ -413,7 +570,9 @@ def normalised_lerp(z_a, z_b, steps):
     """Right ends and norms, directions in the right plane, but not at constant angular speed."""
     t = torch.linspace(0, 1, steps).unsqueeze(1)
     line = lerp(z_a, z_b, steps)
-    return line / line.norm(dim=1, keepdim=True) * ((1 - t) * z_a.norm() + t * z_b.norm())
+    return (
+        line / line.norm(dim=1, keepdim=True) * ((1 - t) * z_a.norm() + t * z_b.norm())
+    )
 
 
 @pytest.mark.parametrize(
@@ -440,31 +599,69 @@ def test_check_slerp_does_not_give_the_answer_its_inputs():
     ("answer", "hint"),
     [
         (lerp, r"That is the straight line \(lerp\): move along the great circle"),
-        (lambda z_a, z_b, n: spherical(z_a, z_b, n, unit=True), "Your codes all have norm 1: scale each direction"),
-        (lambda z_a, z_b, n: spherical(z_a, z_b, n, norms=lambda t, a, b: a), "directions are right but the norms are not"),
-        (lambda z_a, z_b, n: spherical(z_a, z_b, n, norms=lambda t, a, b: a ** (1 - t) * b**t),
-         "directions are right but the norms are not: interpolate the norm linearly"),
-        (lambda z_a, z_b, n: slerp(z_b, z_a, n), r"must start at z_a and end at z_b \(use t = torch.linspace"),
-        (lambda z_a, z_b, n: spherical(z_a, z_b, n + 1)[:n], "must start at z_a and end at z_b"),
+        (
+            lambda z_a, z_b, n: spherical(z_a, z_b, n, unit=True),
+            "Your codes all have norm 1: scale each direction",
+        ),
+        (
+            lambda z_a, z_b, n: spherical(z_a, z_b, n, norms=lambda t, a, b: a),
+            "directions are right but the norms are not",
+        ),
+        (
+            lambda z_a, z_b, n: spherical(
+                z_a, z_b, n, norms=lambda t, a, b: a ** (1 - t) * b**t
+            ),
+            "directions are right but the norms are not: interpolate the norm linearly",
+        ),
+        (
+            lambda z_a, z_b, n: slerp(z_b, z_a, n),
+            r"must start at z_a and end at z_b \(use t = torch.linspace",
+        ),
+        (
+            lambda z_a, z_b, n: spherical(z_a, z_b, n + 1)[:n],
+            "must start at z_a and end at z_b",
+        ),
     ],
-    ids=["lerp", "unit-norm", "constant-norm", "geometric-norm", "reversed", "arange-like-t"],
+    ids=[
+        "lerp",
+        "unit-norm",
+        "constant-norm",
+        "geometric-norm",
+        "reversed",
+        "arange-like-t",
+    ],
 )
 def test_check_slerp_names_the_typical_mistake(answer, hint):
-    with pytest.raises(ExerciseCheckError, match=rf"^with steps=\d the codes differ from the spherical path\. .*{hint}"):
+    with pytest.raises(
+        ExerciseCheckError,
+        match=rf"^with steps=\d the codes differ from the spherical path\. .*{hint}",
+    ):
         check_slerp(answer)
 
 
 def test_check_slerp_reports_other_mistakes_plainly():
-    with pytest.raises(ExerciseCheckError, match=r"^with steps=9 the codes differ from the spherical path\.$"):
+    with pytest.raises(
+        ExerciseCheckError,
+        match=r"^with steps=9 the codes differ from the spherical path\.$",
+    ):
         check_slerp(normalised_lerp)
 
 
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (lambda z_a, z_b, n: slerp(z_a, z_b, n).T, r"with steps=2 the answer must be shaped \(2, 8\), got \(8, 2\)"),
-        (lambda z_a, z_b, n: slerp(z_a, z_b, n).tolist(), r"with steps=2 the answer must be shaped \(2, 8\), got list"),
-        (lambda z_a, z_b, n: slerp(z_a, z_b, n)[1:-1], r"with steps=2 the answer must be shaped \(2, 8\), got \(0, 8\)"),
+        (
+            lambda z_a, z_b, n: slerp(z_a, z_b, n).T,
+            r"with steps=2 the answer must be shaped \(2, 8\), got \(8, 2\)",
+        ),
+        (
+            lambda z_a, z_b, n: slerp(z_a, z_b, n).tolist(),
+            r"with steps=2 the answer must be shaped \(2, 8\), got list",
+        ),
+        (
+            lambda z_a, z_b, n: slerp(z_a, z_b, n)[1:-1],
+            r"with steps=2 the answer must be shaped \(2, 8\), got \(0, 8\)",
+        ),
     ],
     ids=["transposed", "list", "no-ends"],
 )
@@ -485,14 +682,18 @@ def codec_bits(k, step):
 def scipy_bits(k, step):
     """-log2 of N(0, 1)'s mass on [(k - 1/2) step, (k + 1/2) step], mirrored to k >= 0 (same mass)."""
     k = k.abs().double().numpy()
-    return -torch.log2(torch.from_numpy(norm.sf((k - 0.5) * step) - norm.sf((k + 0.5) * step)))
+    return -torch.log2(
+        torch.from_numpy(norm.sf((k - 0.5) * step) - norm.sf((k + 0.5) * step))
+    )
 
 
 def density_bits(k, step):
     return -torch.log2(torch.distributions.Normal(0.0, 1.0).log_prob(k * step).exp())
 
 
-@pytest.mark.parametrize("answer", [codec_bits, scipy_bits], ids=["latent-codec", "scipy"])
+@pytest.mark.parametrize(
+    "answer", [codec_bits, scipy_bits], ids=["latent-codec", "scipy"]
+)
 def test_check_code_length_accepts_a_right_answer(answer, capsys):
     assert check_code_length(answer) is True
     assert capsys.readouterr().out.startswith("Correct:")
@@ -501,14 +702,23 @@ def test_check_code_length_accepts_a_right_answer(answer, capsys):
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
-        (lambda k, step: codec_bits(k, step) * math.log(2), "Those are nats: divide the natural log by log 2"),
+        (
+            lambda k, step: codec_bits(k, step) * math.log(2),
+            "Those are nats: divide the natural log by log 2",
+        ),
         (density_bits, "You used the density at k \\* step; .*probability mass"),
-        (lambda k, step: -codec_bits(k, step), "A code length is -log2 of a probability, a positive number: check the sign"),
+        (
+            lambda k, step: -codec_bits(k, step),
+            "A code length is -log2 of a probability, a positive number: check the sign",
+        ),
     ],
     ids=["nats", "density", "sign"],
 )
 def test_check_code_length_names_the_typical_mistake(answer, hint):
-    with pytest.raises(ExerciseCheckError, match=rf"^with step=0.25 the code lengths differ from -log2 P\(k\)\. {hint}"):
+    with pytest.raises(
+        ExerciseCheckError,
+        match=rf"^with step=0.25 the code lengths differ from -log2 P\(k\)\. {hint}",
+    ):
         check_code_length(answer)
 
 
@@ -517,7 +727,10 @@ def test_check_code_length_reports_other_mistakes_plainly():
     def with_overhead(k, step):
         return codec_bits(k, step) + ARITHMETIC_CODER_OVERHEAD_BITS
 
-    with pytest.raises(ExerciseCheckError, match=r"^with step=0.25 the code lengths differ from -log2 P\(k\)\.$"):
+    with pytest.raises(
+        ExerciseCheckError,
+        match=r"^with step=0.25 the code lengths differ from -log2 P\(k\)\.$",
+    ):
         check_code_length(with_overhead)
 
 
@@ -525,16 +738,27 @@ def test_check_code_length_finds_a_mistake_that_only_shows_for_the_second_step()
     def wrong_for_coarse_steps(k, step):
         return codec_bits(k, step) if step < 1 else codec_bits(k, step) + 0.5
 
-    with pytest.raises(ExerciseCheckError, match="with step=1.5 the code lengths differ"):
+    with pytest.raises(
+        ExerciseCheckError, match="with step=1.5 the code lengths differ"
+    ):
         check_code_length(wrong_for_coarse_steps)
 
 
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (lambda k, step: codec_bits(k, step).sum(), r"one number per integer, shaped \(6,\), got \(\)\."),
-        (lambda k, step: codec_bits(k, step)[:, None], r"one number per integer, shaped \(6,\), got \(6, 1\)\."),
-        (lambda k, step: codec_bits(k, step).tolist(), r"one number per integer, shaped \(6,\), got list\."),
+        (
+            lambda k, step: codec_bits(k, step).sum(),
+            r"one number per integer, shaped \(6,\), got \(\)\.",
+        ),
+        (
+            lambda k, step: codec_bits(k, step)[:, None],
+            r"one number per integer, shaped \(6,\), got \(6, 1\)\.",
+        ),
+        (
+            lambda k, step: codec_bits(k, step).tolist(),
+            r"one number per integer, shaped \(6,\), got list\.",
+        ),
     ],
     ids=["summed", "column", "list"],
 )
@@ -545,7 +769,8 @@ def test_check_code_length_wants_one_number_per_integer(answer, message):
 
 # --- Chapter 6 checkers ----------------------------------------------------------------------------
 
-from vae_lib import checks  # noqa: E402
+from vae_lib import checks
+
 
 def test_check_missing_psnr_accepts_the_identity_and_explains_the_sign():
     assert checks.check_missing_psnr(lambda whole, d, m: whole - 10 * math.log10(d / m))
@@ -557,13 +782,28 @@ def test_check_missing_psnr_accepts_the_identity_and_explains_the_sign():
 
 def test_check_mwg_log_ratio_accepts_the_ratio_and_names_each_mistake():
     def right(lp_new, lp_old, z_new, z_old, lq_new, lq_old):
-        return lp_new - 0.5 * z_new.pow(2).sum(1) + lq_old - lp_old + 0.5 * z_old.pow(2).sum(1) - lq_new
+        return (
+            lp_new
+            - 0.5 * z_new.pow(2).sum(1)
+            + lq_old
+            - lp_old
+            + 0.5 * z_old.pow(2).sum(1)
+            - lq_new
+        )
 
     assert checks.check_mwg_log_ratio(right)
     with pytest.raises(checks.ExerciseCheckError, match="wrong way round"):
-        checks.check_mwg_log_ratio(lambda a, b, zn, zo, qn, qo: a - 0.5 * zn.pow(2).sum(1) - qo - b + 0.5 * zo.pow(2).sum(1) + qn)
+        checks.check_mwg_log_ratio(
+            lambda a, b, zn, zo, qn, qo: (
+                a - 0.5 * zn.pow(2).sum(1) - qo - b + 0.5 * zo.pow(2).sum(1) + qn
+            )
+        )
     with pytest.raises(checks.ExerciseCheckError, match="not symmetric"):
-        checks.check_mwg_log_ratio(lambda a, b, zn, zo, qn, qo: a - 0.5 * zn.pow(2).sum(1) - b + 0.5 * zo.pow(2).sum(1))
+        checks.check_mwg_log_ratio(
+            lambda a, b, zn, zo, qn, qo: (
+                a - 0.5 * zn.pow(2).sum(1) - b + 0.5 * zo.pow(2).sum(1)
+            )
+        )
     with pytest.raises(checks.ExerciseCheckError, match="include the prior"):
         checks.check_mwg_log_ratio(lambda a, b, zn, zo, qn, qo: a + qo - b - qn)
     with pytest.raises(checks.ExerciseCheckError, match="one log ratio per image"):

@@ -1,4 +1,5 @@
 """The digit classifier that judges generated images."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,7 +24,11 @@ def test_classifier_learns_a_separable_problem():
     test_images, test_labels = _two_class_images(seed=1)
     assert (classifier.predict(test_images) == test_labels).float().mean() > 0.95
     confidence = classifier.confidence(test_images)
-    assert confidence.shape == (200,) and (confidence > 0.5).all() and (confidence <= 1).all()
+    assert (
+        confidence.shape == (200,)
+        and (confidence > 0.5).all()
+        and (confidence <= 1).all()
+    )
 
 
 def test_classifier_has_one_logit_per_class():

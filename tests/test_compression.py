@@ -4,6 +4,7 @@ The code lengths are compared with -log2 of the prior's mass on each cell, compu
 the side of the distribution where it keeps its precision (cdf below 0, sf above), so far-tail
 integers, where Phi(b) - Phi(a) rounds to 0 in float64, are checked too.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,15 +30,24 @@ def ideal_bits(k: int, step: float) -> float:
     """-log2 P(k) under N(0, 1), P(k) the mass on [(k - 1/2) step, (k + 1/2) step], in float64."""
     lo, hi = (k - 0.5) * step, (k + 0.5) * step
     if k > 0:
-        log_mass = norm.logsf(lo) + math.log1p(-math.exp(norm.logsf(hi) - norm.logsf(lo)))
+        log_mass = norm.logsf(lo) + math.log1p(
+            -math.exp(norm.logsf(hi) - norm.logsf(lo))
+        )
     else:
-        log_mass = norm.logcdf(hi) + math.log1p(-math.exp(norm.logcdf(lo) - norm.logcdf(hi)))
+        log_mass = norm.logcdf(hi) + math.log1p(
+            -math.exp(norm.logcdf(lo) - norm.logcdf(hi))
+        )
     return -log_mass / math.log(2)
 
 
 def codec(steps, sent=None) -> LatentCodec:
     steps = torch.as_tensor(steps, dtype=torch.float32)
-    return LatentCodec(steps, torch.ones_like(steps, dtype=torch.bool) if sent is None else torch.tensor(sent))
+    return LatentCodec(
+        steps,
+        torch.ones_like(steps, dtype=torch.bool)
+        if sent is None
+        else torch.tensor(sent),
+    )
 
 
 # --- quantisation ---------------------------------------------------------------------------------
@@ -90,7 +100,10 @@ def test_code_bits_match_scipy_for_each_integer(step):
 
 
 def test_code_bits_in_the_far_tail_where_the_naive_difference_underflows():
-    step, k = 0.25, 40  # the cell [9.875, 10.125]: mass about 4e-24, but Phi(b) - Phi(a) == 0 in float64
+    step, k = (
+        0.25,
+        40,
+    )  # the cell [9.875, 10.125]: mass about 4e-24, but Phi(b) - Phi(a) == 0 in float64
     assert norm.cdf((k + 0.5) * step) - norm.cdf((k - 0.5) * step) == 0.0
     reference = -math.log2(norm.sf((k - 0.5) * step) - norm.sf((k + 0.5) * step))
     got = codec([step]).code_bits(torch.tensor([[k], [-k]]))
@@ -101,7 +114,9 @@ def test_code_bits_sum_over_dimensions_and_add_the_coder_overhead_once():
     assert ARITHMETIC_CODER_OVERHEAD_BITS == 2.0
     steps = [0.3, 1.2, 0.05]
     k = torch.tensor([[3, -1, 17], [0, 0, 0], [-2, 4, -60]])
-    expected = [sum(ideal_bits(int(kj), s) for kj, s in zip(row, steps)) + 2.0 for row in k]
+    expected = [
+        sum(ideal_bits(int(kj), s) for kj, s in zip(row, steps)) + 2.0 for row in k
+    ]
     got = codec(steps).code_bits(k)
     assert got.shape == (3,) and got.dtype == torch.float32
     np.testing.assert_allclose(got.double().numpy(), expected, rtol=1e-6)
@@ -110,8 +125,17 @@ def test_code_bits_sum_over_dimensions_and_add_the_coder_overhead_once():
 def test_dimensions_not_sent_cost_nothing():
     c = codec([0.3, 1.2, 0.05], sent=[True, False, True])
     k = torch.tensor([[3, 0, 17]])
-    np.testing.assert_allclose(c.code_bits(k).numpy(), [ideal_bits(3, 0.3) + ideal_bits(17, 0.05) + 2.0], rtol=1e-6)
-    assert codec([0.5, 0.5], sent=[False, False]).code_bits(torch.zeros(4, 2, dtype=torch.long)).tolist() == [2.0] * 4
+    np.testing.assert_allclose(
+        c.code_bits(k).numpy(),
+        [ideal_bits(3, 0.3) + ideal_bits(17, 0.05) + 2.0],
+        rtol=1e-6,
+    )
+    assert (
+        codec([0.5, 0.5], sent=[False, False])
+        .code_bits(torch.zeros(4, 2, dtype=torch.long))
+        .tolist()
+        == [2.0] * 4
+    )
 
 
 @pytest.mark.parametrize("step", [0.1, 0.7, 2.5])
@@ -133,7 +157,10 @@ def test_a_finer_grid_costs_more_bits():
 
 def test_from_posterior_steps_are_scale_times_the_mean_posterior_std():
     gen = torch.Generator().manual_seed(0)
-    mu, logvar = torch.randn(20, 4, generator=gen), torch.randn(20, 4, generator=gen) - 2
+    mu, logvar = (
+        torch.randn(20, 4, generator=gen),
+        torch.randn(20, 4, generator=gen) - 2,
+    )
     sent = torch.tensor([True, False, True, True])
     c = LatentCodec.from_posterior(mu, logvar, 0.5, sent)
     expected = 0.5 * np.exp(0.5 * logvar.double().numpy()).mean(axis=0)
@@ -144,22 +171,50 @@ def test_from_posterior_steps_are_scale_times_the_mean_posterior_std():
 
 @pytest.mark.parametrize("scale", [0, -1.0, math.nan, math.inf, "1"])
 def test_from_posterior_rejects_a_bad_scale(scale):
-    with pytest.raises(ValueError, match=f"scale must be a positive number, got {scale!r}"):
-        LatentCodec.from_posterior(torch.zeros(3, 2), torch.zeros(3, 2), scale, torch.ones(2, dtype=torch.bool))
+    with pytest.raises(
+        ValueError, match=f"scale must be a positive number, got {scale!r}"
+    ):
+        LatentCodec.from_posterior(
+            torch.zeros(3, 2), torch.zeros(3, 2), scale, torch.ones(2, dtype=torch.bool)
+        )
 
 
 @pytest.mark.parametrize(
     ("mu", "logvar", "sent", "got"),
     [
-        (torch.zeros(2), torch.zeros(2), torch.ones(2, dtype=torch.bool), r"\(2,\), \(2,\), \(2,\) torch.bool"),
-        (torch.zeros(3, 2), torch.zeros(3, 3), torch.ones(2, dtype=torch.bool), r"\(3, 2\), \(3, 3\), \(2,\)"),
-        (torch.zeros(3, 2), torch.zeros(3, 2), torch.ones(3, dtype=torch.bool), r"\(3, 2\), \(3, 2\), \(3,\)"),
-        (torch.zeros(3, 2), torch.zeros(3, 2), torch.ones(2), r"\(3, 2\), \(3, 2\), \(2,\) torch.float32"),
+        (
+            torch.zeros(2),
+            torch.zeros(2),
+            torch.ones(2, dtype=torch.bool),
+            r"\(2,\), \(2,\), \(2,\) torch.bool",
+        ),
+        (
+            torch.zeros(3, 2),
+            torch.zeros(3, 3),
+            torch.ones(2, dtype=torch.bool),
+            r"\(3, 2\), \(3, 3\), \(2,\)",
+        ),
+        (
+            torch.zeros(3, 2),
+            torch.zeros(3, 2),
+            torch.ones(3, dtype=torch.bool),
+            r"\(3, 2\), \(3, 2\), \(3,\)",
+        ),
+        (
+            torch.zeros(3, 2),
+            torch.zeros(3, 2),
+            torch.ones(2),
+            r"\(3, 2\), \(3, 2\), \(2,\) torch.float32",
+        ),
     ],
     ids=["one-code", "logvar-shape", "sent-length", "sent-not-bool"],
 )
 def test_from_posterior_rejects_bad_shapes(mu, logvar, sent, got):
-    with pytest.raises(ValueError, match=r"mu and logvar must be \(N, latent_dim\) and sent a bool \(latent_dim,\), got " + got):
+    with pytest.raises(
+        ValueError,
+        match=r"mu and logvar must be \(N, latent_dim\) and sent a bool \(latent_dim,\), got "
+        + got,
+    ):
         LatentCodec.from_posterior(mu, logvar, 1.0, sent)
 
 
@@ -194,8 +249,17 @@ def test_jpeg_of_a_blank_image_is_nearly_exact():
 
 
 def test_scan_bytes_count_only_the_entropy_coded_segment():
-    sos = b"\xff\xda" + (8).to_bytes(2, "big") + b"\x01\x01\x00\x00\x3f\x00"  # length 8 includes its own 2 bytes
-    data = b"\xff\xd8" + b"\xff\xdb" + bytes(30) + sos + b"\x12\x34\x56\x78\x9a" + b"\xff\xd9"
+    sos = (
+        b"\xff\xda" + (8).to_bytes(2, "big") + b"\x01\x01\x00\x00\x3f\x00"
+    )  # length 8 includes its own 2 bytes
+    data = (
+        b"\xff\xd8"
+        + b"\xff\xdb"
+        + bytes(30)
+        + sos
+        + b"\x12\x34\x56\x78\x9a"
+        + b"\xff\xd9"
+    )
     assert _scan_bytes(data) == 5
     with pytest.raises(ValueError, match="not a complete single-scan JPEG file"):
         _scan_bytes(data[:-2])
@@ -204,15 +268,39 @@ def test_scan_bytes_count_only_the_entropy_coded_segment():
 @pytest.mark.parametrize(
     ("x", "quality", "message"),
     [
-        (torch.zeros(1, 3, 8, 8), 50, r"jpeg_roundtrip takes grey images \(N, 1, H, W\), got \(1, 3, 8, 8\)"),
+        (
+            torch.zeros(1, 3, 8, 8),
+            50,
+            r"jpeg_roundtrip takes grey images \(N, 1, H, W\), got \(1, 3, 8, 8\)",
+        ),
         (torch.zeros(1, 1, 8, 8), 0, "quality must be an int from 1 to 95, got 0"),
         (torch.zeros(1, 1, 8, 8), 96, "quality must be an int from 1 to 95, got 96"),
-        (torch.zeros(1, 1, 8, 8), 50.0, "quality must be an int from 1 to 95, got 50.0"),
-        (torch.zeros(1, 1, 8, 8), True, "quality must be an int from 1 to 95, got True"),
-        (torch.zeros(1, 8, 8), 50, r"x must be a batch of images shaped \(B, C, H, W\)"),
+        (
+            torch.zeros(1, 1, 8, 8),
+            50.0,
+            "quality must be an int from 1 to 95, got 50.0",
+        ),
+        (
+            torch.zeros(1, 1, 8, 8),
+            True,
+            "quality must be an int from 1 to 95, got True",
+        ),
+        (
+            torch.zeros(1, 8, 8),
+            50,
+            r"x must be a batch of images shaped \(B, C, H, W\)",
+        ),
         (torch.full((1, 1, 8, 8), 1.5), 50, r"x must hold pixel values in \[0, 1\]"),
     ],
-    ids=["colour", "quality-0", "quality-96", "float-quality", "bool-quality", "not-a-batch", "out-of-range"],
+    ids=[
+        "colour",
+        "quality-0",
+        "quality-96",
+        "float-quality",
+        "bool-quality",
+        "not-a-batch",
+        "out-of-range",
+    ],
 )
 def test_jpeg_roundtrip_rejects_bad_inputs(x, quality, message):
     with pytest.raises(ValueError, match=message):
@@ -223,10 +311,14 @@ def test_jpeg_table_holds_one_row_per_quality(digits):
     qualities = (10, 40, 80)
     table = jpeg_table(digits[:3], qualities)
     assert table.qualities == qualities
-    assert table.file_bytes.shape == table.scan_bytes.shape == table.psnr.shape == (3, 3)
+    assert (
+        table.file_bytes.shape == table.scan_bytes.shape == table.psnr.shape == (3, 3)
+    )
     for row, q in enumerate(qualities):
         decoded, file_bytes, scan_bytes = jpeg_roundtrip(digits[:3], q)
-        assert torch.equal(table.file_bytes[row], file_bytes) and torch.equal(table.scan_bytes[row], scan_bytes)
+        assert torch.equal(table.file_bytes[row], file_bytes) and torch.equal(
+            table.scan_bytes[row], scan_bytes
+        )
         torch.testing.assert_close(table.psnr[row], psnr(decoded, digits[:3]))
 
 
@@ -252,16 +344,22 @@ def table():
         ([9, 10], "scan", [math.nan, math.nan]),
     ],
 )
-def test_best_within_picks_the_best_quality_that_fits_each_budget(table, budget, count, expected):
+def test_best_within_picks_the_best_quality_that_fits_each_budget(
+    table, budget, count, expected
+):
     got = table.best_within(torch.tensor(budget), count=count)
     np.testing.assert_array_equal(got.numpy(), np.array(expected, dtype=np.float32))
 
 
 def test_best_within_counts_whole_files_by_default(table):
-    np.testing.assert_array_equal(table.best_within(torch.tensor([150, 150])).numpy(), [20.0, 21.0])
+    np.testing.assert_array_equal(
+        table.best_within(torch.tensor([150, 150])).numpy(), [20.0, 21.0]
+    )
 
 
 @pytest.mark.parametrize("count", ["bytes", "FILE", None])
 def test_best_within_rejects_an_unknown_count(table, count):
-    with pytest.raises(ValueError, match=f"count must be 'file' or 'scan', got {count!r}"):
+    with pytest.raises(
+        ValueError, match=f"count must be 'file' or 'scan', got {count!r}"
+    ):
         table.best_within(torch.tensor([100, 100]), count=count)

@@ -3,6 +3,7 @@
 Statistical tolerances are about five standard errors of the estimate, so a correct
 implementation fails them with negligible probability while a wrong rate or scale does not pass.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,13 +47,17 @@ def test_gaussian_noise_with_sigma_zero_returns_x(x):
 
 
 def test_gaussian_noise_has_standard_deviation_sigma_away_from_the_edges():
-    x = torch.full((1, 1, 64, 64), 0.5)  # 4096 pixels, 10 sigma from either edge: no clipping
+    x = torch.full(
+        (1, 1, 64, 64), 0.5
+    )  # 4096 pixels, 10 sigma from either edge: no clipping
     sigma = 0.05
     d = (gaussian_noise(x, sigma, gen(2)) - x).flatten()
     assert abs(d.mean().item()) < 5 * sigma / 64
     assert d.std().item() == pytest.approx(sigma, rel=0.05)
     within_one_sigma = (d.abs() < sigma).float().mean().item()
-    assert within_one_sigma == pytest.approx(math.erf(1 / math.sqrt(2)), abs=0.04)  # 0.6827 for a Gaussian
+    assert within_one_sigma == pytest.approx(
+        math.erf(1 / math.sqrt(2)), abs=0.04
+    )  # 0.6827 for a Gaussian
 
 
 def test_gaussian_noise_clips_a_black_image_at_zero():
@@ -79,10 +84,14 @@ def test_salt_and_pepper_changes_a_fraction_p_of_the_pixels():
     p = 0.2
     y = salt_and_pepper(x, p, gen(5))
     changed = y != x
-    assert changed.float().mean().item() == pytest.approx(p, abs=0.03)  # standard error 0.006
+    assert changed.float().mean().item() == pytest.approx(
+        p, abs=0.03
+    )  # standard error 0.006
     hits = y[changed]
     assert ((hits == 0) | (hits == 1)).all()
-    assert (hits == 1).float().mean().item() == pytest.approx(0.5, abs=0.1)  # salt and pepper alike
+    assert (hits == 1).float().mean().item() == pytest.approx(
+        0.5, abs=0.1
+    )  # salt and pepper alike
     assert torch.equal(y[~changed], x[~changed])
 
 
@@ -99,11 +108,15 @@ def test_salt_and_pepper_hits_all_channels_of_a_colour_pixel_alike():
     x = torch.rand(2, 3, 16, 16, generator=gen(7))
     y = salt_and_pepper(x, 0.3, gen(8))
     changed = y != x
-    assert torch.equal(changed.any(dim=1), changed.all(dim=1))  # a pixel is hit in every channel or none
+    assert torch.equal(
+        changed.any(dim=1), changed.all(dim=1)
+    )  # a pixel is hit in every channel or none
     hit = changed[:, 0]
     assert hit.any()
     for c in (1, 2):
-        assert torch.equal(y[:, c][hit], y[:, 0][hit])  # the same value, 0 or 1, in every channel
+        assert torch.equal(
+            y[:, c][hit], y[:, 0][hit]
+        )  # the same value, 0 or 1, in every channel
     assert changed[:, 0].float().mean().item() == pytest.approx(0.3, abs=0.05)
 
 
@@ -128,10 +141,15 @@ def test_salt_and_pepper_keeps_dtype_and_shape():
 
 # --- shared behaviour -----------------------------------------------------------------------------
 
-CORRUPTIONS = {"gaussian_noise": (gaussian_noise, 0.2), "salt_and_pepper": (salt_and_pepper, 0.3)}
+CORRUPTIONS = {
+    "gaussian_noise": (gaussian_noise, 0.2),
+    "salt_and_pepper": (salt_and_pepper, 0.3),
+}
 
 
-@pytest.mark.parametrize(("corrupt", "level"), CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
+@pytest.mark.parametrize(
+    ("corrupt", "level"), CORRUPTIONS.values(), ids=CORRUPTIONS.keys()
+)
 def test_corruptions_do_not_modify_their_input(x, corrupt, level):
     before = x.clone()
     y = corrupt(x, level, gen())
@@ -141,7 +159,9 @@ def test_corruptions_do_not_modify_their_input(x, corrupt, level):
     assert torch.equal(x, before)
 
 
-@pytest.mark.parametrize(("corrupt", "level"), CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
+@pytest.mark.parametrize(
+    ("corrupt", "level"), CORRUPTIONS.values(), ids=CORRUPTIONS.keys()
+)
 def test_corruptions_do_not_touch_the_global_random_state(x, corrupt, level):
     torch.manual_seed(123)
     expected = torch.rand(3)
@@ -150,15 +170,37 @@ def test_corruptions_do_not_touch_the_global_random_state(x, corrupt, level):
     assert torch.equal(torch.rand(3), expected)
 
 
-@pytest.mark.parametrize(("corrupt", "level"), CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
+@pytest.mark.parametrize(
+    ("corrupt", "level"), CORRUPTIONS.values(), ids=CORRUPTIONS.keys()
+)
 @pytest.mark.parametrize(
     ("image", "error", "message"),
     [
-        (torch.full((1, 1, 4, 4), 1.5), ValueError, r"x must hold pixel values in \[0, 1\], got values from 1.5 to 1.5"),
-        (torch.full((1, 1, 4, 4), -0.1), ValueError, r"x must hold pixel values in \[0, 1\]"),
-        (torch.full((1, 1, 4, 4), float("nan")), ValueError, r"x must hold pixel values in \[0, 1\]"),
-        (torch.rand(1, 4, 4), ValueError, r"x must be a batch of images shaped \(B, C, H, W\), got a tensor of shape \(1, 4, 4\)"),
-        (torch.ones(1, 1, 4, 4, dtype=torch.uint8), TypeError, "x must be a floating-point tensor"),
+        (
+            torch.full((1, 1, 4, 4), 1.5),
+            ValueError,
+            r"x must hold pixel values in \[0, 1\], got values from 1.5 to 1.5",
+        ),
+        (
+            torch.full((1, 1, 4, 4), -0.1),
+            ValueError,
+            r"x must hold pixel values in \[0, 1\]",
+        ),
+        (
+            torch.full((1, 1, 4, 4), float("nan")),
+            ValueError,
+            r"x must hold pixel values in \[0, 1\]",
+        ),
+        (
+            torch.rand(1, 4, 4),
+            ValueError,
+            r"x must be a batch of images shaped \(B, C, H, W\), got a tensor of shape \(1, 4, 4\)",
+        ),
+        (
+            torch.ones(1, 1, 4, 4, dtype=torch.uint8),
+            TypeError,
+            "x must be a floating-point tensor",
+        ),
         ([[0.5]], TypeError, "x must be a torch.Tensor, got list"),
     ],
     ids=["above-one", "below-zero", "nan", "3-d", "integer", "list"],
@@ -168,10 +210,15 @@ def test_corruptions_reject_bad_images(corrupt, level, image, error, message):
         corrupt(image, level, gen())
 
 
-@pytest.mark.parametrize(("corrupt", "level"), CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
+@pytest.mark.parametrize(
+    ("corrupt", "level"), CORRUPTIONS.values(), ids=CORRUPTIONS.keys()
+)
 @pytest.mark.parametrize("generator", [None, 0, "seed"], ids=["none", "int", "str"])
 def test_corruptions_need_a_torch_generator(x, corrupt, level, generator):
-    with pytest.raises(TypeError, match=f"generator must be a torch.Generator .*got {type(generator).__name__}"):
+    with pytest.raises(
+        TypeError,
+        match=f"generator must be a torch.Generator .*got {type(generator).__name__}",
+    ):
         corrupt(x, level, generator)
 
 

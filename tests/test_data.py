@@ -2,6 +2,7 @@
 
 Only this module loads the real MNIST files; the training split at most once (module fixture).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,11 +16,19 @@ import pytest
 import torch
 
 from vae_lib import data, photos
-from vae_lib.data import binarize_dynamic, binarize_static, find_dataset_files, load_dataset
+from vae_lib.data import (
+    binarize_dynamic,
+    binarize_static,
+    find_dataset_files,
+    load_dataset,
+)
 from vae_lib.files import DataFileError
 
 MNIST_DIR = Path(__file__).resolve().parents[1] / "data" / "mnist"
-TEST_IMAGES, TEST_LABELS = data._FILE_STEMS[("test", "images")], data._FILE_STEMS[("test", "labels")]
+TEST_IMAGES, TEST_LABELS = (
+    data._FILE_STEMS[("test", "images")],
+    data._FILE_STEMS[("test", "labels")],
+)
 
 # Class counts of LeCun's MNIST (the published split sizes 60,000 / 10,000).
 MNIST_COUNTS = {
@@ -31,7 +40,10 @@ MNIST_COUNTS = {
 @pytest.fixture(scope="module")
 def mnist():
     """Both real MNIST splits, loaded once for the module."""
-    return {split: load_dataset("mnist", split, root=MNIST_DIR.parent) for split in ("train", "test")}
+    return {
+        split: load_dataset("mnist", split, root=MNIST_DIR.parent)
+        for split in ("train", "test")
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -90,9 +102,17 @@ def test_data_dir_is_the_repository_folder_unless_overridden(monkeypatch, tmp_pa
 @pytest.mark.parametrize(
     ("name", "split", "message"),
     [
-        ("cifar10", "train", r"dataset name must be one of \('mnist', 'fashion-mnist', .*\), got 'cifar10'"),
+        (
+            "cifar10",
+            "train",
+            r"dataset name must be one of \('mnist', 'fashion-mnist', .*\), got 'cifar10'",
+        ),
         ("MNIST", "test", r"dataset name must be one of \('mnist', 'fashion-mnist'"),
-        ("mnist", "validation", r"split must be one of \('train', 'test'\), got 'validation'"),
+        (
+            "mnist",
+            "validation",
+            r"split must be one of \('train', 'test'\), got 'validation'",
+        ),
     ],
 )
 def test_load_dataset_rejects_unknown_names_and_splits(name, split, message):
@@ -140,7 +160,9 @@ def test_a_copied_mnist_loads_like_the_original(mnist, mnist_copy):
 
 
 @pytest.mark.parametrize("stem", [TEST_IMAGES, TEST_LABELS])
-def test_a_changed_content_byte_fails_naming_the_file_and_its_checksum(mnist_copy, stem):
+def test_a_changed_content_byte_fails_naming_the_file_and_its_checksum(
+    mnist_copy, stem
+):
     path = mnist_copy / "mnist" / f"{stem}.gz"
     _flip_a_content_byte(path)
     with pytest.raises(DataFileError, match="does not match its checksum") as info:
@@ -151,10 +173,15 @@ def test_a_changed_content_byte_fails_naming_the_file_and_its_checksum(mnist_cop
 
 @pytest.mark.parametrize(
     ("corrupt", "message"),
-    [(_truncate, "truncated or not valid gzip"), (_flip_a_compressed_byte, "not valid gzip|checksum")],
+    [
+        (_truncate, "truncated or not valid gzip"),
+        (_flip_a_compressed_byte, "not valid gzip|checksum"),
+    ],
     ids=["truncated", "flipped-compressed-byte"],
 )
-def test_a_damaged_gzip_fails_as_a_data_file_error_naming_the_file(mnist_copy, corrupt, message):
+def test_a_damaged_gzip_fails_as_a_data_file_error_naming_the_file(
+    mnist_copy, corrupt, message
+):
     path = mnist_copy / "mnist" / f"{TEST_LABELS}.gz"
     corrupt(path)
     with pytest.raises(DataFileError, match=message) as info:
@@ -176,14 +203,18 @@ def fashion_spec(monkeypatch, synthetic_sha256):
     """Replace the Fashion-MNIST spec (for this test) by one for the synthetic data set."""
 
     def replace(**changes) -> data.DatasetSpec:
-        spec = dataclasses.replace(data.DATASETS["fashion-mnist"], sha256=synthetic_sha256, **changes)
+        spec = dataclasses.replace(
+            data.DATASETS["fashion-mnist"], sha256=synthetic_sha256, **changes
+        )
         monkeypatch.setitem(data.DATASETS, "fashion-mnist", spec)
         return spec
 
     return replace
 
 
-def test_fashion_mnist_falls_back_to_the_system_folder(tmp_path, fashion_spec, write_dataset):
+def test_fashion_mnist_falls_back_to_the_system_folder(
+    tmp_path, fashion_spec, write_dataset
+):
     system = write_dataset(tmp_path / "usr-share" / "fashion-mnist")
     fashion_spec(system_dirs=(str(system),), url=None)
     assert find_dataset_files("fashion-mnist", root=tmp_path / "empty") == system
@@ -196,7 +227,9 @@ def test_fashion_mnist_prefers_the_book_folder(tmp_path, fashion_spec, write_dat
     assert find_dataset_files("fashion-mnist", root=tmp_path / "data") == local
 
 
-def test_fashion_mnist_is_not_taken_from_an_incomplete_folder(tmp_path, fashion_spec, write_dataset):
+def test_fashion_mnist_is_not_taken_from_an_incomplete_folder(
+    tmp_path, fashion_spec, write_dataset
+):
     system = write_dataset(tmp_path / "usr-share" / "fashion-mnist")
     local = write_dataset(tmp_path / "data" / "fashion-mnist")
     (local / f"{TEST_LABELS}.gz").unlink()
@@ -205,7 +238,10 @@ def test_fashion_mnist_is_not_taken_from_an_incomplete_folder(tmp_path, fashion_
 
 
 @pytest.mark.skipif(
-    not all((Path(d) / f"{TEST_IMAGES}.gz").is_file() for d in data.DATASETS["fashion-mnist"].system_dirs),
+    not all(
+        (Path(d) / f"{TEST_IMAGES}.gz").is_file()
+        for d in data.DATASETS["fashion-mnist"].system_dirs
+    ),
     reason="the dataset-fashion-mnist package is not installed",
 )
 def test_fashion_mnist_is_found_in_the_installed_package(tmp_path):
@@ -214,44 +250,66 @@ def test_fashion_mnist_is_found_in_the_installed_package(tmp_path):
 
 
 @pytest.mark.parametrize("download", [False, True])
-def test_fashion_mnist_not_found_names_all_three_ways_to_get_it(tmp_path, fashion_spec, download):
+def test_fashion_mnist_not_found_names_all_three_ways_to_get_it(
+    tmp_path, fashion_spec, download
+):
     fashion_spec(system_dirs=(), url=None)
     with pytest.raises(DataFileError) as info:
         load_dataset("fashion-mnist", "test", root=tmp_path, download=download)
     message = str(info.value)
-    for way in ("data/fashion-mnist", "apt-get install dataset-fashion-mnist", "download=True"):
+    for way in (
+        "data/fashion-mnist",
+        "apt-get install dataset-fashion-mnist",
+        "download=True",
+    ):
         assert way in message
 
 
-def test_fashion_mnist_downloads_verifies_and_loads(tmp_path, http_server, fashion_spec, synthetic_dataset):
+def test_fashion_mnist_downloads_verifies_and_loads(
+    tmp_path, http_server, fashion_spec, synthetic_dataset
+):
     for stem, (_, _, gz) in synthetic_dataset.items():
         http_server.serve(f"fashion/{stem}.gz", gz)
     fashion_spec(system_dirs=(), url=f"{http_server.base_url}/fashion")
 
     for split, count in (("test", 4), ("train", 6)):
         dataset = load_dataset("fashion-mnist", split, root=tmp_path, download=True)
-        images, labels = (synthetic_dataset[data._FILE_STEMS[(split, kind)]][0] for kind in ("images", "labels"))
-        assert dataset.images.shape == (count, 1, 28, 28) and dataset.images.dtype == torch.float32
-        np.testing.assert_allclose(dataset.images[:, 0].numpy(), images / 255.0, rtol=1e-6)
+        images, labels = (
+            synthetic_dataset[data._FILE_STEMS[(split, kind)]][0]
+            for kind in ("images", "labels")
+        )
+        assert (
+            dataset.images.shape == (count, 1, 28, 28)
+            and dataset.images.dtype == torch.float32
+        )
+        np.testing.assert_allclose(
+            dataset.images[:, 0].numpy(), images / 255.0, rtol=1e-6
+        )
         assert dataset.labels.dtype == torch.int64
         assert dataset.labels.tolist() == labels.tolist()
         assert dataset.classes[0] == "T-shirt/top"
 
     # Each file was fetched once and kept; loading again needs no network.
-    assert sorted(http_server.requests) == sorted(f"/fashion/{stem}.gz" for stem in synthetic_dataset)
+    assert sorted(http_server.requests) == sorted(
+        f"/fashion/{stem}.gz" for stem in synthetic_dataset
+    )
     assert sorted(p.name for p in (tmp_path / "fashion-mnist").iterdir()) == sorted(
-        f"{stem}.gz" for stem in synthetic_dataset)
+        f"{stem}.gz" for stem in synthetic_dataset
+    )
     http_server.routes.clear()
     assert len(load_dataset("fashion-mnist", "test", root=tmp_path)) == 4
 
 
 def test_fashion_mnist_download_with_a_bad_file_keeps_nothing_of_it(
-        tmp_path, http_server, fashion_spec, synthetic_dataset):
+    tmp_path, http_server, fashion_spec, synthetic_dataset
+):
     for stem, (_, _, gz) in synthetic_dataset.items():
         http_server.serve(f"fashion/{stem}.gz", gz)
     http_server.serve(f"fashion/{TEST_LABELS}.gz", gzip.compress(b"tampered"))
     fashion_spec(system_dirs=(), url=f"{http_server.base_url}/fashion")
-    with pytest.raises(DataFileError, match=f"{TEST_LABELS}.gz does not match its checksum"):
+    with pytest.raises(
+        DataFileError, match=f"{TEST_LABELS}.gz does not match its checksum"
+    ):
         load_dataset("fashion-mnist", "test", root=tmp_path, download=True)
     assert not (tmp_path / "fashion-mnist" / f"{TEST_LABELS}.gz").exists()
     assert not list((tmp_path / "fashion-mnist").glob("*.part"))
@@ -271,7 +329,11 @@ def _is_binary(t: torch.Tensor) -> bool:
 
 
 def test_binarize_static_is_binary_deterministic_and_seed_dependent(grey):
-    first, again, other = binarize_static(grey, seed=3), binarize_static(grey, seed=3), binarize_static(grey, seed=4)
+    first, again, other = (
+        binarize_static(grey, seed=3),
+        binarize_static(grey, seed=3),
+        binarize_static(grey, seed=4),
+    )
     assert first.shape == grey.shape and first.dtype == grey.dtype
     assert _is_binary(first)
     assert torch.equal(first, again)
@@ -322,10 +384,15 @@ def test_binarize_rejects_bad_images(binarize, x, error, message):
 
 
 @pytest.mark.parametrize(
-    ("name", "size", "count"), [("photo-patches-32", 32, 2000), ("photo-patches-64", 64, 1000)])
+    ("name", "size", "count"),
+    [("photo-patches-32", 32, 2000), ("photo-patches-64", 64, 1000)],
+)
 def test_patch_test_sets_are_colour_patches_labelled_by_their_photo(name, size, count):
     dataset = load_dataset(name, "test")
-    assert data.PATCH_DATASETS[name].size == size and data.PATCH_DATASETS[name].num_test == count
+    assert (
+        data.PATCH_DATASETS[name].size == size
+        and data.PATCH_DATASETS[name].num_test == count
+    )
     assert dataset.images.shape == (count, 3, size, size)
     assert dataset.images.dtype == torch.float32 and dataset.images.device.type == "cpu"
     assert 0.0 <= dataset.images.min().item() and dataset.images.max().item() <= 1.0
@@ -340,26 +407,34 @@ def test_patch_test_sets_are_colour_patches_labelled_by_their_photo(name, size, 
         photo = photos.load_photo(photo_name)
         found = False
         for candidate in (dataset.images[k], dataset.images[k].flip(-1)):
-            room = photo[:, :photo.shape[1] - size + 1, :photo.shape[2] - size + 1]
+            room = photo[:, : photo.shape[1] - size + 1, : photo.shape[2] - size + 1]
             corner = (room == candidate[:, :1, :1]).all(0)
-            found |= any(torch.equal(photo[:, t:t + size, l:l + size], candidate)
-                         for t, l in corner.nonzero().tolist())
+            found |= any(
+                torch.equal(photo[:, t : t + size, l : l + size], candidate)
+                for t, l in corner.nonzero().tolist()
+            )
         assert found, photo_name
 
 
 def test_patch_sets_are_the_same_on_every_load():
     first = load_dataset("photo-patches-32", "test")
     again = load_dataset("photo-patches-32", "test")
-    assert torch.equal(first.images, again.images) and torch.equal(first.labels, again.labels)
+    assert torch.equal(first.images, again.images) and torch.equal(
+        first.labels, again.labels
+    )
     spec = data.PATCH_DATASETS["photo-patches-32"]
-    images, labels, names = photos.patch_dataset("test", spec.size, spec.num_test, spec.seed)
+    images, labels, names = photos.patch_dataset(
+        "test", spec.size, spec.num_test, spec.seed
+    )
     assert torch.equal(first.images, images) and torch.equal(first.labels, labels)
     assert first.classes == names
 
 
 def test_patch_sets_differ_between_sizes_and_splits_as_declared():
-    declared = {name: (spec.size, spec.num_train, spec.num_test)
-                for name, spec in data.PATCH_DATASETS.items()}
+    declared = {
+        name: (spec.size, spec.num_train, spec.num_test)
+        for name, spec in data.PATCH_DATASETS.items()
+    }
     assert declared == {
         "photo-patches-32": (32, 48_000, 2_000),
         "photo-patches-64": (64, 24_000, 1_000),
@@ -386,5 +461,7 @@ def test_an_unknown_dataset_name_lists_the_patch_sets_too():
     assert "got 'photo-patches-16'" in message
     for name in ("mnist", "fashion-mnist", "photo-patches-32", "photo-patches-64"):
         assert repr(name) in message
-    with pytest.raises(ValueError, match=r"split must be one of \('train', 'test'\), got 'valid'"):
+    with pytest.raises(
+        ValueError, match=r"split must be one of \('train', 'test'\), got 'valid'"
+    ):
         load_dataset("photo-patches-32", "valid")

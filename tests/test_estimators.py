@@ -4,6 +4,7 @@ The test objective f(z) = ||z - c||^2 has E_q[f] = ||mu - c||^2 + sum_j std_j^2 
 q = N(mu, diag(std)^2), so the exact gradient is 2 (mu - c) for mu and 2 std^2 for log_std.
 Per-sample estimates are also checked against autograd applied to log q and to z(mu, log_std).
 """
+
 from __future__ import annotations
 
 import math
@@ -33,15 +34,24 @@ def exact_mean_of_f() -> float:
     return float(((MU - C) ** 2).sum() + torch.exp(2 * LOG_STD).sum())
 
 
-def estimates(estimator, num_samples: int, seed: int, f=squared_distance, **kwargs) -> torch.Tensor:
+def estimates(
+    estimator, num_samples: int, seed: int, f=squared_distance, **kwargs
+) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
-    return estimator(f, MU.clone(), LOG_STD.clone(), num_samples, generator=generator, **kwargs)
+    return estimator(
+        f, MU.clone(), LOG_STD.clone(), num_samples, generator=generator, **kwargs
+    )
 
 
-def assert_unbiased(per_sample: torch.Tensor, expected: torch.Tensor, z_limit: float = 5.0) -> None:
+def assert_unbiased(
+    per_sample: torch.Tensor, expected: torch.Tensor, z_limit: float = 5.0
+) -> None:
     standard_error = per_sample.std(dim=0) / math.sqrt(per_sample.shape[0])
-    assert ((per_sample.mean(dim=0) - expected).abs() < z_limit * standard_error).all(), (
-        f"mean {per_sample.mean(0)}, expected {expected}, standard error {standard_error}")
+    assert (
+        (per_sample.mean(dim=0) - expected).abs() < z_limit * standard_error
+    ).all(), (
+        f"mean {per_sample.mean(0)}, expected {expected}, standard error {standard_error}"
+    )
 
 
 def test_exact_gradient_matches_autograd_of_the_closed_form_expectation():
@@ -58,7 +68,9 @@ def test_estimates_are_shaped_samples_by_two_d(name):
     assert not got.requires_grad
 
 
-@pytest.mark.parametrize(("name", "num_samples"), [("score", 200_000), ("pathwise", 20_000)])
+@pytest.mark.parametrize(
+    ("name", "num_samples"), [("score", 200_000), ("pathwise", 20_000)]
+)
 def test_estimators_are_unbiased(name, num_samples):
     per_sample = estimates(ESTIMATORS[name], num_samples, seed=1)
     assert_unbiased(per_sample, exact_gradient())
@@ -71,26 +83,36 @@ def test_pathwise_has_lower_variance_than_the_score_function_here():
     score = estimates(score_function_gradients, 20_000, seed=2).var(dim=0)
     pathwise = estimates(pathwise_gradients, 20_000, seed=2).var(dim=0)
     assert (pathwise < score).all()
-    assert pathwise.sum() < 0.2 * score.sum()          # observed: about 35 times lower
+    assert pathwise.sum() < 0.2 * score.sum()  # observed: about 35 times lower
 
 
 def test_a_constant_baseline_keeps_the_score_function_unbiased_and_reduces_its_variance():
     plain = estimates(score_function_gradients, 20_000, seed=3)
-    with_baseline = estimates(score_function_gradients, 20_000, seed=3, baseline=exact_mean_of_f())
+    with_baseline = estimates(
+        score_function_gradients, 20_000, seed=3, baseline=exact_mean_of_f()
+    )
     assert_unbiased(with_baseline, exact_gradient())
     assert (with_baseline.var(0) < plain.var(0)).all()
-    assert with_baseline.var(0).sum() < 0.5 * plain.var(0).sum()      # observed: 0.39 times
+    assert with_baseline.var(0).sum() < 0.5 * plain.var(0).sum()  # observed: 0.39 times
 
 
 def test_any_constant_baseline_keeps_the_score_function_unbiased():
     # A poor baseline costs variance, never bias.
-    assert_unbiased(estimates(score_function_gradients, 20_000, seed=4, baseline=-7.0), exact_gradient())
+    assert_unbiased(
+        estimates(score_function_gradients, 20_000, seed=4, baseline=-7.0),
+        exact_gradient(),
+    )
 
 
 def test_the_baseline_subtracts_baseline_times_the_score():
     plain = estimates(score_function_gradients, 50, seed=5)
     shifted = estimates(score_function_gradients, 50, seed=5, baseline=2.5)
-    score = estimates(score_function_gradients, 50, seed=5, f=lambda z: torch.ones(z.shape[0], dtype=DTYPE))
+    score = estimates(
+        score_function_gradients,
+        50,
+        seed=5,
+        f=lambda z: torch.ones(z.shape[0], dtype=DTYPE),
+    )
     torch.testing.assert_close(plain - shifted, 2.5 * score)
 
 
@@ -126,21 +148,29 @@ def recording(f):
 def test_score_function_rows_are_f_times_the_autograd_score():
     f, seen = recording(squared_distance)
     per_sample = estimates(score_function_gradients, 6, seed=9, f=f, baseline=1.25)
-    (z,) = seen                                                          # (6, 3): the draws
+    (z,) = seen  # (6, 3): the draws
+
     def log_q(params):
         return Normal(params[:3], params[3:].exp()).log_prob(z).sum(-1)  # (6,)
-    score = torch.autograd.functional.jacobian(log_q, torch.cat([MU, LOG_STD]))   # (6, 6)
-    torch.testing.assert_close(per_sample, (squared_distance(z) - 1.25).unsqueeze(1) * score)
+
+    score = torch.autograd.functional.jacobian(
+        log_q, torch.cat([MU, LOG_STD])
+    )  # (6, 6)
+    torch.testing.assert_close(
+        per_sample, (squared_distance(z) - 1.25).unsqueeze(1) * score
+    )
 
 
 def test_pathwise_rows_are_autograd_through_the_reparameterization():
     f, seen = recording(squared_distance)
     per_sample = estimates(pathwise_gradients, 6, seed=10, f=f)
     (z,) = seen
-    eps = (z - MU) / LOG_STD.exp()                                       # the noise behind each row
+    eps = (z - MU) / LOG_STD.exp()  # the noise behind each row
     for row, e in zip(per_sample, eps):
-        grad = torch.autograd.functional.jacobian(lambda p, e=e: squared_distance(p[:3] + p[3:].exp() * e),
-                                                  torch.cat([MU, LOG_STD]))
+        grad = torch.autograd.functional.jacobian(
+            lambda p, e=e: squared_distance(p[:3] + p[3:].exp() * e),
+            torch.cat([MU, LOG_STD]),
+        )
         torch.testing.assert_close(row, grad)
 
 
@@ -161,10 +191,10 @@ def test_score_function_never_differentiates_f():
 @pytest.mark.parametrize(
     ("mu", "log_std"),
     [
-        (torch.zeros(2, 3), torch.zeros(2, 3)),   # batched
-        (torch.zeros(3), torch.zeros(4)),         # mismatched lengths
+        (torch.zeros(2, 3), torch.zeros(2, 3)),  # batched
+        (torch.zeros(3), torch.zeros(4)),  # mismatched lengths
         (torch.zeros(3), torch.zeros(3, 1)),
-        (torch.zeros(()), torch.zeros(())),       # scalars
+        (torch.zeros(()), torch.zeros(())),  # scalars
     ],
     ids=["2d", "lengths", "column", "scalar"],
 )

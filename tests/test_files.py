@@ -1,4 +1,5 @@
 """vae_lib.files: IDX parsing, SHA-256 verification, atomic writes and checked downloads."""
+
 from __future__ import annotations
 
 import gzip
@@ -8,15 +9,27 @@ import struct
 import numpy as np
 import pytest
 
-from vae_lib.files import DataFileError, atomic_path, download_verified, parse_idx, read_verified, sha256_hex
+from vae_lib.files import (
+    DataFileError,
+    atomic_path,
+    download_verified,
+    parse_idx,
+    read_verified,
+    sha256_hex,
+)
 
-PAYLOAD = bytes(range(256)) * 40  # 10 KiB, compressible enough to make gzip's job non-trivial
+PAYLOAD = (
+    bytes(range(256)) * 40
+)  # 10 KiB, compressible enough to make gzip's job non-trivial
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 WRONG_SHA = "0" * 64
 
 
 def test_sha256_hex_matches_the_nist_test_vector():
-    assert sha256_hex(b"abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert (
+        sha256_hex(b"abc")
+        == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
 
 
 # --- parse_idx ------------------------------------------------------------------------------------
@@ -33,13 +46,23 @@ def test_parse_idx_reads_a_hand_built_uint8_file(make_idx, shape):
 
 def test_parse_idx_reads_big_endian_floats():
     values = [1.5, -2.25, 3.0e6, 0.0]
-    data = bytes([0, 0, 0x0D, 2]) + struct.pack(">II", 2, 2) + struct.pack(">4f", *values)
-    np.testing.assert_array_equal(parse_idx(data), np.array(values, dtype=np.float32).reshape(2, 2))
+    data = (
+        bytes([0, 0, 0x0D, 2]) + struct.pack(">II", 2, 2) + struct.pack(">4f", *values)
+    )
+    np.testing.assert_array_equal(
+        parse_idx(data), np.array(values, dtype=np.float32).reshape(2, 2)
+    )
 
 
 @pytest.mark.parametrize(
     "magic",
-    [b"\x01\x00\x08\x01", b"\x00\x01\x08\x01", b"\x00\x00\x07\x01", b"\x1f\x8b\x08\x00", b"\x00\x00"],
+    [
+        b"\x01\x00\x08\x01",
+        b"\x00\x01\x08\x01",
+        b"\x00\x00\x07\x01",
+        b"\x1f\x8b\x08\x00",
+        b"\x00\x00",
+    ],
     ids=["byte0", "byte1", "unknown-type", "gzip-not-gunzipped", "too-short"],
 )
 def test_parse_idx_rejects_a_wrong_magic(magic):
@@ -104,7 +127,9 @@ def test_read_verified_reports_any_corrupted_byte_as_a_data_file_error(tmp_path)
     compressed = gzip.compress(PAYLOAD)
     path = tmp_path / "payload.gz"
     escaped = []
-    for offset in range(10, len(compressed) - 8, 3):  # after the 10-byte header, before the trailer
+    for offset in range(
+        10, len(compressed) - 8, 3
+    ):  # after the 10-byte header, before the trailer
         corrupted = bytearray(compressed)
         corrupted[offset] ^= 0xFF
         path.write_bytes(corrupted)
@@ -113,10 +138,14 @@ def test_read_verified_reports_any_corrupted_byte_as_a_data_file_error(tmp_path)
         except DataFileError:
             continue
         except Exception as exc:  # noqa: BLE001 (the point of the test)
-            escaped.append((offset, f"{type(exc).__module__}.{type(exc).__name__}: {exc}"))
+            escaped.append(
+                (offset, f"{type(exc).__module__}.{type(exc).__name__}: {exc}")
+            )
         else:
             escaped.append((offset, "no error"))
-    assert not escaped, f"{len(escaped)} corrupted copies did not raise DataFileError, e.g. {escaped[:3]}"
+    assert not escaped, (
+        f"{len(escaped)} corrupted copies did not raise DataFileError, e.g. {escaped[:3]}"
+    )
 
 
 # --- atomic_path ----------------------------------------------------------------------------------
@@ -133,7 +162,9 @@ def test_atomic_path_renames_into_place_when_the_block_succeeds(tmp_path):
 
 
 @pytest.mark.parametrize("existing", [None, b"old content"], ids=["new", "overwrite"])
-def test_atomic_path_leaves_the_target_untouched_when_the_block_raises(tmp_path, existing):
+def test_atomic_path_leaves_the_target_untouched_when_the_block_raises(
+    tmp_path, existing
+):
     target = tmp_path / "result.bin"
     if existing is not None:
         target.write_bytes(existing)
@@ -170,7 +201,9 @@ def test_download_verified_keeps_a_good_file(tmp_path, http_server, name):
     ],
     ids=["checksum-mismatch", "cut-off-halfway", "not-gzip"],
 )
-def test_download_verified_fails_and_leaves_no_file(tmp_path, http_server, body, cut_off, sha, message):
+def test_download_verified_fails_and_leaves_no_file(
+    tmp_path, http_server, body, cut_off, sha, message
+):
     url = http_server.serve("payload.gz", body, cut_off=cut_off)
     with pytest.raises(DataFileError, match=message) as info:
         download_verified(url, tmp_path / "payload.gz", sha, timeout=10)
@@ -178,7 +211,9 @@ def test_download_verified_fails_and_leaves_no_file(tmp_path, http_server, body,
     assert list(tmp_path.iterdir()) == []  # neither the file nor a .part left behind
 
 
-def test_download_verified_reports_a_missing_url_and_leaves_no_file(tmp_path, http_server):
+def test_download_verified_reports_a_missing_url_and_leaves_no_file(
+    tmp_path, http_server
+):
     url = f"{http_server.base_url}/absent.gz"
     with pytest.raises(DataFileError, match="download of .*absent.gz failed"):
         download_verified(url, tmp_path / "absent.gz", PAYLOAD_SHA, timeout=10)

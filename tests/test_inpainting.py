@@ -4,6 +4,7 @@ The VAE methods run on tiny untrained VAEs (8x8 images). The samplers are also c
 exact conditional p(z | x_obs) of a hand-built VAE with two pixels and one latent dimension, which
 quadrature on a grid computes to four digits. Statistical tolerances are about five standard errors.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,7 +43,11 @@ def gen(seed: int = 0) -> torch.Generator:
 
 def make_vae(seed: int = 0, channels: int = 1, **kwargs) -> VAE:
     torch.manual_seed(seed)
-    return VAE(VAEConfig(image_shape=(channels, 8, 8), latent_dim=3, hidden_dims=(16,), **kwargs))
+    return VAE(
+        VAEConfig(
+            image_shape=(channels, 8, 8), latent_dim=3, hidden_dims=(16,), **kwargs
+        )
+    )
 
 
 @pytest.fixture
@@ -55,7 +60,10 @@ def y():
     return torch.rand(3, 1, 8, 8, generator=gen(1))
 
 
-MASKS = {"square": lambda y: square_mask(y, 4, top=1, left=3), "random": lambda y: random_mask(y, 0.4, gen(2))}
+MASKS = {
+    "square": lambda y: square_mask(y, 4, top=1, left=3),
+    "random": lambda y: random_mask(y, 0.4, gen(2)),
+}
 
 
 @pytest.fixture(params=MASKS.values(), ids=MASKS.keys())
@@ -63,7 +71,9 @@ def mask(request, y):
     return request.param(y)
 
 
-def assert_observed_exact(out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor) -> None:
+def assert_observed_exact(
+    out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor
+) -> None:
     """Every observed pixel of ``out`` (..., B, C, H, W) is y's, bit for bit."""
     observed = ~mask.expand_as(y)
     out = out.reshape(-1, *y.shape)
@@ -82,7 +92,9 @@ def test_keep_observed_pastes_the_completion_into_the_holes_only(channels):
     out = keep_observed(completion, y, mask)
     full = mask.expand_as(y)
     assert out.shape == y.shape
-    assert torch.equal(out[full], completion[full]) and torch.equal(out[~full], y[~full])
+    assert torch.equal(out[full], completion[full]) and torch.equal(
+        out[~full], y[~full]
+    )
 
 
 def test_keep_observed_keeps_ys_dtype():
@@ -92,7 +104,9 @@ def test_keep_observed_keeps_ys_dtype():
     out = keep_observed(completion, y, mask)
     full = mask.expand_as(y)
     assert out.dtype == torch.float64
-    assert torch.equal(out[~full], y[~full]) and torch.equal(out[full], completion[full].double())
+    assert torch.equal(out[~full], y[~full]) and torch.equal(
+        out[full], completion[full].double()
+    )
 
 
 @pytest.mark.parametrize("method", ["keep_observed", "mean_fill", "biharmonic"])
@@ -101,9 +115,14 @@ def test_a_mask_per_channel_is_rejected_with_the_expected_shape(method):
     y = torch.rand(1, 3, 6, 6, generator=gen(9))
     mask = torch.zeros(1, 3, 6, 6, dtype=torch.bool)
     mask[0, 0, 2:4, 2:4] = True
-    call = {"keep_observed": lambda: keep_observed(y, y, mask), "mean_fill": lambda: mean_fill(y, mask),
-            "biharmonic": lambda: biharmonic(y, mask)}[method]
-    with pytest.raises(ValueError, match=r"mask must be shaped \(B, 1, H, W\) = \(1, 1, 6, 6\)"):
+    call = {
+        "keep_observed": lambda: keep_observed(y, y, mask),
+        "mean_fill": lambda: mean_fill(y, mask),
+        "biharmonic": lambda: biharmonic(y, mask),
+    }[method]
+    with pytest.raises(
+        ValueError, match=r"mask must be shaped \(B, 1, H, W\) = \(1, 1, 6, 6\)"
+    ):
         call()
 
 
@@ -111,16 +130,22 @@ def test_keep_observed_rejects_bad_completions_and_masks(y):
     mask = square_mask(y, 3)
     with pytest.raises(ValueError, match="completion and y must have the same shape"):
         keep_observed(torch.rand(3, 1, 8, 7), y, mask)
-    with pytest.raises(ValueError, match=r"completion must hold pixel values in \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"completion must hold pixel values in \[0, 1\]"
+    ):
         keep_observed(torch.full_like(y, 1.5), y, mask)
     with pytest.raises(TypeError, match="torch.bool"):
         keep_observed(y, y, mask.float())
-    with pytest.raises(ValueError, match=r"mask must be shaped \(B, 1, H, W\) = \(3, 1, 8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"mask must be shaped \(B, 1, H, W\) = \(3, 1, 8, 8\)"
+    ):
         keep_observed(y, y, mask[:2])
 
 
 @pytest.mark.parametrize("channels", [1, 3])
-def test_mean_fill_fills_with_each_images_mean_of_its_observed_pixels_per_channel(channels):
+def test_mean_fill_fills_with_each_images_mean_of_its_observed_pixels_per_channel(
+    channels,
+):
     y = torch.rand(3, channels, 8, 8, generator=gen(7))
     y[1] *= 0.3  # the images differ in brightness
     mask = random_mask(y, 0.5, gen(8))
@@ -132,14 +157,18 @@ def test_mean_fill_fills_with_each_images_mean_of_its_observed_pixels_per_channe
             expected = y[b, c][observed].double().mean().item()
             hole = out[b, c][~observed]
             assert hole.numel() == 32
-            torch.testing.assert_close(hole, torch.full_like(hole, expected), rtol=1e-6, atol=1e-6)
+            torch.testing.assert_close(
+                hole, torch.full_like(hole, expected), rtol=1e-6, atol=1e-6
+            )
 
 
 def ramp(channels: int = 1) -> torch.Tensor:
     """A linear ramp per channel (biharmonic, so biharmonic inpainting reproduces it): (1, C, 12, 10)."""
     i, j = torch.arange(12.0)[:, None], torch.arange(10.0)[None, :]
     slopes = [(0.5, 0.3), (-0.2, 0.6), (0.1, -0.4)][:channels]
-    return torch.stack([((a * i + b * j) - (a * i + b * j).min()) / 10 for a, b in slopes])[None]
+    return torch.stack(
+        [((a * i + b * j) - (a * i + b * j).min()) / 10 for a, b in slopes]
+    )[None]
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -157,7 +186,9 @@ def test_biharmonic_restores_a_ramp_through_scattered_holes_closely():
     x = ramp()
     mask = random_mask(x, 0.5, gen(10))
     error = (biharmonic(hide(x, mask), mask) - x).abs()[0, 0]
-    assert error[2:-2, 2:-2].max() < 0.01  # away from the border, where holes are surrounded
+    assert (
+        error[2:-2, 2:-2].max() < 0.01
+    )  # away from the border, where holes are surrounded
     assert error.max() < 0.1 and error.mean() < 0.005  # hiding them cost 0.2 on average
 
 
@@ -165,10 +196,14 @@ def test_biharmonic_matches_scikit_image_called_directly(y, mask):
     out = biharmonic(y, mask)
     for b in range(3):
         expected = inpaint_biharmonic(y[b, 0].double().numpy(), mask[b, 0].numpy())
-        np.testing.assert_allclose(out[b, 0].numpy(), np.clip(expected, 0, 1), atol=1e-6)
+        np.testing.assert_allclose(
+            out[b, 0].numpy(), np.clip(expected, 0, 1), atol=1e-6
+        )
 
 
-@pytest.mark.parametrize("fill", [mean_fill, biharmonic], ids=["mean_fill", "biharmonic"])
+@pytest.mark.parametrize(
+    "fill", [mean_fill, biharmonic], ids=["mean_fill", "biharmonic"]
+)
 @pytest.mark.parametrize("channels", [1, 3])
 def test_classical_fills_ignore_the_values_in_the_holes(fill, channels):
     y = torch.rand(2, channels, 8, 8, generator=gen(11))
@@ -177,7 +212,9 @@ def test_classical_fills_ignore_the_values_in_the_holes(fill, channels):
     torch.testing.assert_close(black, white, atol=1e-6, rtol=0)
 
 
-def test_naive_inpaint_is_the_decoded_encoder_mean_pasted_into_the_holes(model, y, mask):
+def test_naive_inpaint_is_the_decoded_encoder_mean_pasted_into_the_holes(
+    model, y, mask
+):
     out = naive_inpaint(model, y, mask)
     with torch.no_grad():
         decoded = model.mean_image(model.encode(y)[0])
@@ -192,12 +229,18 @@ def test_classical_and_naive_fills_keep_observed_pixels_exactly(channels):
     model = make_vae(channels=channels)
     for make in MASKS.values():
         mask = make(y)
-        for out in (mean_fill(y, mask), biharmonic(y, mask), naive_inpaint(model, y, mask)):
+        for out in (
+            mean_fill(y, mask),
+            biharmonic(y, mask),
+            naive_inpaint(model, y, mask),
+        ):
             assert out.shape == y.shape and out.dtype == y.dtype
             assert_observed_exact(out, y, mask)
 
 
-@pytest.mark.parametrize("fill", [mean_fill, biharmonic], ids=["mean_fill", "biharmonic"])
+@pytest.mark.parametrize(
+    "fill", [mean_fill, biharmonic], ids=["mean_fill", "biharmonic"]
+)
 def test_classical_fills_check_their_mask_and_images(fill, y):
     with pytest.raises(TypeError, match="torch.bool"):
         fill(y, torch.zeros(3, 1, 8, 8))
@@ -221,26 +264,53 @@ def test_psnr_where_is_the_psnr_of_the_selected_pixels(per_channel):
     for b in range(3):
         mse = ((x_hat[b] - x[b])[full[b]].double() ** 2).mean().item()
         assert got[b].item() == pytest.approx(-10 * math.log10(mse), abs=1e-4)
-    torch.testing.assert_close(psnr(x_hat, x, where=torch.ones(shape, dtype=torch.bool)), psnr(x_hat, x))
+    torch.testing.assert_close(
+        psnr(x_hat, x, where=torch.ones(shape, dtype=torch.bool)), psnr(x_hat, x)
+    )
 
 
-def test_psnr_of_the_holes_is_the_whole_psnr_less_ten_log10_of_the_share_missing(y, mask):
+def test_psnr_of_the_holes_is_the_whole_psnr_less_ten_log10_of_the_share_missing(
+    y, mask
+):
     out = mean_fill(y, mask)
     whole, missing = psnr(out, y), psnr(out, y, where=mask)
     share = mask.flatten(1).sum(dim=1).double() / 64
-    torch.testing.assert_close(missing.double(), whole.double() + 10 * torch.log10(share), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        missing.double(), whole.double() + 10 * torch.log10(share), atol=1e-4, rtol=0
+    )
 
 
 @pytest.mark.parametrize(
     ("where", "error", "message"),
     [
         (torch.ones(3, 1, 8, 8), TypeError, "where must be a bool tensor"),
-        (torch.ones(3, 1, 8, 8, dtype=torch.uint8), TypeError, "where must be a bool tensor"),
-        (torch.ones(3, 8, 8, dtype=torch.bool), ValueError, r"where must be shaped \(3, 1, 8, 8\)"),
-        (torch.ones(2, 1, 8, 8, dtype=torch.bool), ValueError, r"where must be shaped \(3, 1, 8, 8\)"),
-        (torch.ones(3, 2, 8, 8, dtype=torch.bool), ValueError, r"where must be shaped \(3, 1, 8, 8\)"),
-        (torch.zeros(3, 1, 8, 8, dtype=torch.bool).index_fill_(0, torch.tensor([0, 2]), True), ValueError,
-         r"where selects no pixel of 1 image\(s\) \(first: index 1\)"),
+        (
+            torch.ones(3, 1, 8, 8, dtype=torch.uint8),
+            TypeError,
+            "where must be a bool tensor",
+        ),
+        (
+            torch.ones(3, 8, 8, dtype=torch.bool),
+            ValueError,
+            r"where must be shaped \(3, 1, 8, 8\)",
+        ),
+        (
+            torch.ones(2, 1, 8, 8, dtype=torch.bool),
+            ValueError,
+            r"where must be shaped \(3, 1, 8, 8\)",
+        ),
+        (
+            torch.ones(3, 2, 8, 8, dtype=torch.bool),
+            ValueError,
+            r"where must be shaped \(3, 1, 8, 8\)",
+        ),
+        (
+            torch.zeros(3, 1, 8, 8, dtype=torch.bool).index_fill_(
+                0, torch.tensor([0, 2]), True
+            ),
+            ValueError,
+            r"where selects no pixel of 1 image\(s\) \(first: index 1\)",
+        ),
     ],
     ids=["float", "uint8", "3-d", "batch", "channels", "empty"],
 )
@@ -254,15 +324,26 @@ def test_bernoulli_log_likelihood_where_sums_the_selected_pixels_only():
     x = torch.rand(2, 3, 5, 5, generator=gen(18))
     where = torch.rand(2, 1, 5, 5, generator=gen(19)) < 0.4
     per_pixel = x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)
-    expected = torch.stack([per_pixel[b][where[b].expand(3, 5, 5)].sum() for b in range(2)])
-    torch.testing.assert_close(bernoulli_log_likelihood(logits, x, where), expected, atol=1e-4, rtol=1e-5)
-    torch.testing.assert_close(bernoulli_log_likelihood(logits, x, torch.ones_like(where)),
-                               bernoulli_log_likelihood(logits, x))
-    assert torch.equal(bernoulli_log_likelihood(logits, x, torch.zeros_like(where)), torch.zeros(2))
+    expected = torch.stack(
+        [per_pixel[b][where[b].expand(3, 5, 5)].sum() for b in range(2)]
+    )
+    torch.testing.assert_close(
+        bernoulli_log_likelihood(logits, x, where), expected, atol=1e-4, rtol=1e-5
+    )
+    torch.testing.assert_close(
+        bernoulli_log_likelihood(logits, x, torch.ones_like(where)),
+        bernoulli_log_likelihood(logits, x),
+    )
+    assert torch.equal(
+        bernoulli_log_likelihood(logits, x, torch.zeros_like(where)), torch.zeros(2)
+    )
 
 
-@pytest.mark.parametrize("logvar", [-1.5, torch.tensor(0.7), torch.linspace(-1, 1, 5)[None, None, None, :]],
-                         ids=["float", "scalar-tensor", "per-column"])
+@pytest.mark.parametrize(
+    "logvar",
+    [-1.5, torch.tensor(0.7), torch.linspace(-1, 1, 5)[None, None, None, :]],
+    ids=["float", "scalar-tensor", "per-column"],
+)
 def test_gaussian_log_likelihood_where_sums_the_selected_pixels_only(logvar):
     mean = torch.rand(2, 1, 5, 5, generator=gen(20))
     x = torch.rand(2, 1, 5, 5, generator=gen(21))
@@ -270,15 +351,23 @@ def test_gaussian_log_likelihood_where_sums_the_selected_pixels_only(logvar):
     std = torch.exp(0.5 * torch.as_tensor(logvar)).expand_as(x)
     per_pixel = Normal(mean, std).log_prob(x)
     expected = torch.stack([per_pixel[b][where[b]].sum() for b in range(2)])
-    torch.testing.assert_close(gaussian_log_likelihood(mean, logvar, x, where), expected, atol=1e-4, rtol=1e-5)
-    torch.testing.assert_close(gaussian_log_likelihood(mean, logvar, x, torch.ones_like(where)),
-                               gaussian_log_likelihood(mean, logvar, x))
+    torch.testing.assert_close(
+        gaussian_log_likelihood(mean, logvar, x, where), expected, atol=1e-4, rtol=1e-5
+    )
+    torch.testing.assert_close(
+        gaussian_log_likelihood(mean, logvar, x, torch.ones_like(where)),
+        gaussian_log_likelihood(mean, logvar, x),
+    )
 
 
 @pytest.mark.parametrize(
     "where",
-    [torch.ones(2, 1, 4, 4), torch.ones(2, 1, 4, 4, dtype=torch.uint8), torch.ones(2, 4, 4, dtype=torch.bool),
-     torch.ones(1, 1, 4, 4, dtype=torch.bool)],
+    [
+        torch.ones(2, 1, 4, 4),
+        torch.ones(2, 1, 4, 4, dtype=torch.uint8),
+        torch.ones(2, 4, 4, dtype=torch.bool),
+        torch.ones(1, 1, 4, 4, dtype=torch.bool),
+    ],
     ids=["float", "uint8", "3-d", "batch"],
 )
 def test_likelihoods_reject_a_bad_where(where):
@@ -289,8 +378,15 @@ def test_likelihoods_reject_a_bad_where(where):
         gaussian_log_likelihood(x, 0.0, x, where)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"likelihood": "gaussian"}, {"likelihood": "gaussian", "gaussian_logvar": -2.0}],
-                         ids=["bernoulli", "gaussian-learned", "gaussian-fixed"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"likelihood": "gaussian"},
+        {"likelihood": "gaussian", "gaussian_logvar": -2.0},
+    ],
+    ids=["bernoulli", "gaussian-learned", "gaussian-fixed"],
+)
 def test_vae_log_likelihood_where_is_the_loss_of_the_selected_pixels(kwargs, y):
     model = make_vae(**kwargs)
     where = random_mask(y, 0.5, gen(23))
@@ -298,18 +394,30 @@ def test_vae_log_likelihood_where_is_the_loss_of_the_selected_pixels(kwargs, y):
     if model.config.likelihood == "bernoulli":
         expected = bernoulli_log_likelihood(x_param, y, where)
     else:
-        logvar = model.x_logvar.detach() if model.x_logvar is not None else kwargs["gaussian_logvar"]
+        logvar = (
+            model.x_logvar.detach()
+            if model.x_logvar is not None
+            else kwargs["gaussian_logvar"]
+        )
         expected = gaussian_log_likelihood(x_param, logvar, y, where)
     got = model.log_likelihood(x_param, y, where=where)
     torch.testing.assert_close(got, expected)
-    assert (got > model.log_likelihood(x_param, y)).all() or model.config.likelihood == "gaussian"
+    assert (
+        got > model.log_likelihood(x_param, y)
+    ).all() or model.config.likelihood == "gaussian"
 
 
 # --- observed_likelihood, log_posterior, map_inpaint -----------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"likelihood": "gaussian", "gaussian_logvar": -2.0}], ids=["bernoulli", "gaussian"])
-def test_observed_likelihood_is_the_models_likelihood_of_the_observed_pixels(kwargs, y, mask):
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"likelihood": "gaussian", "gaussian_logvar": -2.0}],
+    ids=["bernoulli", "gaussian"],
+)
+def test_observed_likelihood_is_the_models_likelihood_of_the_observed_pixels(
+    kwargs, y, mask
+):
     model = make_vae(**kwargs)
     ll = observed_likelihood(model, mask)
     assert ll.uses_decoder_output is True
@@ -324,18 +432,28 @@ def test_observed_likelihood_is_the_models_likelihood_of_the_observed_pixels(kwa
     by_hand = torch.stack([per_pixel[b][~mask[b]].sum() for b in range(3)])
     torch.testing.assert_close(ll(x_param, y), by_hand, atol=1e-4, rtol=1e-5)
     # the missing pixels of y do not matter
-    torch.testing.assert_close(ll(x_param, hide(y, mask, 0.0)), ll(x_param, hide(y, mask, 1.0)))
+    torch.testing.assert_close(
+        ll(x_param, hide(y, mask, 0.0)), ll(x_param, hide(y, mask, 1.0))
+    )
 
 
-def test_log_posterior_with_the_observed_likelihood_feeds_it_the_decoders_logits(model, y, mask):
+def test_log_posterior_with_the_observed_likelihood_feeds_it_the_decoders_logits(
+    model, y, mask
+):
     ll = observed_likelihood(model, mask)
     z = torch.randn(3, 3, generator=gen(26))
     with torch.no_grad():
         got = log_posterior(model, y, ll, z)
-        expected = model.log_likelihood(model.decode(z), y, where=~mask) - 0.5 * z.pow(2).sum(dim=1)
-        with_mean_image = model.log_likelihood(model.mean_image(z), y, where=~mask) - 0.5 * z.pow(2).sum(dim=1)
+        expected = model.log_likelihood(model.decode(z), y, where=~mask) - 0.5 * z.pow(
+            2
+        ).sum(dim=1)
+        with_mean_image = model.log_likelihood(
+            model.mean_image(z), y, where=~mask
+        ) - 0.5 * z.pow(2).sum(dim=1)
     torch.testing.assert_close(got, expected)
-    assert (got - with_mean_image).abs().min() > 1e-3  # logits, not probabilities, reach the likelihood
+    assert (
+        got - with_mean_image
+    ).abs().min() > 1e-3  # logits, not probabilities, reach the likelihood
 
 
 def test_map_inpaint_raises_the_posterior_of_the_observed_pixels(model, y, mask):
@@ -359,11 +477,15 @@ def test_map_inpaint_ignores_the_values_in_the_holes(model, y, mask):
     _, black = map_inpaint(model, hide(y, mask, 0.0), mask, num_steps=200, lr=0.1)
     _, white = map_inpaint(model, hide(y, mask, 1.0), mask, num_steps=200, lr=0.1)
     full = mask.expand_as(y)
-    assert (black[full] - white[full]).abs().max() < 0.05  # both climbed to the same optimum
+    assert (
+        black[full] - white[full]
+    ).abs().max() < 0.05  # both climbed to the same optimum
 
 
 def test_map_inpaint_leaves_the_model_unchanged(model, y, mask):
-    model.decoder[0].weight.requires_grad_(False)  # a caller's frozen layer stays frozen
+    model.decoder[0].weight.requires_grad_(
+        False
+    )  # a caller's frozen layer stays frozen
     before = {k: v.clone() for k, v in model.state_dict().items()}
     flags = {k: p.requires_grad for k, p in model.named_parameters()}
     map_inpaint(model, y, mask, num_steps=5)
@@ -390,16 +512,24 @@ def run_posterior_samples(model, y, mask, **kwargs):
     return posterior_samples(model, y, mask, z_start, **kwargs)
 
 
-SAMPLERS = {"pseudo_gibbs": pseudo_gibbs, "metropolis_within_gibbs": metropolis_within_gibbs,
-            "posterior_samples": run_posterior_samples}
+SAMPLERS = {
+    "pseudo_gibbs": pseudo_gibbs,
+    "metropolis_within_gibbs": metropolis_within_gibbs,
+    "posterior_samples": run_posterior_samples,
+}
 
 
 @pytest.mark.parametrize("sample", SAMPLERS.values(), ids=SAMPLERS.keys())
-def test_samplers_return_shaped_draws_that_keep_observed_pixels_exactly(model, y, mask, sample):
+def test_samplers_return_shaped_draws_that_keep_observed_pixels_exactly(
+    model, y, mask, sample
+):
     draws = sample(model, y, mask, num_samples=6, burn_in=4, thin=2, generator=gen(27))
     assert isinstance(draws, Imputations)
     assert draws.codes.shape == (6, 3, 3) and draws.images.shape == (6, 3, 1, 8, 8)
-    assert draws.acceptance.shape == (3,) and ((draws.acceptance >= 0) & (draws.acceptance <= 1)).all()
+    assert (
+        draws.acceptance.shape == (3,)
+        and ((draws.acceptance >= 0) & (draws.acceptance <= 1)).all()
+    )
     assert_observed_exact(draws.images, y, mask)
     assert_observed_exact(draws.mean(), y, mask)
     # each image is its code's decoded mean in the holes
@@ -413,13 +543,20 @@ def test_samplers_return_shaped_draws_that_keep_observed_pixels_exactly(model, y
 
 @pytest.mark.parametrize("sample", SAMPLERS.values(), ids=SAMPLERS.keys())
 def test_samplers_follow_their_seed(model, y, mask, sample):
-    first, again, other = (sample(model, y, mask, num_samples=3, burn_in=2, thin=1, generator=gen(s)) for s in (5, 5, 6))
+    first, again, other = (
+        sample(model, y, mask, num_samples=3, burn_in=2, thin=1, generator=gen(s))
+        for s in (5, 5, 6)
+    )
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     assert not torch.equal(first.codes, other.codes)
 
 
-@pytest.mark.parametrize("sampler", [pseudo_gibbs, metropolis_within_gibbs], ids=["pseudo", "metropolis"])
-def test_gibbs_samplers_with_a_gaussian_decoder_keep_observed_pixels_and_the_unit_range(sampler, y, mask):
+@pytest.mark.parametrize(
+    "sampler", [pseudo_gibbs, metropolis_within_gibbs], ids=["pseudo", "metropolis"]
+)
+def test_gibbs_samplers_with_a_gaussian_decoder_keep_observed_pixels_and_the_unit_range(
+    sampler, y, mask
+):
     model = make_vae(likelihood="gaussian", gaussian_logvar=-3.0)
     draws = sampler(model, y, mask, num_samples=4, burn_in=3, thin=1, generator=gen(28))
     assert_observed_exact(draws.images, y, mask)
@@ -431,36 +568,50 @@ def test_samplers_handle_colour_images():
     y = torch.rand(2, 3, 8, 8, generator=gen(29))
     mask = random_mask(y, 0.3, gen(30))
     for sample in SAMPLERS.values():
-        draws = sample(model, y, mask, num_samples=2, burn_in=1, thin=1, generator=gen(31))
+        draws = sample(
+            model, y, mask, num_samples=2, burn_in=1, thin=1, generator=gen(31)
+        )
         assert draws.images.shape == (2, 2, 3, 8, 8)
         assert_observed_exact(draws.images, y, mask)
         assert_observed_exact(draws.mean(), y, mask)
 
 
 def test_pseudo_gibbs_accepts_every_proposal(model, y, mask):
-    draws = pseudo_gibbs(model, y, mask, num_samples=5, burn_in=2, thin=3, generator=gen(32))
+    draws = pseudo_gibbs(
+        model, y, mask, num_samples=5, burn_in=2, thin=3, generator=gen(32)
+    )
     assert torch.equal(draws.acceptance, torch.ones(3))
 
 
 def test_metropolis_acceptance_counts_accepted_steps_after_burn_in(model, y, mask):
     num_samples, thin = 10, 3
-    draws = metropolis_within_gibbs(model, y, mask, num_samples=num_samples, burn_in=5, thin=thin, generator=gen(33))
+    draws = metropolis_within_gibbs(
+        model, y, mask, num_samples=num_samples, burn_in=5, thin=thin, generator=gen(33)
+    )
     counts = draws.acceptance * (num_samples * thin)
     torch.testing.assert_close(counts, counts.round(), atol=1e-4, rtol=0)
-    assert (draws.acceptance < 1).any()  # the untrained encoder is a poor proposal: some moves are refused
+    assert (
+        draws.acceptance < 1
+    ).any()  # the untrained encoder is a poor proposal: some moves are refused
     assert (draws.acceptance > 0).all()
 
 
-def test_metropolis_rejection_keeps_the_code_and_acceptance_counts_the_moves(model, y, mask):
+def test_metropolis_rejection_keeps_the_code_and_acceptance_counts_the_moves(
+    model, y, mask
+):
     """With thin = 1 and no burn-in every state is kept: a refused proposal repeats the previous code
     exactly, an accepted one (a continuous draw) changes it, and the acceptance counts the changes."""
     num_samples = 12
-    draws = metropolis_within_gibbs(model, y, mask, num_samples=num_samples, burn_in=0, thin=1, generator=gen(34))
+    draws = metropolis_within_gibbs(
+        model, y, mask, num_samples=num_samples, burn_in=0, thin=1, generator=gen(34)
+    )
     with torch.no_grad():
         start = model.encode(y)[0]
-    chain = torch.cat([start[None], draws.codes])                                 # (S + 1, B, d)
-    moved = (chain[1:] != chain[:-1]).any(dim=2)                                   # (S, B)
-    assert torch.equal(moved, (chain[1:] != chain[:-1]).all(dim=2))               # all coordinates or none
+    chain = torch.cat([start[None], draws.codes])  # (S + 1, B, d)
+    moved = (chain[1:] != chain[:-1]).any(dim=2)  # (S, B)
+    assert torch.equal(
+        moved, (chain[1:] != chain[:-1]).all(dim=2)
+    )  # all coordinates or none
     torch.testing.assert_close(draws.acceptance, moved.float().mean(dim=0))
     assert (~moved).any() and moved.any()
 
@@ -494,7 +645,10 @@ def test_samplers_reject_bad_masks(model, y, sample):
 
 
 def test_posterior_samples_needs_one_start_code_per_image(model, y, mask):
-    with pytest.raises(ValueError, match=r"z_start must hold one code per image, shape \(3, latent_dim\), got \(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"z_start must hold one code per image, shape \(3, latent_dim\), got \(2, 3\)",
+    ):
         posterior_samples(model, y, mask, torch.zeros(2, 3), num_samples=1, burn_in=0)
 
 
@@ -520,7 +674,9 @@ def two_pixels():
     model = two_pixel_vae()
     z = torch.linspace(-9, 9, 40001, dtype=torch.float64)
     logits = 3 * z + 0.5, -2.5 * z + 0.3
-    weights = torch.softmax(-0.5 * z**2 + F.logsigmoid(logits[0]), dim=0)          # p(z | x_0 = 1) on the grid
+    weights = torch.softmax(
+        -0.5 * z**2 + F.logsigmoid(logits[0]), dim=0
+    )  # p(z | x_0 = 1) on the grid
     mean = (weights * z).sum().item()
     sd = math.sqrt((weights * z**2).sum().item() - mean**2)
     p_one = (weights * torch.sigmoid(logits[1])).sum().item()
@@ -530,10 +686,19 @@ def two_pixels():
 
 
 EXACT_SAMPLERS = {
-    "metropolis_within_gibbs": lambda m, y, mask: metropolis_within_gibbs(m, y, mask, num_samples=40, burn_in=30, thin=2,
-                                                                          generator=gen(35)),
-    "posterior_samples": lambda m, y, mask: posterior_samples(m, y, mask, torch.zeros(len(y), 1), num_samples=40,
-                                                              burn_in=200, thin=2, generator=gen(35)),
+    "metropolis_within_gibbs": lambda m, y, mask: metropolis_within_gibbs(
+        m, y, mask, num_samples=40, burn_in=30, thin=2, generator=gen(35)
+    ),
+    "posterior_samples": lambda m, y, mask: posterior_samples(
+        m,
+        y,
+        mask,
+        torch.zeros(len(y), 1),
+        num_samples=40,
+        burn_in=200,
+        thin=2,
+        generator=gen(35),
+    ),
 }
 
 
@@ -544,21 +709,27 @@ def test_exact_samplers_draw_from_the_models_conditional(two_pixels, sample):
     draws = sample(model, y, mask)
     assert draws.codes.mean().item() == pytest.approx(mean, abs=0.05)
     assert draws.codes.std().item() == pytest.approx(sd, abs=0.05)
-    assert draws.mean()[:, 0, 0, 1].mean().item() == pytest.approx(p_one, abs=0.02)  # P(x_1 = 1 | x_0 = 1)
+    assert draws.mean()[:, 0, 0, 1].mean().item() == pytest.approx(
+        p_one, abs=0.02
+    )  # P(x_1 = 1 | x_0 = 1)
     assert torch.equal(draws.images[..., 0], torch.ones(40, 500, 1, 1))
 
 
 def test_pseudo_gibbs_misses_the_conditional_that_the_exact_samplers_find(two_pixels):
     """The check above has the power to tell: pseudo-Gibbs, which trusts the encoder, lands elsewhere."""
     model, y, mask, (mean, _, p_one) = two_pixels
-    draws = pseudo_gibbs(model, y, mask, num_samples=40, burn_in=30, thin=2, generator=gen(35))
+    draws = pseudo_gibbs(
+        model, y, mask, num_samples=40, burn_in=30, thin=2, generator=gen(35)
+    )
     assert abs(draws.codes.mean().item() - mean) > 0.1
     assert abs(draws.mean()[:, 0, 0, 1].mean().item() - p_one) > 0.04
 
 
 def test_importance_weights_estimate_the_conditional_log_likelihood(two_pixels):
     model, y, mask, (_, _, p_one) = two_pixels
-    codes, log_weights = importance_sample(model, y[:1], mask[:1], y[:1], 20000, generator=gen(36))
+    codes, log_weights = importance_sample(
+        model, y[:1], mask[:1], y[:1], 20000, generator=gen(36)
+    )
     for value, probability in ((1.0, p_one), (0.0, 1 - p_one)):
         x = torch.tensor([1.0, value]).view(1, 1, 1, 2)
         got = conditional_log_likelihood(model, x, mask[:1], codes, log_weights)
@@ -578,7 +749,9 @@ def missing_log_likelihood(model, x, mask, z):
         return model.log_likelihood(model.decode(z), x, where=mask)
 
 
-def test_conditional_log_likelihood_of_one_code_is_the_likelihood_of_the_missing_pixels(model, y, mask, codes):
+def test_conditional_log_likelihood_of_one_code_is_the_likelihood_of_the_missing_pixels(
+    model, y, mask, codes
+):
     got = conditional_log_likelihood(model, y, mask, codes[:1])
     assert got.shape == (3,)
     torch.testing.assert_close(got, missing_log_likelihood(model, y, mask, codes[0]))
@@ -586,12 +759,23 @@ def test_conditional_log_likelihood_of_one_code_is_the_likelihood_of_the_missing
     torch.testing.assert_close(repeated, got)
 
 
-def test_conditional_log_likelihood_averages_the_likelihoods_of_the_codes(model, y, mask, codes):
-    per_code = torch.stack([missing_log_likelihood(model, y, mask, z) for z in codes])      # (S, B)
+def test_conditional_log_likelihood_averages_the_likelihoods_of_the_codes(
+    model, y, mask, codes
+):
+    per_code = torch.stack(
+        [missing_log_likelihood(model, y, mask, z) for z in codes]
+    )  # (S, B)
     expected = torch.logsumexp(per_code, dim=0) - math.log(5)
-    torch.testing.assert_close(conditional_log_likelihood(model, y, mask, codes), expected)
-    torch.testing.assert_close(conditional_log_likelihood(model, y, mask, codes, chunk_size=2), expected)
-    torch.testing.assert_close(conditional_log_likelihood(model, y, mask, codes, torch.full((5, 3), 3.7)), expected)
+    torch.testing.assert_close(
+        conditional_log_likelihood(model, y, mask, codes), expected
+    )
+    torch.testing.assert_close(
+        conditional_log_likelihood(model, y, mask, codes, chunk_size=2), expected
+    )
+    torch.testing.assert_close(
+        conditional_log_likelihood(model, y, mask, codes, torch.full((5, 3), 3.7)),
+        expected,
+    )
     # weights: all on code 2 for image 0, on code 4 for image 1, uneven for image 2
     log_weights = torch.full((5, 3), -math.inf)
     log_weights[2, 0], log_weights[4, 1] = 0.0, 12.0
@@ -603,24 +787,40 @@ def test_conditional_log_likelihood_averages_the_likelihoods_of_the_codes(model,
     torch.testing.assert_close(got[2], torch.log((w * per_code[:, 2].exp()).sum()))
 
 
-def test_conditional_log_likelihood_scores_only_the_missing_pixels(model, y, mask, codes):
+def test_conditional_log_likelihood_scores_only_the_missing_pixels(
+    model, y, mask, codes
+):
     """Changing observed pixels of x changes nothing; changing a missing one does."""
     other = y.clone()
     observed = ~mask.expand_as(y)
     other[observed] = 1 - other[observed]
     base = conditional_log_likelihood(model, y, mask, codes)
-    torch.testing.assert_close(conditional_log_likelihood(model, other, mask, codes), base)
-    assert not torch.allclose(conditional_log_likelihood(model, hide(y, mask, 1.0), mask, codes), base)
+    torch.testing.assert_close(
+        conditional_log_likelihood(model, other, mask, codes), base
+    )
+    assert not torch.allclose(
+        conditional_log_likelihood(model, hide(y, mask, 1.0), mask, codes), base
+    )
 
 
 def test_conditional_log_likelihood_rejects_bad_shapes(model, y, mask, codes):
-    with pytest.raises(ValueError, match=r"codes must be shaped \(S, 3, latent_dim\), got \(3, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"codes must be shaped \(S, 3, latent_dim\), got \(3, 3\)"
+    ):
         conditional_log_likelihood(model, y, mask, codes[0])
-    with pytest.raises(ValueError, match=r"codes must be shaped \(S, 3, latent_dim\), got \(5, 2, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"codes must be shaped \(S, 3, latent_dim\), got \(5, 2, 3\)"
+    ):
         conditional_log_likelihood(model, y, mask, codes[:, :2])
-    with pytest.raises(ValueError, match=r"log_weights must be shaped \(5, 3\) like the codes, got \(5,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"log_weights must be shaped \(5, 3\) like the codes, got \(5,\)",
+    ):
         conditional_log_likelihood(model, y, mask, codes, torch.zeros(5))
-    with pytest.raises(ValueError, match=r"log_weights must be shaped \(5, 3\) like the codes, got \(3, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"log_weights must be shaped \(5, 3\) like the codes, got \(3, 5\)",
+    ):
         conditional_log_likelihood(model, y, mask, codes, torch.zeros(3, 5))
     with pytest.raises(TypeError, match="torch.bool"):
         conditional_log_likelihood(model, y, mask.float(), codes)
@@ -630,18 +830,27 @@ def test_conditional_log_likelihood_rejects_bad_shapes(model, y, mask, codes):
 
 
 def test_importance_sample_shapes_and_seed(model, y, mask):
-    codes, log_weights = importance_sample(model, y, mask, y, 7, chunk_size=3, generator=gen(38))
+    codes, log_weights = importance_sample(
+        model, y, mask, y, 7, chunk_size=3, generator=gen(38)
+    )
     assert codes.shape == (7, 3, 3) and log_weights.shape == (7, 3)
     assert torch.isfinite(log_weights).all()
     again = importance_sample(model, y, mask, y, 7, chunk_size=3, generator=gen(38))
     assert torch.equal(codes, again[0]) and torch.equal(log_weights, again[1])
-    assert not torch.equal(codes, importance_sample(model, y, mask, y, 7, chunk_size=3, generator=gen(39))[0])
+    assert not torch.equal(
+        codes,
+        importance_sample(model, y, mask, y, 7, chunk_size=3, generator=gen(39))[0],
+    )
 
 
 @pytest.mark.parametrize("scale", [1.0, 2.5])
-def test_importance_weights_are_prior_times_observed_likelihood_over_proposal(model, y, mask, scale):
+def test_importance_weights_are_prior_times_observed_likelihood_over_proposal(
+    model, y, mask, scale
+):
     proposal_images = mean_fill(y, mask)
-    codes, log_weights = importance_sample(model, y, mask, proposal_images, 4, scale=scale, generator=gen(40))
+    codes, log_weights = importance_sample(
+        model, y, mask, proposal_images, 4, scale=scale, generator=gen(40)
+    )
     with torch.no_grad():
         mu, logvar = model.encode(proposal_images)
     sd = torch.exp(0.5 * logvar) * scale
@@ -650,7 +859,9 @@ def test_importance_weights_are_prior_times_observed_likelihood_over_proposal(mo
             log_observed = model.log_likelihood(model.decode(z), y, where=~mask)
         log_prior = Normal(0.0, 1.0).log_prob(z).sum(dim=1)
         log_proposal = Normal(mu, sd).log_prob(z).sum(dim=1)
-        torch.testing.assert_close(lw, log_observed + log_prior - log_proposal, atol=1e-4, rtol=1e-5)
+        torch.testing.assert_close(
+            lw, log_observed + log_prior - log_proposal, atol=1e-4, rtol=1e-5
+        )
 
 
 def test_importance_sample_draws_from_the_scaled_encoder_posterior(model, y, mask):
@@ -665,8 +876,11 @@ def test_importance_sample_draws_from_the_scaled_encoder_posterior(model, y, mas
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"scale": 0.0}, "scale must be a positive number, got 0.0"), ({"scale": -1.0}, "scale must be a positive number"),
-     ({"num_samples": 0}, "num_samples must be a positive int, got 0")],
+    [
+        ({"scale": 0.0}, "scale must be a positive number, got 0.0"),
+        ({"scale": -1.0}, "scale must be a positive number"),
+        ({"num_samples": 0}, "num_samples must be a positive int, got 0"),
+    ],
 )
 def test_importance_sample_rejects_bad_settings(model, y, mask, kwargs, message):
     settings = {"num_samples": 2, **kwargs}
@@ -674,7 +888,9 @@ def test_importance_sample_rejects_bad_settings(model, y, mask, kwargs, message)
         importance_sample(model, y, mask, y, **settings)
 
 
-def test_importance_sample_names_proposal_images_when_their_batch_differs_from_y(model, y):
+def test_importance_sample_names_proposal_images_when_their_batch_differs_from_y(
+    model, y
+):
     with pytest.raises(ValueError, match="proposal_images"):
         importance_sample(model, y, square_mask(y, 3), y[:1], 4)
 
@@ -688,10 +904,14 @@ def test_inpainting_explorer_shows_the_damaged_image_and_each_method():
         calls.append((y.shape, mask.shape, int(mask.sum())))
         return keep_observed(torch.ones_like(y), y, mask)
 
-    widget = inpainting_explorer(torch.rand(1, 8, 8, generator=gen(1)), {"ones": method}, size=4)
+    widget = inpainting_explorer(
+        torch.rand(1, 8, 8, generator=gen(1)), {"ones": method}, size=4
+    )
     sliders, panels = widget.children
     assert [s.description for s in sliders.children] == ["hole size", "top", "left"]
-    assert len(panels.children) == 2 and all(p.children[1].value for p in panels.children)
+    assert len(panels.children) == 2 and all(
+        p.children[1].value for p in panels.children
+    )
     assert calls == [((1, 1, 8, 8), (1, 1, 8, 8), 16)]
     sliders.children[0].value = 6
     assert calls[-1][2] == 36

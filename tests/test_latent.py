@@ -3,6 +3,7 @@
 Rate and distortion are checked against the closed-form KL and the model's own forward pass; the
 paths against their geometric definitions; the grid against SciPy's normal quantiles.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,16 +66,22 @@ def test_latent_means_are_the_encoders_means(model, x, batch_size):
 
 def test_reconstruct_decodes_the_posterior_mean(model, x):
     with torch.no_grad():
-        expected = torch.sigmoid(model.decode(model.encode(x)[0]))  # E[x | z] of a Bernoulli decoder
+        expected = torch.sigmoid(
+            model.decode(model.encode(x)[0])
+        )  # E[x | z] of a Bernoulli decoder
     got = reconstruct(model, x, batch_size=4)
     assert got.shape == x.shape
     torch.testing.assert_close(got, expected)
     assert got.min() >= 0 and got.max() <= 1
 
 
-@pytest.mark.parametrize("fn", [latent_means, reconstruct, rate_distortion, kl_per_dimension])
+@pytest.mark.parametrize(
+    "fn", [latent_means, reconstruct, rate_distortion, kl_per_dimension]
+)
 def test_latent_functions_need_a_batch_of_images(model, fn):
-    with pytest.raises(ValueError, match=r"x must be a batch of images shaped \(B, C, H, W\)"):
+    with pytest.raises(
+        ValueError, match=r"x must be a batch of images shaped \(B, C, H, W\)"
+    ):
         fn(model, torch.rand(8, 8))
 
 
@@ -107,17 +114,24 @@ def test_rate_is_the_closed_form_kl_of_the_posterior(model, x):
     with torch.no_grad():
         q = model.posterior(x)
     expected = kl_divergence(q.base_dist, Normal(0.0, 1.0)).sum(-1)
-    torch.testing.assert_close(rate_distortion(model, x).rate, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        rate_distortion(model, x).rate, expected, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_rate_does_not_depend_on_the_seed_or_the_batch_size(model, x):
-    a, b = rate_distortion(model, x, seed=0), rate_distortion(model, x, seed=1, batch_size=3)
+    a, b = (
+        rate_distortion(model, x, seed=0),
+        rate_distortion(model, x, seed=1, batch_size=3),
+    )
     torch.testing.assert_close(a.rate, b.rate)
 
 
 def test_rate_distortion_is_repeatable_and_follows_its_seed(model, x):
     first, again, other = (rate_distortion(model, x, seed=s) for s in (5, 5, 6))
-    assert torch.equal(first.distortion, again.distortion) and torch.equal(first.rate, again.rate)
+    assert torch.equal(first.distortion, again.distortion) and torch.equal(
+        first.rate, again.rate
+    )
     assert not torch.equal(first.distortion, other.distortion)
 
 
@@ -133,14 +147,18 @@ def test_kl_per_dimension_sums_to_the_mean_rate(model, x):
     per_dim = kl_per_dimension(model, x, batch_size=4)
     assert per_dim.shape == (3,)
     assert (per_dim >= 0).all()
-    torch.testing.assert_close(per_dim.sum(), rate_distortion(model, x).rate.mean(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        per_dim.sum(), rate_distortion(model, x).rate.mean(), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_kl_per_dimension_matches_torch_distributions(model, x):
     with torch.no_grad():
         q = model.posterior(x).base_dist
     expected = kl_divergence(q, Normal(0.0, 1.0)).mean(0)
-    torch.testing.assert_close(kl_per_dimension(model, x), expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        kl_per_dimension(model, x), expected, rtol=1e-5, atol=1e-6
+    )
 
 
 # --- active units ---------------------------------------------------------------------------------
@@ -149,19 +167,28 @@ def test_kl_per_dimension_matches_torch_distributions(model, x):
 def test_active_units_thresholds_the_variance_of_the_means():
     gen = torch.Generator().manual_seed(0)
     n = 500
-    mu = torch.stack([
-        torch.full((n,), 0.7),                         # constant: inactive
-        torch.randn(n, generator=gen),                 # variance ~1: active
-        0.05 * torch.randn(n, generator=gen) + 2.0,    # variance ~0.0025: inactive at 0.01
-        0.3 * torch.randn(n, generator=gen),           # variance ~0.09: active at 0.01, not at 0.5
-    ], dim=1)
+    mu = torch.stack(
+        [
+            torch.full((n,), 0.7),  # constant: inactive
+            torch.randn(n, generator=gen),  # variance ~1: active
+            0.05 * torch.randn(n, generator=gen)
+            + 2.0,  # variance ~0.0025: inactive at 0.01
+            0.3
+            * torch.randn(
+                n, generator=gen
+            ),  # variance ~0.09: active at 0.01, not at 0.5
+        ],
+        dim=1,
+    )
     assert active_units(mu).tolist() == [False, True, False, True]
     assert active_units(mu, threshold=0.5).tolist() == [False, True, False, False]
     assert active_units(mu, threshold=1e-3).tolist() == [False, True, True, True]
 
 
 def test_active_units_agrees_with_numpy_variance():
-    mu = torch.rand(50, 6, generator=torch.Generator().manual_seed(1)) * torch.tensor([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    mu = torch.rand(50, 6, generator=torch.Generator().manual_seed(1)) * torch.tensor(
+        [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    )
     threshold = 0.01
     expected = np.var(mu.numpy().astype(np.float64), axis=0, ddof=1) > threshold
     assert active_units(mu, threshold).tolist() == expected.tolist()
@@ -173,7 +200,10 @@ def re_shape(shape: tuple) -> str:
 
 @pytest.mark.parametrize("shape", [(5,), (1, 4), (2, 3, 4)])
 def test_active_units_needs_several_codes(shape):
-    with pytest.raises(ValueError, match=rf"mu must be \(N, latent_dim\) with N >= 2, got shape {re_shape(shape)}"):
+    with pytest.raises(
+        ValueError,
+        match=rf"mu must be \(N, latent_dim\) with N >= 2, got shape {re_shape(shape)}",
+    ):
         active_units(torch.zeros(shape))
 
 
@@ -189,7 +219,9 @@ def test_active_units_needs_a_positive_threshold(threshold):
 @pytest.fixture
 def codes():
     gen = torch.Generator().manual_seed(7)
-    return torch.randn(8, generator=gen, dtype=torch.float64), 2 * torch.randn(8, generator=gen, dtype=torch.float64)
+    return torch.randn(8, generator=gen, dtype=torch.float64), 2 * torch.randn(
+        8, generator=gen, dtype=torch.float64
+    )
 
 
 def test_lerp_is_torch_lerp_at_evenly_spaced_weights(codes):
@@ -206,8 +238,18 @@ def test_lerp_is_torch_lerp_at_evenly_spaced_weights(codes):
 @pytest.mark.parametrize(
     ("z_a", "z_b", "steps", "message"),
     [
-        (torch.ones(3), torch.ones(4), 5, r"z_a and z_b must have the same shape, got \(3,\) and \(4,\)"),
-        (torch.ones(2, 3), torch.ones(2, 3), 5, r"single codes of shape \(latent_dim,\), got \(2, 3\)"),
+        (
+            torch.ones(3),
+            torch.ones(4),
+            5,
+            r"z_a and z_b must have the same shape, got \(3,\) and \(4,\)",
+        ),
+        (
+            torch.ones(2, 3),
+            torch.ones(2, 3),
+            5,
+            r"single codes of shape \(latent_dim,\), got \(2, 3\)",
+        ),
         (torch.ones(3), torch.ones(3), 1, "steps must be an int >= 2 .*got 1"),
         (torch.ones(3), torch.ones(3), 4.0, "steps must be an int >= 2 .*got 4.0"),
         (torch.ones(3), torch.ones(3), True, "steps must be an int >= 2 .*got True"),
@@ -239,16 +281,23 @@ def test_slerp_starts_at_z_a_and_ends_at_z_b(codes):
 def test_slerp_norms_change_linearly(codes):
     z_a, z_b = codes
     norms = slerp(z_a, z_b, 9).norm(dim=1)
-    torch.testing.assert_close(norms, torch.linspace(z_a.norm().item(), z_b.norm().item(), 9, dtype=torch.float64))
+    torch.testing.assert_close(
+        norms,
+        torch.linspace(z_a.norm().item(), z_b.norm().item(), 9, dtype=torch.float64),
+    )
 
 
 def test_slerp_directions_stay_on_the_great_circle(codes):
     z_a, z_b = codes
     path = slerp(z_a, z_b, 9)
     directions = path / path.norm(dim=1, keepdim=True)
-    basis, _ = torch.linalg.qr(torch.stack([z_a, z_b], dim=1))  # orthonormal basis of span(z_a, z_b)
+    basis, _ = torch.linalg.qr(
+        torch.stack([z_a, z_b], dim=1)
+    )  # orthonormal basis of span(z_a, z_b)
     in_plane = directions @ basis
-    torch.testing.assert_close(in_plane @ basis.T, directions)  # nothing outside the plane
+    torch.testing.assert_close(
+        in_plane @ basis.T, directions
+    )  # nothing outside the plane
     torch.testing.assert_close(in_plane.norm(dim=1), torch.ones(9, dtype=torch.float64))
 
 
@@ -278,7 +327,9 @@ def test_slerp_keeps_sample_norms_where_lerp_cuts_through_the_centre():
     assert lerp(z_a, z_b, 3)[1].norm() < 2.2  # 3 / sqrt(2)
 
 
-@pytest.mark.parametrize("factor", [3.0, 1.0, 1.0 + 1e-7], ids=["scaled", "equal", "within-rounding"])
+@pytest.mark.parametrize(
+    "factor", [3.0, 1.0, 1.0 + 1e-7], ids=["scaled", "equal", "within-rounding"]
+)
 def test_slerp_of_parallel_codes_is_the_line_between_them(factor):
     z_a = torch.tensor([0.6, -0.8, 1.5])
     z_b = factor * z_a
@@ -313,15 +364,23 @@ def test_latent_grid_takes_normal_quantiles_row_major_with_z2_decreasing(n):
     assert grid.shape == (n * n, 2)
     q = norm.ppf(np.linspace(1 - extent, extent, n))
     cells = grid.reshape(n, n, 2).double().numpy()  # [row, column, coordinate]
-    np.testing.assert_allclose(cells[:, :, 0], np.tile(q, (n, 1)), atol=1e-5)  # z_1 grows along each row
-    np.testing.assert_allclose(cells[:, :, 1], np.tile(q[::-1, None], (1, n)), atol=1e-5)  # z_2 falls down rows
+    np.testing.assert_allclose(
+        cells[:, :, 0], np.tile(q, (n, 1)), atol=1e-5
+    )  # z_1 grows along each row
+    np.testing.assert_allclose(
+        cells[:, :, 1], np.tile(q[::-1, None], (1, n)), atol=1e-5
+    )  # z_2 falls down rows
 
 
 def test_latent_grid_is_symmetric_about_the_origin():
     grid = latent_grid(5)
     torch.testing.assert_close(grid, -grid.flip(0))
-    assert torch.equal(grid[12], torch.zeros(2))  # the centre cell of an odd grid is the prior's mean
-    assert grid[0].tolist() == pytest.approx([norm.ppf(0.05), norm.ppf(0.95)], abs=1e-5)  # top left: z_1 low, z_2 high
+    assert torch.equal(
+        grid[12], torch.zeros(2)
+    )  # the centre cell of an odd grid is the prior's mean
+    assert grid[0].tolist() == pytest.approx(
+        [norm.ppf(0.05), norm.ppf(0.95)], abs=1e-5
+    )  # top left: z_1 low, z_2 high
 
 
 @pytest.mark.parametrize(
@@ -358,10 +417,30 @@ def test_traverse_casts_the_values_to_the_codes_dtype():
     ("z", "dim", "values", "message"),
     [
         (torch.zeros(3), 3, torch.ones(2), r"dim must be an index in \[0, 3\), got 3"),
-        (torch.zeros(3), -1, torch.ones(2), r"dim must be an index in \[0, 3\), got -1"),
-        (torch.zeros(3), True, torch.ones(2), r"dim must be an index in \[0, 3\), got True"),
-        (torch.zeros(1, 3), 0, torch.ones(2), r"z must be \(latent_dim,\) and values \(n,\), got \(1, 3\) and \(2,\)"),
-        (torch.zeros(3), 0, torch.ones(2, 1), r"z must be \(latent_dim,\) and values \(n,\), got \(3,\) and \(2, 1\)"),
+        (
+            torch.zeros(3),
+            -1,
+            torch.ones(2),
+            r"dim must be an index in \[0, 3\), got -1",
+        ),
+        (
+            torch.zeros(3),
+            True,
+            torch.ones(2),
+            r"dim must be an index in \[0, 3\), got True",
+        ),
+        (
+            torch.zeros(1, 3),
+            0,
+            torch.ones(2),
+            r"z must be \(latent_dim,\) and values \(n,\), got \(1, 3\) and \(2,\)",
+        ),
+        (
+            torch.zeros(3),
+            0,
+            torch.ones(2, 1),
+            r"z must be \(latent_dim,\) and values \(n,\), got \(3,\) and \(2, 1\)",
+        ),
     ],
 )
 def test_traverse_rejects_bad_arguments(z, dim, values, message):

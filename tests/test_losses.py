@@ -1,4 +1,5 @@
 """vae_lib.losses against torch.distributions and a Monte Carlo estimate; KLWarmup's schedule."""
+
 from __future__ import annotations
 
 import math
@@ -29,28 +30,43 @@ def posterior(gen):
 
 def test_kl_matches_torch_distributions(posterior):
     mu, logvar = posterior
-    expected = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(-1)
+    expected = kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(
+        -1
+    )
     got = gaussian_kl_standard_normal(mu, logvar)
     assert got.shape == (6,)
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_kl_is_zero_exactly_at_the_prior():
-    assert torch.equal(gaussian_kl_standard_normal(torch.zeros(3, 5), torch.zeros(3, 5)), torch.zeros(3))
+    assert torch.equal(
+        gaussian_kl_standard_normal(torch.zeros(3, 5), torch.zeros(3, 5)),
+        torch.zeros(3),
+    )
 
 
 def test_kl_matches_a_monte_carlo_estimate(gen):
     """KL = E_q[log q(z) - log p(z)]; the mean of n draws is within 5 standard errors of it."""
     mu = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
     logvar = torch.tensor([[0.3, -0.7, 0.0]], dtype=torch.float64)
-    q, p = Normal(mu, torch.exp(0.5 * logvar)), Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    q, p = (
+        Normal(mu, torch.exp(0.5 * logvar)),
+        Normal(torch.zeros_like(mu), torch.ones_like(mu)),
+    )
     n = 200_000
-    z = mu + torch.exp(0.5 * logvar) * torch.randn(n, 1, 3, generator=gen, dtype=torch.float64)
+    z = mu + torch.exp(0.5 * logvar) * torch.randn(
+        n, 1, 3, generator=gen, dtype=torch.float64
+    )
     log_ratio = (q.log_prob(z) - p.log_prob(z)).sum(-1).squeeze(-1)  # (n,)
-    estimate, standard_error = log_ratio.mean().item(), (log_ratio.std() / n**0.5).item()
+    estimate, standard_error = (
+        log_ratio.mean().item(),
+        (log_ratio.std() / n**0.5).item(),
+    )
     closed_form = gaussian_kl_standard_normal(mu, logvar).item()
     assert abs(closed_form - estimate) < 5 * standard_error
-    assert standard_error < 0.01  # the test is sharp enough to catch a wrong factor or term
+    assert (
+        standard_error < 0.01
+    )  # the test is sharp enough to catch a wrong factor or term
 
 
 def test_bernoulli_log_likelihood_matches_torch_distributions_on_binary_x(gen):
@@ -67,7 +83,9 @@ def test_bernoulli_log_likelihood_on_grey_levels_is_minus_cross_entropy(gen):
     x = torch.rand(3, 10, generator=gen, dtype=torch.float64)
     s = torch.sigmoid(logits)
     expected = (x * torch.log(s) + (1 - x) * torch.log1p(-s)).sum(1).float()
-    torch.testing.assert_close(bernoulli_log_likelihood(logits, x), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        bernoulli_log_likelihood(logits, x), expected, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_bernoulli_log_likelihood_is_finite_for_extreme_logits():
@@ -80,7 +98,9 @@ def test_bernoulli_log_likelihood_is_finite_for_extreme_logits():
 @pytest.mark.parametrize("bad", [-0.1, 1.1])
 def test_bernoulli_log_likelihood_rejects_x_outside_the_unit_interval(bad):
     x = torch.tensor([[0.0, bad]])
-    with pytest.raises(ValueError, match=r"x must be in \[0, 1\] for a Bernoulli likelihood"):
+    with pytest.raises(
+        ValueError, match=r"x must be in \[0, 1\] for a Bernoulli likelihood"
+    ):
         bernoulli_log_likelihood(torch.zeros(1, 2), x)
 
 
@@ -109,7 +129,10 @@ def test_gaussian_log_likelihood_passes_gradients_to_a_learned_logvar(gen):
 
 
 def test_squared_error_sums_over_everything_but_the_batch(gen):
-    x_hat, x = torch.rand(3, 2, 4, 4, generator=gen), torch.rand(3, 2, 4, 4, generator=gen)
+    x_hat, x = (
+        torch.rand(3, 2, 4, 4, generator=gen),
+        torch.rand(3, 2, 4, 4, generator=gen),
+    )
     expected = torch.stack([((a - b) ** 2).sum() for a, b in zip(x_hat, x)])
     torch.testing.assert_close(squared_error(x_hat, x), expected)
 
@@ -143,7 +166,9 @@ LOSSES = {
 
 @pytest.mark.parametrize("loss", LOSSES.values(), ids=LOSSES.keys())
 def test_every_loss_rejects_mismatched_shapes(loss):
-    with pytest.raises(ValueError, match=r"must have the same shape, got \(2, 3\) and \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"must have the same shape, got \(2, 3\) and \(2, 4\)"
+    ):
         loss(torch.zeros(2, 3), torch.zeros(2, 4))
 
 
@@ -163,7 +188,10 @@ def test_every_loss_rejects_non_tensors(loss):
 @pytest.mark.parametrize("name", LOSSES)
 def test_every_loss_returns_float32_per_example_under_bf16_autocast(name):
     shape = (2,) if name == "elbo" else (2, 3)  # the ELBO combines per-example terms
-    a, b = torch.full(shape, 0.3, dtype=torch.bfloat16), torch.full(shape, 0.6, dtype=torch.bfloat16)
+    a, b = (
+        torch.full(shape, 0.3, dtype=torch.bfloat16),
+        torch.full(shape, 0.6, dtype=torch.bfloat16),
+    )
     loss = LOSSES[name]
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = loss(a, b)
@@ -172,9 +200,9 @@ def test_every_loss_returns_float32_per_example_under_bf16_autocast(name):
 
 # --- KL warm-up -----------------------------------------------------------------------------------
 
-from vae_lib.losses import KLWarmup, gaussian_kl_per_dimension  # noqa: E402
-from vae_lib.models import VAE, VAEConfig  # noqa: E402
-from vae_lib.train import evaluate, fit  # noqa: E402
+from vae_lib.losses import KLWarmup, gaussian_kl_per_dimension
+from vae_lib.models import VAE, VAEConfig
+from vae_lib.train import evaluate, fit
 
 
 class BetaRecorder(torch.nn.Module):
@@ -265,10 +293,24 @@ def test_kl_warmup_counts_the_optimizer_steps_of_fit():
     torch.manual_seed(0)
     model = VAE(VAEConfig(image_shape=(1, 4, 4), latent_dim=2, hidden_dims=(8,)))
     gen = torch.Generator().manual_seed(0)
-    train_x, val_x = torch.rand(20, 1, 4, 4, generator=gen), torch.rand(6, 1, 4, 4, generator=gen)
+    train_x, val_x = (
+        torch.rand(20, 1, 4, 4, generator=gen),
+        torch.rand(6, 1, 4, 4, generator=gen),
+    )
     warmup = KLWarmup(100, beta=1.0)
-    history = fit(model, train_x, num_epochs=3, batch_size=8, loss_fn=warmup, val_x=val_x, progress=False, device="cpu")
-    assert warmup.step == 3 * 3  # ceil(20 / 8) = 3 batches per epoch; validation does not count
+    history = fit(
+        model,
+        train_x,
+        num_epochs=3,
+        batch_size=8,
+        loss_fn=warmup,
+        val_x=val_x,
+        progress=False,
+        device="cpu",
+    )
+    assert (
+        warmup.step == 3 * 3
+    )  # ceil(20 / 8) = 3 batches per epoch; validation does not count
     assert len(history.train_loss) == len(history.val_loss) == 3
     assert all(math.isfinite(v) for v in history.train_loss + history.val_loss)
     evaluate(model, val_x, loss_fn=warmup)
@@ -284,9 +326,16 @@ def test_kl_warmup_with_zero_beta_never_weighs_the_kl():
 
 def test_gaussian_kl_per_dimension_matches_torch_distributions_and_sums_to_the_total():
     generator = torch.Generator().manual_seed(5)
-    mu, logvar = torch.randn(4, 3, generator=generator), torch.randn(4, 3, generator=generator)
+    mu, logvar = (
+        torch.randn(4, 3, generator=generator),
+        torch.randn(4, 3, generator=generator),
+    )
     per_dim = gaussian_kl_per_dimension(mu, logvar)
     expected = torch.distributions.kl_divergence(
-        torch.distributions.Normal(mu, torch.exp(0.5 * logvar)), torch.distributions.Normal(0.0, 1.0))
+        torch.distributions.Normal(mu, torch.exp(0.5 * logvar)),
+        torch.distributions.Normal(0.0, 1.0),
+    )
     torch.testing.assert_close(per_dim, expected)
-    torch.testing.assert_close(per_dim.sum(dim=1), gaussian_kl_standard_normal(mu, logvar))
+    torch.testing.assert_close(
+        per_dim.sum(dim=1), gaussian_kl_standard_normal(mu, logvar)
+    )

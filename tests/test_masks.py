@@ -3,6 +3,7 @@
 A mask is bool (B, 1, H, W), True where a pixel is missing; every mask leaves at least one pixel of
 each image observed. Statistical tolerances are about five standard errors.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -80,11 +81,31 @@ def test_masks_do_not_touch_the_global_random_state(x, make):
 @pytest.mark.parametrize(
     ("image", "error", "message"),
     [
-        (torch.full((1, 1, 8, 8), 1.5), ValueError, r"x must hold pixel values in \[0, 1\]"),
-        (torch.full((1, 1, 8, 8), -0.1), ValueError, r"x must hold pixel values in \[0, 1\]"),
-        (torch.rand(1, 8, 8), ValueError, r"x must be a batch of images shaped \(B, C, H, W\)"),
-        (torch.rand(1, 1, 1, 8, 8), ValueError, r"x must be a batch of images shaped \(B, C, H, W\)"),
-        (torch.ones(1, 1, 8, 8, dtype=torch.uint8), TypeError, "x must be a floating-point tensor"),
+        (
+            torch.full((1, 1, 8, 8), 1.5),
+            ValueError,
+            r"x must hold pixel values in \[0, 1\]",
+        ),
+        (
+            torch.full((1, 1, 8, 8), -0.1),
+            ValueError,
+            r"x must hold pixel values in \[0, 1\]",
+        ),
+        (
+            torch.rand(1, 8, 8),
+            ValueError,
+            r"x must be a batch of images shaped \(B, C, H, W\)",
+        ),
+        (
+            torch.rand(1, 1, 1, 8, 8),
+            ValueError,
+            r"x must be a batch of images shaped \(B, C, H, W\)",
+        ),
+        (
+            torch.ones(1, 1, 8, 8, dtype=torch.uint8),
+            TypeError,
+            "x must be a floating-point tensor",
+        ),
     ],
     ids=["above-one", "below-zero", "3-d", "5-d", "integer"],
 )
@@ -106,13 +127,22 @@ def test_random_masks_follow_their_seed_and_differ_between_images(make):
     first, again, other = (make(x, gen(s)) for s in (7, 7, 8))
     assert torch.equal(first, again)
     assert not torch.equal(first, other)
-    assert len({tuple(m.flatten().tolist()) for m in first}) > 1  # not one mask copied to every image
+    assert (
+        len({tuple(m.flatten().tolist()) for m in first}) > 1
+    )  # not one mask copied to every image
 
 
 @pytest.mark.parametrize("make", RANDOM_MAKERS.values(), ids=RANDOM_MAKERS.keys())
-@pytest.mark.parametrize("generator", [None, 0, "seed", np.random.default_rng(0)], ids=["none", "int", "str", "numpy"])
+@pytest.mark.parametrize(
+    "generator",
+    [None, 0, "seed", np.random.default_rng(0)],
+    ids=["none", "int", "str", "numpy"],
+)
 def test_random_masks_need_a_torch_generator(x, make, generator):
-    with pytest.raises(TypeError, match=f"generator must be a torch.Generator .*got {type(generator).__name__}"):
+    with pytest.raises(
+        TypeError,
+        match=f"generator must be a torch.Generator .*got {type(generator).__name__}",
+    ):
         make(x, generator)
 
 
@@ -127,7 +157,9 @@ def test_square_mask_is_centred_by_default():
     assert torch.equal(mask, expected)
 
 
-@pytest.mark.parametrize(("size", "top", "left"), [(1, 0, 0), (3, 5, 2), (4, 0, 4), (2, 3, 0)])
+@pytest.mark.parametrize(
+    ("size", "top", "left"), [(1, 0, 0), (3, 5, 2), (4, 0, 4), (2, 3, 0)]
+)
 def test_square_mask_puts_its_top_left_corner_at_top_left(x, size, top, left):
     mask = square_mask(x, size, top=top, left=left)
     rows, cols = mask[0, 0].nonzero(as_tuple=True)
@@ -153,7 +185,10 @@ def test_square_mask_may_span_the_short_side_of_a_rectangle():
         ({"size": 3, "top": -1}, r"top must be an int in \[0, 5\], got -1"),
         ({"size": 3, "left": 6}, r"left must be an int in \[0, 5\], got 6"),
         ({"size": 3, "left": -1}, r"left must be an int in \[0, 5\], got -1"),
-        ({"size": 8}, "a mask must leave at least one pixel observed"),  # the whole 8x8 image
+        (
+            {"size": 8},
+            "a mask must leave at least one pixel observed",
+        ),  # the whole 8x8 image
     ],
 )
 def test_square_mask_rejects_bad_sizes_and_corners(x, kwargs, message):
@@ -166,8 +201,12 @@ def test_square_mask_rejects_bad_sizes_and_corners(x, kwargs, message):
 
 @pytest.mark.parametrize(
     ("side", "region"),
-    [("top", (slice(0, 3), slice(None))), ("bottom", (slice(3, None), slice(None))),
-     ("left", (slice(None), slice(0, 5))), ("right", (slice(None), slice(5, None)))],
+    [
+        ("top", (slice(0, 3), slice(None))),
+        ("bottom", (slice(3, None), slice(None))),
+        ("left", (slice(None), slice(0, 5))),
+        ("right", (slice(None), slice(5, None))),
+    ],
 )
 def test_half_mask_hides_the_named_half(colour, side, region):
     mask = half_mask(colour, side)  # 7 x 10: the top half is the first 7 // 2 = 3 rows
@@ -186,7 +225,9 @@ def test_half_mask_defaults_to_the_bottom_and_opposite_halves_tile_the_image(x):
 
 @pytest.mark.parametrize("side", ["middle", "Top", "", None, 0])
 def test_half_mask_rejects_unknown_sides(x, side):
-    with pytest.raises(ValueError, match=r"side must be one of \('top', 'bottom', 'left', 'right'\)"):
+    with pytest.raises(
+        ValueError, match=r"side must be one of \('top', 'bottom', 'left', 'right'\)"
+    ):
         half_mask(x, side)
 
 
@@ -201,7 +242,9 @@ def test_half_mask_of_a_one_row_image_would_hide_everything():
 @pytest.mark.parametrize(("start", "stop"), [(2, 5), (0, 1), (7, 8), (0, 7)])
 def test_rows_mask_hides_rows_start_to_stop_minus_one(x, start, stop):
     mask = rows_mask(x, start, stop)
-    assert torch.equal(mask.all(dim=3)[0, 0], (torch.arange(8) >= start) & (torch.arange(8) < stop))
+    assert torch.equal(
+        mask.all(dim=3)[0, 0], (torch.arange(8) >= start) & (torch.arange(8) < stop)
+    )
     assert torch.equal(mask.any(dim=3), mask.all(dim=3))  # whole rows
     assert hidden_per_image(mask) == [(stop - start) * 8] * 3
 
@@ -289,7 +332,9 @@ def test_stroke_pixels_lie_close_to_a_chain_of_segments():
     x = torch.rand(1, 1, 28, 28, generator=gen())
     mask = stroke_mask(x, 1, 1.0, gen(9), segments=1)[0, 0]
     n = int(mask.sum())
-    assert 0 < n <= 0.5 * 28 * 1.5 + 2  # at most the longest segment (0.5 * 28) times sqrt(2), plus the ends
+    assert (
+        0 < n <= 0.5 * 28 * 1.5 + 2
+    )  # at most the longest segment (0.5 * 28) times sqrt(2), plus the ends
     # connected: flood fill from one hidden pixel (8-neighbourhood) reaches all of them
     seen, todo = set(), [tuple(mask.nonzero()[0].tolist())]
     while todo:
@@ -297,8 +342,12 @@ def test_stroke_pixels_lie_close_to_a_chain_of_segments():
         if (r, c) in seen:
             continue
         seen.add((r, c))
-        todo += [(r + dr, c + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
-                 if 0 <= r + dr < 28 and 0 <= c + dc < 28 and mask[r + dr, c + dc]]
+        todo += [
+            (r + dr, c + dc)
+            for dr in (-1, 0, 1)
+            for dc in (-1, 0, 1)
+            if 0 <= r + dr < 28 and 0 <= c + dc < 28 and mask[r + dr, c + dc]
+        ]
     assert len(seen) == n
 
 
@@ -339,8 +388,12 @@ def test_stroke_mask_rejects_bad_segment_counts(x, segments):
 def classify(mask: torch.Tensor) -> str:
     """Which of the five kinds a (H, W) mask looks like: half, band, square or other (random/strokes)."""
     h, w = mask.shape
-    halves = {"top": (slice(0, h // 2), slice(None)), "bottom": (slice(h // 2, None), slice(None)),
-              "left": (slice(None), slice(0, w // 2)), "right": (slice(None), slice(w // 2, None))}
+    halves = {
+        "top": (slice(0, h // 2), slice(None)),
+        "bottom": (slice(h // 2, None), slice(None)),
+        "left": (slice(None), slice(0, w // 2)),
+        "right": (slice(None), slice(w // 2, None)),
+    }
     for region in halves.values():
         expected = torch.zeros_like(mask)
         expected[region] = True
@@ -354,7 +407,11 @@ def classify(mask: torch.Tensor) -> str:
     if mask.any():
         r, c = mask.nonzero(as_tuple=True)
         side = int(r.max() - r.min() + 1)
-        if side == int(c.max() - c.min() + 1) and 6 <= side <= 20 and int(mask.sum()) == side * side:
+        if (
+            side == int(c.max() - c.min() + 1)
+            and 6 <= side <= 20
+            and int(mask.sum()) == side * side
+        ):
             return "square"
     return "other"
 
@@ -367,9 +424,16 @@ def test_training_mask_mixes_every_kind_of_hole_and_observes_a_pixel_of_each_ima
     kinds = [classify(m[0]) for m in mask]
     counts = {k: kinds.count(k) for k in ("half", "band", "square", "other")}
     # five kinds in equal shares: 40 expected of each, 80 of random pixels and strokes together
-    assert counts["half"] >= 20 and counts["band"] >= 20 and counts["square"] >= 20 and counts["other"] >= 50, counts
+    assert (
+        counts["half"] >= 20
+        and counts["band"] >= 20
+        and counts["square"] >= 20
+        and counts["other"] >= 50
+    ), counts
     fractions = mask.float().mean(dim=(1, 2, 3))
-    assert fractions.min() < 0.1 and fractions.max() > 0.45  # small squares to halves and more
+    assert (
+        fractions.min() < 0.1 and fractions.max() > 0.45
+    )  # small squares to halves and more
 
 
 @pytest.mark.parametrize("size", [2, 3, 4])
@@ -385,7 +449,9 @@ def test_training_mask_of_tiny_images_keeps_at_least_one_pixel_observed(size):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8, torch.int64])
 def test_check_mask_needs_dtype_bool(x, dtype):
     mask = torch.zeros(3, 1, 8, 8, dtype=dtype)
-    with pytest.raises(TypeError, match=f"mask must have dtype torch.bool .*got {dtype}"):
+    with pytest.raises(
+        TypeError, match=f"mask must have dtype torch.bool .*got {dtype}"
+    ):
         check_mask(mask, x)
     with pytest.raises(TypeError, match="torch.bool"):
         hide(x, mask)
@@ -398,16 +464,23 @@ def test_check_mask_needs_a_tensor(x):
         check_mask(None, x, name="holes")
 
 
-@pytest.mark.parametrize("shape", [(3, 8, 8), (1, 1, 8, 8), (3, 1, 8, 7), (3, 2, 8, 8), (3, 1, 1, 8, 8)])
+@pytest.mark.parametrize(
+    "shape", [(3, 8, 8), (1, 1, 8, 8), (3, 1, 8, 7), (3, 2, 8, 8), (3, 1, 1, 8, 8)]
+)
 def test_check_mask_names_the_shape_it_expects(x, shape):
-    with pytest.raises(ValueError, match=r"mask must be shaped \(B, 1, H, W\) = \(3, 1, 8, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"mask must be shaped \(B, 1, H, W\) = \(3, 1, 8, 8\)"
+    ):
         check_mask(torch.zeros(shape, dtype=torch.bool), x)
 
 
 def test_check_mask_refuses_a_mask_that_hides_a_whole_image(x):
     mask = torch.zeros(3, 1, 8, 8, dtype=torch.bool)
     mask[1] = True
-    with pytest.raises(ValueError, match=r"at least one pixel observed.*1 image\(s\) \(first: index 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"at least one pixel observed.*1 image\(s\) \(first: index 1\)",
+    ):
         check_mask(mask, x)
     with pytest.raises(ValueError, match="at least one pixel observed"):
         hide(x, mask)
@@ -431,13 +504,20 @@ def test_hide_sets_missing_pixels_to_fill_and_keeps_the_rest_bit_for_bit(colour)
 def test_hide_rejects_a_mask_per_channel(colour):
     mask = torch.zeros(2, 3, 7, 10, dtype=torch.bool)
     mask[:, 1, 2:4, 3:6] = True
-    with pytest.raises(ValueError, match=r"mask must be shaped \(B, 1, H, W\) = \(2, 1, 7, 10\)"):
+    with pytest.raises(
+        ValueError, match=r"mask must be shaped \(B, 1, H, W\) = \(2, 1, 7, 10\)"
+    ):
         hide(colour, mask, 1.0)
 
 
-@pytest.mark.parametrize(("fill", "message"), [(1.5, r"fill must be in \[0, 1\], got 1.5"),
-                                               (-0.1, r"fill must be in \[0, 1\], got -0.1"),
-                                               (float("nan"), "fill must be a finite number")])
+@pytest.mark.parametrize(
+    ("fill", "message"),
+    [
+        (1.5, r"fill must be in \[0, 1\], got 1.5"),
+        (-0.1, r"fill must be in \[0, 1\], got -0.1"),
+        (float("nan"), "fill must be a finite number"),
+    ],
+)
 def test_hide_rejects_fills_outside_the_unit_interval(x, fill, message):
     with pytest.raises(ValueError, match=message):
         hide(x, square_mask(x, 3), fill)

@@ -1,4 +1,5 @@
 """vae_lib.metrics: PSNR against a hand computation, SSIM against scikit-image called directly."""
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,10 @@ def test_psnr_of_a_constant_error_is_ten_log10_of_one_over_its_square():
 
 
 def test_psnr_matches_a_hand_computation_per_image(gen):
-    x, x_hat = torch.rand(3, 3, 5, 6, generator=gen), torch.rand(3, 3, 5, 6, generator=gen)
+    x, x_hat = (
+        torch.rand(3, 3, 5, 6, generator=gen),
+        torch.rand(3, 3, 5, 6, generator=gen),
+    )
     a, b = x.double().numpy(), x_hat.double().numpy()
     expected = [10 * math.log10(1 / np.mean((b[i] - a[i]) ** 2)) for i in range(3)]
     got = psnr(x_hat, x)
@@ -36,7 +40,9 @@ def test_psnr_is_symmetric_and_grows_as_the_error_shrinks(gen):
     noise = torch.randn(1, 1, 8, 8, generator=gen)
     values = [psnr((x + s * noise).clamp(0, 1), x).item() for s in (0.3, 0.1, 0.01)]
     assert values[0] < values[1] < values[2]
-    assert torch.equal(psnr(x, (x + 0.1 * noise).clamp(0, 1)), psnr((x + 0.1 * noise).clamp(0, 1), x))
+    assert torch.equal(
+        psnr(x, (x + 0.1 * noise).clamp(0, 1)), psnr((x + 0.1 * noise).clamp(0, 1), x)
+    )
 
 
 def test_psnr_of_identical_images_is_capped_at_100_db(gen):
@@ -59,15 +65,23 @@ def test_psnr_returns_float32_without_a_graph(gen):
 
 @pytest.mark.parametrize("metric", [psnr, ssim])
 def test_metrics_reject_mismatched_shapes(metric):
-    with pytest.raises(ValueError, match=r"x_hat and x must have the same shape, got \(2, 1, 8, 8\) and \(2, 1, 8, 9\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"x_hat and x must have the same shape, got \(2, 1, 8, 8\) and \(2, 1, 8, 9\)",
+    ):
         metric(torch.zeros(2, 1, 8, 8), torch.zeros(2, 1, 8, 9))
 
 
 @pytest.mark.parametrize("metric", [psnr, ssim])
 def test_metrics_need_batches_of_images_in_the_unit_interval(metric):
-    with pytest.raises(ValueError, match=r"x_hat must be a batch of images shaped \(B, C, H, W\)"):
+    with pytest.raises(
+        ValueError, match=r"x_hat must be a batch of images shaped \(B, C, H, W\)"
+    ):
         metric(torch.zeros(8, 8), torch.zeros(8, 8))
-    with pytest.raises(ValueError, match=r"x must hold pixel values in \[0, 1\], got values from 2 to 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"x must hold pixel values in \[0, 1\], got values from 2 to 2",
+    ):
         metric(torch.zeros(1, 1, 8, 8), torch.full((1, 1, 8, 8), 2.0))
 
 
@@ -83,8 +97,12 @@ def test_ssim_of_identical_images_is_one(gen, channels):
 def test_ssim_of_grey_images_matches_scikit_image(gen):
     x = torch.rand(2, 1, 16, 20, generator=gen)
     x_hat = (x + 0.2 * torch.randn(2, 1, 16, 20, generator=gen)).clamp(0, 1)
-    expected = [structural_similarity(a[0].double().numpy(), b[0].double().numpy(), data_range=1.0)
-                for a, b in zip(x_hat, x)]
+    expected = [
+        structural_similarity(
+            a[0].double().numpy(), b[0].double().numpy(), data_range=1.0
+        )
+        for a, b in zip(x_hat, x)
+    ]
     got = ssim(x_hat, x)
     assert got.shape == (2,) and got.dtype == torch.float32
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-5)
@@ -94,8 +112,12 @@ def test_ssim_of_grey_images_matches_scikit_image(gen):
 def test_ssim_of_colour_images_matches_scikit_image(gen):
     x = torch.rand(1, 3, 18, 16, generator=gen)
     x_hat = (0.8 * x + 0.1).clamp(0, 1)  # lower contrast, same structure
-    expected = structural_similarity(x_hat[0].permute(1, 2, 0).double().numpy(),
-                                     x[0].permute(1, 2, 0).double().numpy(), data_range=1.0, channel_axis=2)
+    expected = structural_similarity(
+        x_hat[0].permute(1, 2, 0).double().numpy(),
+        x[0].permute(1, 2, 0).double().numpy(),
+        data_range=1.0,
+        channel_axis=2,
+    )
     np.testing.assert_allclose(ssim(x_hat, x).numpy(), [expected], rtol=1e-4, atol=1e-5)
 
 

@@ -1,4 +1,5 @@
 """vae_lib.models: configs, shapes, input checks, reparameterisation and sampling."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,7 +27,12 @@ VAE_VARIANTS = {
 
 def small_config(kind: str, architecture: str, image_shape=(1, 8, 8), **changes):
     """A tiny config: kind "ae" or one of VAE_VARIANTS."""
-    fields = {**SMALL, "image_shape": image_shape, "architecture": architecture, **ARCHITECTURES[architecture]}
+    fields = {
+        **SMALL,
+        "image_shape": image_shape,
+        "architecture": architecture,
+        **ARCHITECTURES[architecture],
+    }
     if kind == "ae":
         return AutoencoderConfig(**fields, **changes)
     return VAEConfig(**fields, **VAE_VARIANTS[kind], **changes)
@@ -83,12 +89,18 @@ def test_learned_logvar_is_a_parameter_only_when_asked_for():
     fixed = VAE(small_config("gaussian-fixed", "mlp"))
     bernoulli = VAE(small_config("bernoulli", "mlp"))
     assert "x_logvar" in dict(learned.named_parameters())
-    assert count_parameters(learned) == count_parameters(fixed) + 1 == count_parameters(bernoulli) + 1
+    assert (
+        count_parameters(learned)
+        == count_parameters(fixed) + 1
+        == count_parameters(bernoulli) + 1
+    )
 
 
 @pytest.mark.parametrize("k", [1, 2, 16])
 def test_linear_autoencoder_parameter_count(k):
-    model = Autoencoder(AutoencoderConfig(latent_dim=k, hidden_dims=(), output="identity"))
+    model = Autoencoder(
+        AutoencoderConfig(latent_dim=k, hidden_dims=(), output="identity")
+    )
     # Encoder: a 784 x k weight and k biases; decoder: a k x 784 weight and 784 biases.
     assert count_parameters(model) == 2 * 784 * k + k + 784
 
@@ -97,7 +109,9 @@ def test_linear_autoencoder_is_affine(gen):
     model = Autoencoder(AutoencoderConfig(**SMALL, hidden_dims=(), output="identity"))
     a, b = images(gen, 1), images(gen, 1)
     # An affine map f satisfies f((a + b) / 2) = (f(a) + f(b)) / 2.
-    torch.testing.assert_close(model((a + b) / 2), (model(a) + model(b)) / 2, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        model((a + b) / 2), (model(a) + model(b)) / 2, atol=1e-5, rtol=1e-5
+    )
 
 
 def test_count_parameters_skips_frozen_ones():
@@ -113,18 +127,50 @@ def test_count_parameters_skips_frozen_ones():
 @pytest.mark.parametrize(
     ("config_class", "fields", "message"),
     [
-        (AutoencoderConfig, {"architecture": "conv", "hidden_dims": (8, 16, 32)}, "divisible by 8"),
-        (VAEConfig, {"architecture": "conv", "image_shape": (1, 10, 10), "hidden_dims": (4, 8)}, "divisible by 4"),
+        (
+            AutoencoderConfig,
+            {"architecture": "conv", "hidden_dims": (8, 16, 32)},
+            "divisible by 8",
+        ),
+        (
+            VAEConfig,
+            {"architecture": "conv", "image_shape": (1, 10, 10), "hidden_dims": (4, 8)},
+            "divisible by 4",
+        ),
         (VAEConfig, {"architecture": "conv", "hidden_dims": ()}, "at least one layer"),
-        (AutoencoderConfig, {"architecture": "rnn"}, r"architecture must be one of \('mlp', 'conv'\)"),
+        (
+            AutoencoderConfig,
+            {"architecture": "rnn"},
+            r"architecture must be one of \('mlp', 'conv'\)",
+        ),
         (VAEConfig, {"latent_dim": 0}, "latent_dim must be a positive int"),
         (AutoencoderConfig, {"latent_dim": 2.0}, "latent_dim must be a positive int"),
-        (VAEConfig, {"hidden_dims": (16, 0)}, "each of hidden_dims must be a positive int"),
+        (
+            VAEConfig,
+            {"hidden_dims": (16, 0)},
+            "each of hidden_dims must be a positive int",
+        ),
         (VAEConfig, {"activation": "sigmoid"}, "activation must be one of"),
-        (AutoencoderConfig, {"image_shape": (28, 28)}, r"image_shape must be \(C, H, W\)"),
-        (AutoencoderConfig, {"image_shape": (1, 0, 28)}, r"image_shape must be \(C, H, W\)"),
-        (AutoencoderConfig, {"output": "tanh"}, r"output must be one of \('sigmoid', 'identity'\)"),
-        (VAEConfig, {"likelihood": "poisson"}, r"likelihood must be one of \('bernoulli', 'gaussian'\)"),
+        (
+            AutoencoderConfig,
+            {"image_shape": (28, 28)},
+            r"image_shape must be \(C, H, W\)",
+        ),
+        (
+            AutoencoderConfig,
+            {"image_shape": (1, 0, 28)},
+            r"image_shape must be \(C, H, W\)",
+        ),
+        (
+            AutoencoderConfig,
+            {"output": "tanh"},
+            r"output must be one of \('sigmoid', 'identity'\)",
+        ),
+        (
+            VAEConfig,
+            {"likelihood": "poisson"},
+            r"likelihood must be one of \('bernoulli', 'gaussian'\)",
+        ),
     ],
 )
 def test_bad_configs_raise(config_class, fields, message):
@@ -134,20 +180,29 @@ def test_bad_configs_raise(config_class, fields, message):
 
 def test_configs_are_frozen_and_comparable():
     config = VAEConfig(**SMALL)
-    assert config == VAEConfig(**SMALL) and config != VAEConfig(image_shape=(1, 8, 8), latent_dim=4)
+    assert config == VAEConfig(**SMALL) and config != VAEConfig(
+        image_shape=(1, 8, 8), latent_dim=4
+    )
     with pytest.raises(AttributeError):
         config.latent_dim = 5  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
-    ("model_class", "config"), [(Autoencoder, VAEConfig()), (VAE, AutoencoderConfig()), (VAE, None)]
+    ("model_class", "config"),
+    [(Autoencoder, VAEConfig()), (VAE, AutoencoderConfig()), (VAE, None)],
 )
 def test_models_need_their_own_config_type(model_class, config):
-    with pytest.raises(TypeError, match=f"{model_class.__name__} needs an? {model_class.__name__}Config"):
+    with pytest.raises(
+        TypeError,
+        match=f"{model_class.__name__} needs an? {model_class.__name__}Config",
+    ):
         model_class(config)
 
 
-@pytest.mark.parametrize(("config", "model_class"), [(AutoencoderConfig(**SMALL), Autoencoder), (VAEConfig(**SMALL), VAE)])
+@pytest.mark.parametrize(
+    ("config", "model_class"),
+    [(AutoencoderConfig(**SMALL), Autoencoder), (VAEConfig(**SMALL), VAE)],
+)
 def test_build_model_dispatches_on_the_config_type(config, model_class):
     model = build_model(config)
     assert type(model) is model_class and model.config is config
@@ -155,7 +210,9 @@ def test_build_model_dispatches_on_the_config_type(config, model_class):
 
 @pytest.mark.parametrize("config", [NetworkConfig(**SMALL), {"latent_dim": 3}])
 def test_build_model_rejects_other_configs(config):
-    with pytest.raises(TypeError, match=r"config must be one of \['AutoencoderConfig', 'VAEConfig'\]"):
+    with pytest.raises(
+        TypeError, match=r"config must be one of \['AutoencoderConfig', 'VAEConfig'\]"
+    ):
         build_model(config)
 
 
@@ -170,11 +227,27 @@ def model(request):
 @pytest.mark.parametrize(
     ("x", "error", "message"),
     [
-        (torch.rand(2, 1, 8, 9), ValueError, r"images of shape \(C, H, W\) = \(1, 8, 8\), got a tensor of shape \(2, 1, 8, 9\)"),
-        (torch.rand(2, 3, 8, 8), ValueError, r"images of shape \(C, H, W\) = \(1, 8, 8\)"),
-        (torch.rand(1, 8, 8), ValueError, r"x must be a batch of images shaped \(B, C, H, W\), got a tensor of shape \(1, 8, 8\)"),
+        (
+            torch.rand(2, 1, 8, 9),
+            ValueError,
+            r"images of shape \(C, H, W\) = \(1, 8, 8\), got a tensor of shape \(2, 1, 8, 9\)",
+        ),
+        (
+            torch.rand(2, 3, 8, 8),
+            ValueError,
+            r"images of shape \(C, H, W\) = \(1, 8, 8\)",
+        ),
+        (
+            torch.rand(1, 8, 8),
+            ValueError,
+            r"x must be a batch of images shaped \(B, C, H, W\), got a tensor of shape \(1, 8, 8\)",
+        ),
         (torch.rand(2, 64), ValueError, r"shaped \(B, C, H, W\)"),
-        (torch.ones(2, 1, 8, 8, dtype=torch.uint8), TypeError, "x must be a floating-point tensor, got .*torch.uint8"),
+        (
+            torch.ones(2, 1, 8, 8, dtype=torch.uint8),
+            TypeError,
+            "x must be a floating-point tensor, got .*torch.uint8",
+        ),
         ([[0.5]], TypeError, "x must be a torch.Tensor, got list"),
     ],
     ids=["wrong-width", "wrong-channels", "3-d", "flat", "uint8", "list"],
@@ -200,9 +273,15 @@ def test_autoencoder_accepts_any_real_pixels():
     assert model(x).shape == x.shape
 
 
-@pytest.mark.parametrize("z", [torch.zeros(4, 2), torch.zeros(4, 4), torch.zeros(3), torch.zeros(2, 3, 1)])
+@pytest.mark.parametrize(
+    "z", [torch.zeros(4, 2), torch.zeros(4, 4), torch.zeros(3), torch.zeros(2, 3, 1)]
+)
 def test_decode_rejects_codes_of_the_wrong_width(model, z):
-    with pytest.raises(ValueError, match=r"z must be shaped \(B, 3\), got shape " + rf"\({', '.join(map(str, z.shape))},?\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"z must be shaped \(B, 3\), got shape "
+        + rf"\({', '.join(map(str, z.shape))},?\)",
+    ):
         model.decode(z)
 
 
@@ -219,7 +298,9 @@ def test_bernoulli_vae_log_likelihood_matches_torch_distributions(gen):
     logits = torch.randn(4, 1, 8, 8, generator=gen) * 2
     x = torch.bernoulli(torch.full((4, 1, 8, 8), 0.3), generator=gen)
     expected = Bernoulli(logits=logits).log_prob(x).flatten(1).sum(1)
-    torch.testing.assert_close(model.log_likelihood(logits, x), expected, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(
+        model.log_likelihood(logits, x), expected, rtol=1e-5, atol=1e-4
+    )
 
 
 @pytest.mark.parametrize("variant", ["gaussian-fixed", "gaussian-learned"])
@@ -230,8 +311,15 @@ def test_gaussian_vae_log_likelihood_uses_its_variance(gen, variant):
         with torch.no_grad():
             model.x_logvar.fill_(logvar)
     mean, x = images(gen, 4), images(gen, 4)
-    expected = Normal(mean, torch.exp(torch.tensor(0.5 * logvar))).log_prob(x).flatten(1).sum(1)
-    torch.testing.assert_close(model.log_likelihood(mean, x), expected, rtol=1e-5, atol=1e-4)
+    expected = (
+        Normal(mean, torch.exp(torch.tensor(0.5 * logvar)))
+        .log_prob(x)
+        .flatten(1)
+        .sum(1)
+    )
+    torch.testing.assert_close(
+        model.log_likelihood(mean, x), expected, rtol=1e-5, atol=1e-4
+    )
 
 
 def test_learned_logvar_receives_a_gradient(gen):
@@ -280,7 +368,9 @@ def test_reparameterize_passes_gradients_to_mu_and_logvar(gen):
     eps = torch.randn(1, 2, generator=torch.Generator().manual_seed(3))
     # dz/dmu = 1 and dz/dlogvar = 1/2 exp(logvar / 2) eps.
     torch.testing.assert_close(mu.grad, torch.ones(1, 2))
-    torch.testing.assert_close(logvar.grad, 0.5 * torch.exp(0.5 * logvar.detach()) * eps)
+    torch.testing.assert_close(
+        logvar.grad, 0.5 * torch.exp(0.5 * logvar.detach()) * eps
+    )
 
 
 def test_forward_is_reproducible_with_a_seeded_generator(gen):
@@ -315,7 +405,10 @@ def test_sample_gives_reproducible_images_in_the_unit_interval(variant, architec
 def test_sample_is_the_mean_image_of_prior_draws():
     model = VAE(small_config("bernoulli", "mlp"))
     z = torch.randn(4, 3, generator=torch.Generator().manual_seed(8))
-    torch.testing.assert_close(model.sample(4, generator=torch.Generator().manual_seed(8)), torch.sigmoid(model.decode(z)))
+    torch.testing.assert_close(
+        model.sample(4, generator=torch.Generator().manual_seed(8)),
+        torch.sigmoid(model.decode(z)),
+    )
 
 
 @pytest.mark.parametrize("num_samples", [0, -1, 2.0])

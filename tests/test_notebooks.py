@@ -1,4 +1,5 @@
 """The book's notebooks: every stored one is one clean run; the checker and the student copies work."""
+
 from __future__ import annotations
 
 import json
@@ -22,20 +23,34 @@ def test_stored_notebook_is_one_clean_run(path):
     assert stored_problems(notebook) == []
     assert notebook["metadata"]["kernelspec"]["name"] == "python3"
     first = notebook["cells"][0]
-    assert first["cell_type"] == "markdown" and "".join(first["source"]).startswith("# ")
+    assert first["cell_type"] == "markdown" and "".join(first["source"]).startswith(
+        "# "
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_has_parameters_cell_and_exercises(path):
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), "no cell tagged 'parameters'"
-    markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
-    assert markdown.count("```{exercise}") >= 3, "each chapter has at least three exercises"
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells), (
+        "no cell tagged 'parameters'"
+    )
+    markdown = "\n".join(
+        "".join(c["source"]) for c in cells if c["cell_type"] == "markdown"
+    )
+    assert markdown.count("```{exercise}") >= 3, (
+        "each chapter has at least three exercises"
+    )
     assert "{cite:p}" in markdown, "each chapter cites its sources"
 
 
 def _code_cell(count, outputs=()):
-    return {"cell_type": "code", "source": "x = 1", "execution_count": count, "metadata": {}, "outputs": list(outputs)}
+    return {
+        "cell_type": "code",
+        "source": "x = 1",
+        "execution_count": count,
+        "metadata": {},
+        "outputs": list(outputs),
+    }
 
 
 def test_checker_accepts_a_clean_run():
@@ -47,9 +62,44 @@ def test_checker_accepts_a_clean_run():
     [
         ([_code_cell(2), _code_cell(1)], "execution counts are [2, 1]"),
         ([_code_cell(1), _code_cell(None)], "never executed"),
-        ([_code_cell(1, [{"output_type": "error", "ename": "ValueError", "evalue": "bad"}])], "stores an error: ValueError"),
-        ([_code_cell(1, [{"output_type": "stream", "name": "stdout", "text": "saved to /home/alice/x"}])], "machine-specific path"),
-        ([_code_cell(1, [{"output_type": "execute_result", "data": {"text/plain": "'/tmp/abc'"}}])], "machine-specific path"),
+        (
+            [
+                _code_cell(
+                    1,
+                    [{"output_type": "error", "ename": "ValueError", "evalue": "bad"}],
+                )
+            ],
+            "stores an error: ValueError",
+        ),
+        (
+            [
+                _code_cell(
+                    1,
+                    [
+                        {
+                            "output_type": "stream",
+                            "name": "stdout",
+                            "text": "saved to /home/alice/x",
+                        }
+                    ],
+                )
+            ],
+            "machine-specific path",
+        ),
+        (
+            [
+                _code_cell(
+                    1,
+                    [
+                        {
+                            "output_type": "execute_result",
+                            "data": {"text/plain": "'/tmp/abc'"},
+                        }
+                    ],
+                )
+            ],
+            "machine-specific path",
+        ),
     ],
 )
 def test_checker_reports_what_is_wrong(cells, expected):
@@ -62,28 +112,43 @@ def _markdown(text):
 
 
 def test_student_version_removes_gated_and_inline_solutions_and_outputs():
-    notebook = {"metadata": {"kernelspec": {"name": "python3"}, "widgets": {"state": {}}}, "cells": [
-        _markdown("# Title"),
-        _markdown("```{exercise} One\n:label: ex-1\nDo it.\n```"),
-        _markdown("```{solution-start} ex-1\n:class: dropdown\n```"),
-        _code_cell(1, [{"output_type": "stream", "name": "stdout", "text": "answer"}]),
-        _markdown("```{solution-end}\n```"),
-        _code_cell(2, [{"output_type": "stream", "name": "stdout", "text": "checked"}]),
-        _markdown("```{exercise} Two\n:label: ex-2\nThink.\n```\n\n```{solution} ex-2\n:class: dropdown\n\nBecause.\n```\nAfter."),
-    ]}
+    notebook = {
+        "metadata": {"kernelspec": {"name": "python3"}, "widgets": {"state": {}}},
+        "cells": [
+            _markdown("# Title"),
+            _markdown("```{exercise} One\n:label: ex-1\nDo it.\n```"),
+            _markdown("```{solution-start} ex-1\n:class: dropdown\n```"),
+            _code_cell(
+                1, [{"output_type": "stream", "name": "stdout", "text": "answer"}]
+            ),
+            _markdown("```{solution-end}\n```"),
+            _code_cell(
+                2, [{"output_type": "stream", "name": "stdout", "text": "checked"}]
+            ),
+            _markdown(
+                "```{exercise} Two\n:label: ex-2\nThink.\n```\n\n```{solution} ex-2\n:class: dropdown\n\nBecause.\n```\nAfter."
+            ),
+        ],
+    }
     student = student_version(notebook)
     texts = ["".join(c["source"]) for c in student["cells"]]
     assert len(student["cells"]) == 4
     assert not any("solution" in t or "Because" in t for t in texts)
-    assert texts[3].startswith("```{exercise} Two") and texts[3].rstrip().endswith("After.")
+    assert texts[3].startswith("```{exercise} Two") and texts[3].rstrip().endswith(
+        "After."
+    )
     code = student["cells"][2]
     assert code["outputs"] == [] and code["execution_count"] is None
-    assert "widgets" not in student["metadata"] and notebook["cells"][3]["outputs"]  # original untouched
+    assert (
+        "widgets" not in student["metadata"] and notebook["cells"][3]["outputs"]
+    )  # original untouched
 
 
 def test_student_version_rejects_an_unclosed_solution():
     with pytest.raises(ValueError, match="no matching"):
-        student_version({"cells": [_markdown("```{solution-start} ex-1\n```"), _code_cell(1)]})
+        student_version(
+            {"cells": [_markdown("```{solution-start} ex-1\n```"), _code_cell(1)]}
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -94,4 +159,6 @@ def test_student_version_of_each_chapter_keeps_exercises_and_drops_solutions(pat
     original = "\n".join("".join(c["source"]) for c in notebook["cells"])
     assert text.count("```{exercise}") == original.count("```{exercise}") >= 3
     assert "{solution" not in text
-    assert all(not c.get("outputs") for c in student["cells"] if c["cell_type"] == "code")
+    assert all(
+        not c.get("outputs") for c in student["cells"] if c["cell_type"] == "code"
+    )

@@ -3,12 +3,12 @@ finding each patch in its source by brute force) and antialiased resizing.
 
 Everything is offline: the photographs ship inside the scikit-image wheel.
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from vae_lib import photos
 from vae_lib.photos import (
     CREDITS,
     PHOTOS,
@@ -30,7 +30,7 @@ def unique_photos(*shapes: tuple[int, int, int]) -> list[torch.Tensor]:
     values = torch.arange(total, dtype=torch.float32) / total
     out, first = [], 0
     for c, h, w in shapes:
-        out.append(values[first:first + c * h * w].reshape(c, h, w))
+        out.append(values[first : first + c * h * w].reshape(c, h, w))
         first += c * h * w
     return out
 
@@ -41,10 +41,10 @@ def places(photo: torch.Tensor, patch: torch.Tensor) -> list[tuple[int, int, boo
     s = patch.shape[-1]
     found = []
     for mirrored, candidate in ((False, patch), (True, patch.flip(-1))):
-        room = photo[:, :photo.shape[1] - s + 1, :photo.shape[2] - s + 1]
+        room = photo[:, : photo.shape[1] - s + 1, : photo.shape[2] - s + 1]
         corner = (room == candidate[:, :1, :1]).all(0)
         for t, l in corner.nonzero().tolist():
-            if torch.equal(photo[:, t:t + s, l:l + s], candidate):
+            if torch.equal(photo[:, t : t + s, l : l + s], candidate):
                 found.append((t, l, mirrored))
     return found
 
@@ -68,14 +68,16 @@ def test_every_photo_loads_offline_as_float_pixels_in_the_unit_interval(name):
 def test_a_photo_is_the_scikit_image_array_transposed_to_channels_first():
     from skimage import data as skimage_data
 
-    pixels = torch.from_numpy(skimage_data.coffee())                  # (H, W, 3) uint8
+    pixels = torch.from_numpy(skimage_data.coffee())  # (H, W, 3) uint8
     image = load_photo("coffee")
     assert tuple(image.shape) == (3, *pixels.shape[:2])
     assert torch.equal(image, pixels.permute(2, 0, 1).float() / 255.0)
 
 
 def test_load_photo_rejects_an_unknown_name():
-    with pytest.raises(ValueError, match=r"photo must be one of \('astronaut'.*got 'camera'"):
+    with pytest.raises(
+        ValueError, match=r"photo must be one of \('astronaut'.*got 'camera'"
+    ):
         load_photo("camera")
 
 
@@ -85,7 +87,11 @@ def test_the_train_and_test_photos_are_disjoint_and_make_up_all_photos():
     assert train and test
     assert not train & test
     assert train | test == set(PHOTOS)
-    assert len(PHOTOS) == len(set(PHOTOS)) == len(SPLIT_PHOTOS["train"]) + len(SPLIT_PHOTOS["test"])
+    assert (
+        len(PHOTOS)
+        == len(set(PHOTOS))
+        == len(SPLIT_PHOTOS["train"]) + len(SPLIT_PHOTOS["test"])
+    )
     assert {"chelsea", "coffee"} <= test  # the module promises these two are held out
 
 
@@ -141,8 +147,9 @@ def test_patch_places_are_uniform_over_every_possible_corner():
     patches, _ = random_patches([image], 1200, 4, gen(11), flips=False)
     # 3 x 4 = 12 possible corners, 100 draws expected at each; the value at the corner names it.
     corner_values = patches[:, 0, 0, 0]
-    counts = torch.stack([(corner_values == image[0, t, l]).sum()
-                          for t in range(3) for l in range(4)])
+    counts = torch.stack(
+        [(corner_values == image[0, t, l]).sum() for t in range(3) for l in range(4)]
+    )
     assert counts.sum().item() == 1200
     assert counts.min().item() >= 60 and counts.max().item() <= 140, counts.tolist()
 
@@ -159,26 +166,69 @@ def test_patches_cut_from_a_real_photo_occur_in_it():
     assert source.tolist() == [0, 0, 0]
     for patch in patches:
         assert places(coffee, patch), "patch not found in its photo, mirrored or not"
-    assert places(coffee, torch.rand(3, 8, 8, generator=gen())) == []  # the search can say no
+    assert (
+        places(coffee, torch.rand(3, 8, 8, generator=gen())) == []
+    )  # the search can say no
 
 
 @pytest.mark.parametrize(
     ("images", "num_patches", "size", "error", "message"),
     [
-        ([torch.zeros(3, 8, 10)], 4, 9, ValueError,
-         r"photos\[0\] must be \(C, H, W\) with H, W >= size = 9"),
-        ([torch.zeros(3, 12, 12), torch.zeros(3, 12, 5)], 4, 6, ValueError,
-         r"photos\[1\] must be .*got \(3, 12, 5\)"),
+        (
+            [torch.zeros(3, 8, 10)],
+            4,
+            9,
+            ValueError,
+            r"photos\[0\] must be \(C, H, W\) with H, W >= size = 9",
+        ),
+        (
+            [torch.zeros(3, 12, 12), torch.zeros(3, 12, 5)],
+            4,
+            6,
+            ValueError,
+            r"photos\[1\] must be .*got \(3, 12, 5\)",
+        ),
         ([torch.zeros(12, 12)], 4, 6, ValueError, r"photos\[0\] must be \(C, H, W\)"),
         ([], 4, 6, ValueError, "photos must be a non-empty list"),
-        ([[[0.0] * 8] * 8], 4, 6, TypeError, r"photos\[0\] must be a torch.Tensor, got list"),
-        ([torch.zeros(3, 8, 8)], 0, 4, ValueError, "num_patches must be a positive int, got 0"),
-        ([torch.zeros(3, 8, 8)], 4, 0, ValueError, "size must be a positive int, got 0"),
-        ([torch.zeros(3, 8, 8)], 2.0, 4, ValueError,
-         r"num_patches must be a positive int, got 2\.0"),
+        (
+            [[[0.0] * 8] * 8],
+            4,
+            6,
+            TypeError,
+            r"photos\[0\] must be a torch.Tensor, got list",
+        ),
+        (
+            [torch.zeros(3, 8, 8)],
+            0,
+            4,
+            ValueError,
+            "num_patches must be a positive int, got 0",
+        ),
+        (
+            [torch.zeros(3, 8, 8)],
+            4,
+            0,
+            ValueError,
+            "size must be a positive int, got 0",
+        ),
+        (
+            [torch.zeros(3, 8, 8)],
+            2.0,
+            4,
+            ValueError,
+            r"num_patches must be a positive int, got 2\.0",
+        ),
     ],
-    ids=["patch-too-big", "second-photo-too-narrow", "2-d-photo", "empty", "not-a-tensor",
-         "zero-patches", "zero-size", "float-count"],
+    ids=[
+        "patch-too-big",
+        "second-photo-too-narrow",
+        "2-d-photo",
+        "empty",
+        "not-a-tensor",
+        "zero-patches",
+        "zero-size",
+        "float-count",
+    ],
 )
 def test_random_patches_rejects_bad_input(images, num_patches, size, error, message):
     with pytest.raises(error, match=message):
@@ -209,7 +259,9 @@ def test_patch_dataset_of_the_test_split():
 
 
 def test_patch_dataset_rejects_an_unknown_split():
-    with pytest.raises(ValueError, match=r"split must be one of \('train', 'test'\), got 'valid'"):
+    with pytest.raises(
+        ValueError, match=r"split must be one of \('train', 'test'\), got 'valid'"
+    ):
         patch_dataset("valid", 16, 10)
 
 
@@ -249,9 +301,24 @@ def test_resize_clamps_to_the_unit_interval():
     ("x", "size", "error", "message"),
     [
         (torch.zeros(3, 8, 8), (4, 4), ValueError, r"\(B, C, H, W\)"),
-        (torch.zeros(1, 3, 8, 8, dtype=torch.uint8), (4, 4), TypeError, "floating-point"),
-        (torch.zeros(1, 3, 8, 8), (4, 4, 4), ValueError, r"size must be \(height, width\)"),
-        (torch.zeros(1, 3, 8, 8), (4, 0), ValueError, "each of size must be a positive int, got 0"),
+        (
+            torch.zeros(1, 3, 8, 8, dtype=torch.uint8),
+            (4, 4),
+            TypeError,
+            "floating-point",
+        ),
+        (
+            torch.zeros(1, 3, 8, 8),
+            (4, 4, 4),
+            ValueError,
+            r"size must be \(height, width\)",
+        ),
+        (
+            torch.zeros(1, 3, 8, 8),
+            (4, 0),
+            ValueError,
+            "each of size must be a positive int, got 0",
+        ),
     ],
     ids=["3-d", "uint8", "three-sizes", "zero-width"],
 )
@@ -261,5 +328,7 @@ def test_resize_rejects_bad_input(x, size, error, message):
 
 
 def test_resize_given_one_int_says_size_must_be_a_pair():
-    with pytest.raises((TypeError, ValueError), match=r"size must be \(height, width\)"):
+    with pytest.raises(
+        (TypeError, ValueError), match=r"size must be \(height, width\)"
+    ):
         resize(torch.zeros(1, 3, 8, 8), 16)

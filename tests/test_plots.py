@@ -1,4 +1,5 @@
 """vae_lib.plots: image grids and the figures built on them (Agg backend, figures closed)."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -37,7 +38,9 @@ def test_image_grid_places_each_image_in_its_cell(channels, batch, nrow, padding
     grid = image_grid(x, nrow=nrow, padding=padding)
     rows = (batch + nrow - 1) // nrow
     height, width = rows * (h + padding) - padding, nrow * (w + padding) - padding
-    assert grid.shape == ((height, width) if channels == 1 else (height, width, channels))
+    assert grid.shape == (
+        (height, width) if channels == 1 else (height, width, channels)
+    )
     grid = grid.reshape(height, width, channels)
 
     covered = np.zeros((height, width), dtype=bool)
@@ -58,7 +61,9 @@ def test_image_grid_default_layout_is_eight_per_row():
 
 def test_image_grid_does_not_need_gradients_detached_first():
     x = torch.rand(2, 1, 3, 3, requires_grad=True)
-    np.testing.assert_allclose(image_grid(x, nrow=2, padding=0)[:, :3], x[0, 0].detach().numpy())
+    np.testing.assert_allclose(
+        image_grid(x, nrow=2, padding=0)[:, :3], x[0, 0].detach().numpy()
+    )
 
 
 @pytest.mark.parametrize(
@@ -76,7 +81,11 @@ def test_image_grid_rejects_bad_images(x, error, message):
         image_grid(x)
 
 
-@pytest.mark.parametrize(("nrow", "padding"), [(0, 1), (-2, 1), (4, -1)], ids=["nrow-0", "nrow-negative", "padding-negative"])
+@pytest.mark.parametrize(
+    ("nrow", "padding"),
+    [(0, 1), (-2, 1), (4, -1)],
+    ids=["nrow-0", "nrow-negative", "padding-negative"],
+)
 def test_image_grid_rejects_a_bad_layout_clearly(nrow, padding):
     name = "nrow" if nrow < 1 else "padding"
     with pytest.raises(ValueError, match=name):
@@ -95,12 +104,17 @@ def test_show_images_draws_the_grid_on_the_axes():
 def test_show_images_makes_its_own_axes():
     ax = show_images(constant_images(3, 3, 4, 4))
     assert isinstance(ax, plt.Axes) and len(ax.images) == 1
-    assert ax.images[0].get_array().shape == image_grid(constant_images(3, 3, 4, 4)).shape
+    assert (
+        ax.images[0].get_array().shape == image_grid(constant_images(3, 3, 4, 4)).shape
+    )
 
 
 @pytest.mark.parametrize(
     ("x", "error", "message"),
-    [(torch.rand(4, 4), ValueError, r"\(B, C, H, W\)"), ([[0.5]], TypeError, "must be a torch.Tensor, got list")],
+    [
+        (torch.rand(4, 4), ValueError, r"\(B, C, H, W\)"),
+        ([[0.5]], TypeError, "must be a torch.Tensor, got list"),
+    ],
     ids=["2-d", "list"],
 )
 def test_show_images_rejects_bad_input(x, error, message):
@@ -123,7 +137,11 @@ def test_scatter_latent_plots_every_point_with_its_label():
 
 @pytest.mark.parametrize(
     ("z", "labels"),
-    [(torch.zeros(5, 3), torch.zeros(5)), (torch.zeros(5, 2), torch.zeros(4)), (torch.zeros(5), torch.zeros(5))],
+    [
+        (torch.zeros(5, 3), torch.zeros(5)),
+        (torch.zeros(5, 2), torch.zeros(4)),
+        (torch.zeros(5), torch.zeros(5)),
+    ],
     ids=["3-d-codes", "too-few-labels", "flat-codes"],
 )
 def test_scatter_latent_rejects_bad_shapes(z, labels):
@@ -131,12 +149,17 @@ def test_scatter_latent_rejects_bad_shapes(z, labels):
         scatter_latent(z, labels)
 
 
-@pytest.mark.parametrize("val_loss", [[], [2.5, 2.0, 1.8]], ids=["train-only", "with-validation"])
+@pytest.mark.parametrize(
+    "val_loss", [[], [2.5, 2.0, 1.8]], ids=["train-only", "with-validation"]
+)
 def test_plot_history_draws_one_curve_per_loss(val_loss):
     history = History(train_loss=[3.0, 2.0, 1.5], val_loss=val_loss)
     ax = plot_history(history, label="AE")
     assert isinstance(ax, plt.Axes)
-    curves = [(line.get_label(), list(line.get_xdata()), list(line.get_ydata())) for line in ax.get_lines()]
+    curves = [
+        (line.get_label(), list(line.get_xdata()), list(line.get_ydata()))
+        for line in ax.get_lines()
+    ]
     expected = [("AE train", [1, 2, 3], history.train_loss)]
     if val_loss:
         expected.append(("AE validation", [1, 2, 3], val_loss))
@@ -145,7 +168,9 @@ def test_plot_history_draws_one_curve_per_loss(val_loss):
 
 
 def test_plot_history_names_the_held_out_set():
-    history = History(train_loss=[3.0, 2.0], val_loss=[2.5, 1.5], epoch_seconds=[1.0, 1.0])
+    history = History(
+        train_loss=[3.0, 2.0], val_loss=[2.5, 1.5], epoch_seconds=[1.0, 1.0]
+    )
     ax = plot_history(history, label="conv", val_name="test")
     assert [line.get_label() for line in ax.get_lines()] == ["conv train", "conv test"]
     plt.close(ax.figure)

@@ -3,6 +3,7 @@
 The registry is replaced by a 784-8-2 VAE trained for one epoch, and the data sets by their first
 256 images, so a build takes a fraction of a second; every folder is under tmp_path.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,20 +24,42 @@ from vae_lib.pretrained import METRIC_TOLERANCE, RECIPES, Recipe
 from vae_lib.runtime import MODE_VARIABLE
 
 SUBSET = 256
-TINY = Recipe("tiny", VAEConfig(latent_dim=2, hidden_dims=(8,)), num_epochs=1, summary="a tiny test model")
-WARMUP = Recipe("tiny_warmup", VAEConfig(latent_dim=2, hidden_dims=(8,)), num_epochs=1, beta=2.0, warmup_epochs=1)
-METRIC_KEYS = {"negative_elbo", "rate", "distortion", "active_units", "train_seconds", "train_device", "train_loss"}
+TINY = Recipe(
+    "tiny",
+    VAEConfig(latent_dim=2, hidden_dims=(8,)),
+    num_epochs=1,
+    summary="a tiny test model",
+)
+WARMUP = Recipe(
+    "tiny_warmup",
+    VAEConfig(latent_dim=2, hidden_dims=(8,)),
+    num_epochs=1,
+    beta=2.0,
+    warmup_epochs=1,
+)
+METRIC_KEYS = {
+    "negative_elbo",
+    "rate",
+    "distortion",
+    "active_units",
+    "train_seconds",
+    "train_device",
+    "train_loss",
+}
 
 
-_load_dataset = pretrained.load_dataset  # the real one, kept before any test replaces it
+_load_dataset = (
+    pretrained.load_dataset
+)  # the real one, kept before any test replaces it
 
 
 @functools.cache
 def small_dataset(*args, **kwargs):
     """The first 256 examples of what load_dataset(*args, **kwargs) returns (copied, so the rest is freed)."""
     subset = _load_dataset(*args, **kwargs).subset(SUBSET)
-    return dataclasses.replace(subset, images=subset.images.clone(), labels=subset.labels.clone())
-
+    return dataclasses.replace(
+        subset, images=subset.images.clone(), labels=subset.labels.clone()
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +68,10 @@ def tiny_world(monkeypatch):
     monkeypatch.setattr(pretrained, "RECIPES", {r.name: r for r in (TINY, WARMUP)})
     for variable in (MODE_VARIABLE, RETRAIN_VARIABLE, DATA_DIR_VARIABLE):
         monkeypatch.delenv(variable, raising=False)
-    for split in ("train", "test"):  # read from the repository's data/ before a test moves $VAE_BOOK_DATA
+    for split in (
+        "train",
+        "test",
+    ):  # read from the repository's data/ before a test moves $VAE_BOOK_DATA
         small_dataset("mnist", split)
     monkeypatch.setattr(pretrained, "load_dataset", small_dataset)
 
@@ -80,8 +106,15 @@ def test_every_shipped_recipe_is_registered_under_its_own_name_with_a_model_conf
     for name, recipe in RECIPES.items():
         assert recipe.name == name
         # Only denoisers may be plain autoencoders; everything else is a VAE.
-        assert isinstance(recipe.config, VAEConfig) or (recipe.denoising and isinstance(recipe.config, AutoencoderConfig))
-        assert recipe.num_epochs >= 1 and recipe.beta > 0 and recipe.warmup_epochs >= 0 and recipe.summary
+        assert isinstance(recipe.config, VAEConfig) or (
+            recipe.denoising and isinstance(recipe.config, AutoencoderConfig)
+        )
+        assert (
+            recipe.num_epochs >= 1
+            and recipe.beta > 0
+            and recipe.warmup_epochs >= 0
+            and recipe.summary
+        )
 
 
 def test_recipes_are_frozen():
@@ -106,9 +139,13 @@ def test_checkpoint_dir_follows_the_data_directory(monkeypatch, tmp_path):
 )
 def test_an_unknown_recipe_name_lists_the_known_ones(call, tmp_path, monkeypatch):
     monkeypatch.setenv(DATA_DIR_VARIABLE, str(tmp_path))
-    with pytest.raises(KeyError, match="no checkpoint recipe named 'nope'; known: tiny, tiny_warmup"):
+    with pytest.raises(
+        KeyError, match="no checkpoint recipe named 'nope'; known: tiny, tiny_warmup"
+    ):
         call()
-    assert not (tmp_path / "checkpoints" / "tiny.json").exists()  # nothing was built before the check
+    assert not (
+        tmp_path / "checkpoints" / "tiny.json"
+    ).exists()  # nothing was built before the check
 
 
 # --- evaluation -----------------------------------------------------------------------------------
@@ -123,16 +160,23 @@ def test_evaluate_checkpoint_reports_rate_distortion_and_active_units():
     rd = rate_distortion(model, test_x, seed=pretrained.EVAL_SEED)
     assert metrics["rate"] == pytest.approx(rd.rate.mean().item())
     assert metrics["distortion"] == pytest.approx(rd.distortion.mean().item())
-    assert metrics["negative_elbo"] == pytest.approx(metrics["rate"] + metrics["distortion"], rel=1e-6)
-    assert metrics["active_units"] == int(active_units(latent_means(model, test_x)).sum())
-    assert isinstance(metrics["active_units"], int) and 0 <= metrics["active_units"] <= 2
+    assert metrics["negative_elbo"] == pytest.approx(
+        metrics["rate"] + metrics["distortion"], rel=1e-6
+    )
+    assert metrics["active_units"] == int(
+        active_units(latent_means(model, test_x)).sum()
+    )
+    assert (
+        isinstance(metrics["active_units"], int) and 0 <= metrics["active_units"] <= 2
+    )
 
 
 def test_evaluate_checkpoint_defaults_to_the_test_set():
     torch.manual_seed(0)
     model = VAE(TINY.config)
     assert pretrained.evaluate_checkpoint(model) == pretrained.evaluate_checkpoint(
-        model, small_dataset("mnist", "test").images)
+        model, small_dataset("mnist", "test").images
+    )
 
 
 # --- build and verify -----------------------------------------------------------------------------
@@ -145,13 +189,20 @@ def test_build_writes_weights_and_a_record_with_the_metrics(capsys, built):
     assert data["config"]["latent_dim"] == 2 and data["config"]["hidden_dims"] == [8]
     metrics = data["metrics"]
     assert set(metrics) == METRIC_KEYS
-    assert metrics["negative_elbo"] == pytest.approx(metrics["rate"] + metrics["distortion"], rel=1e-6)
+    assert metrics["negative_elbo"] == pytest.approx(
+        metrics["rate"] + metrics["distortion"], rel=1e-6
+    )
     assert metrics["rate"] >= 0 and metrics["distortion"] > 0
-    assert metrics["train_device"] == "cpu" and len(metrics["train_loss"]) == TINY.num_epochs
+    assert (
+        metrics["train_device"] == "cpu"
+        and len(metrics["train_loss"]) == TINY.num_epochs
+    )
     assert math.isfinite(metrics["train_loss"][0])
     out = capsys.readouterr().out
-    assert out.startswith(f"tiny: negative_elbo {metrics['negative_elbo']:.2f}, rate {metrics['rate']:.2f}, "
-                          f"distortion {metrics['distortion']:.2f}, active_units {metrics['active_units']} (")
+    assert out.startswith(
+        f"tiny: negative_elbo {metrics['negative_elbo']:.2f}, rate {metrics['rate']:.2f}, "
+        f"distortion {metrics['distortion']:.2f}, active_units {metrics['active_units']} ("
+    )
 
 
 def test_the_built_weights_give_the_recorded_metrics(built):
@@ -164,9 +215,14 @@ def test_the_built_weights_give_the_recorded_metrics(built):
 def test_build_is_seeded(tmp_path):
     for folder in ("a", "b"):
         pretrained.build(["tiny"], out_dir=tmp_path / folder)
-    first, second = (load_checkpoint(tmp_path / f / "tiny")[0].state_dict() for f in ("a", "b"))
+    first, second = (
+        load_checkpoint(tmp_path / f / "tiny")[0].state_dict() for f in ("a", "b")
+    )
     assert all(torch.equal(first[k], second[k]) for k in first)
-    assert record(tmp_path / "a")["metrics"]["negative_elbo"] == record(tmp_path / "b")["metrics"]["negative_elbo"]
+    assert (
+        record(tmp_path / "a")["metrics"]["negative_elbo"]
+        == record(tmp_path / "b")["metrics"]["negative_elbo"]
+    )
 
 
 def test_build_defaults_to_the_checkpoint_dir(tmp_path, monkeypatch):
@@ -190,7 +246,9 @@ def test_verify_reports_a_recorded_metric_that_the_weights_do_not_give(built, ch
     edit_metric(built, "negative_elbo", change)
     problems = pretrained.verify(["tiny"], built)
     assert len(problems) == 1
-    assert problems[0].startswith(f"tiny: negative_elbo recorded {recorded} but re-evaluated ")
+    assert problems[0].startswith(
+        f"tiny: negative_elbo recorded {recorded} but re-evaluated "
+    )
 
 
 def test_verify_reports_a_missing_metric(built):
@@ -201,9 +259,13 @@ def test_verify_reports_a_missing_metric(built):
 
 
 def test_verify_refuses_weights_of_another_config(built, monkeypatch):
-    other = dataclasses.replace(TINY, config=dataclasses.replace(TINY.config, latent_dim=3))
+    other = dataclasses.replace(
+        TINY, config=dataclasses.replace(TINY.config, latent_dim=3)
+    )
     monkeypatch.setattr(pretrained, "RECIPES", {"tiny": other})
-    with pytest.raises(CheckpointError, match="latent_dim is 2 in the checkpoint but 3 was asked for"):
+    with pytest.raises(
+        CheckpointError, match="latent_dim is 2 in the checkpoint but 3 was asked for"
+    ):
         pretrained.verify(["tiny"], built)
 
 
@@ -243,7 +305,9 @@ def test_a_recipe_without_warmup_trains_with_its_fixed_beta(tmp_path, monkeypatc
         return original(self, x, beta=beta)
 
     monkeypatch.setattr(VAE, "loss", recording_loss)
-    monkeypatch.setattr(pretrained, "RECIPES", {"tiny": dataclasses.replace(TINY, beta=0.25)})
+    monkeypatch.setattr(
+        pretrained, "RECIPES", {"tiny": dataclasses.replace(TINY, beta=0.25)}
+    )
     pretrained.build(["tiny"], out_dir=tmp_path)
     assert betas == [0.25] * math.ceil(SUBSET / TINY.batch_size)
 
@@ -267,10 +331,14 @@ def test_load_reads_the_shipped_checkpoint_without_training(built, monkeypatch, 
     stored, stored_metrics = load_checkpoint(built / "tiny")
     assert metrics == stored_metrics == record(built)["metrics"]
     assert isinstance(model, VAE) and not model.training
-    assert all(torch.equal(v, stored.state_dict()[k]) for k, v in model.state_dict().items())
+    assert all(
+        torch.equal(v, stored.state_dict()[k]) for k, v in model.state_dict().items()
+    )
 
 
-def test_load_in_quick_mode_never_trains_even_without_a_checkpoint(tmp_path, monkeypatch):
+def test_load_in_quick_mode_never_trains_even_without_a_checkpoint(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv(MODE_VARIABLE, "quick")
     monkeypatch.setenv(DATA_DIR_VARIABLE, str(tmp_path))
     monkeypatch.setattr(pretrained, "train_recipe", refuse_training)
@@ -284,17 +352,30 @@ def test_load_retrains_with_the_recipe_when_asked(built, monkeypatch, how):
     if how == "environment":
         monkeypatch.setenv(RETRAIN_VARIABLE, "1")
     before = (built / "tiny.json").read_bytes()
-    model, metrics = pretrained.load("tiny", retrain=True if how == "argument" else None, device="cpu", progress=False)
+    model, metrics = pretrained.load(
+        "tiny",
+        retrain=True if how == "argument" else None,
+        device="cpu",
+        progress=False,
+    )
     assert set(metrics) == METRIC_KEYS
-    assert metrics["negative_elbo"] == pytest.approx(record(built)["metrics"]["negative_elbo"], abs=1e-4)  # seeded
-    assert (built / "tiny.json").read_bytes() == before  # load never overwrites a shipped checkpoint
+    assert metrics["negative_elbo"] == pytest.approx(
+        record(built)["metrics"]["negative_elbo"], abs=1e-4
+    )  # seeded
+    assert (
+        built / "tiny.json"
+    ).read_bytes() == before  # load never overwrites a shipped checkpoint
 
 
 def test_load_retrain_true_wins_over_quick_mode(built, monkeypatch):
     monkeypatch.setenv(MODE_VARIABLE, "quick")
     monkeypatch.setenv(DATA_DIR_VARIABLE, str(built.parent))
     calls = []
-    monkeypatch.setattr(pretrained, "train_recipe", lambda recipe, model, progress: calls.append(recipe) or {"x": 1.0})
+    monkeypatch.setattr(
+        pretrained,
+        "train_recipe",
+        lambda recipe, model, progress: calls.append(recipe) or {"x": 1.0},
+    )
     _, metrics = pretrained.load("tiny", retrain=True, device="cpu")
     assert calls == [TINY] and metrics == {"x": 1.0}
 
@@ -305,7 +386,10 @@ def test_load_retrain_true_wins_over_quick_mode(built, monkeypatch):
 def test_main_list_prints_each_recipe(capsys):
     assert pretrained.main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["tiny: a tiny test model (1 epochs, beta 1.0)", "tiny_warmup:  (1 epochs, beta 2.0)"]
+    assert lines == [
+        "tiny: a tiny test model (1 epochs, beta 1.0)",
+        "tiny_warmup:  (1 epochs, beta 2.0)",
+    ]
 
 
 def test_main_list_of_the_real_registry_names_every_recipe(capsys, monkeypatch):
@@ -317,7 +401,9 @@ def test_main_list_of_the_real_registry_names_every_recipe(capsys, monkeypatch):
 
 def test_main_builds_then_verifies(tmp_path, capsys):
     assert pretrained.main(["build", "tiny", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "tiny.safetensors").is_file() and (tmp_path / "tiny.json").is_file()
+    assert (tmp_path / "tiny.safetensors").is_file() and (
+        tmp_path / "tiny.json"
+    ).is_file()
     capsys.readouterr()
     assert pretrained.main(["verify", "tiny", "--out", str(tmp_path)]) == 0
     assert capsys.readouterr().out == "1 checkpoints match their recorded metrics\n"
@@ -329,7 +415,8 @@ def test_main_builds_then_verifies(tmp_path, capsys):
 def test_main_defaults_to_every_recipe(tmp_path, capsys):
     assert pretrained.main(["build", "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        f"{n}.{ext}" for n in ("tiny", "tiny_warmup") for ext in ("json", "safetensors"))
+        f"{n}.{ext}" for n in ("tiny", "tiny_warmup") for ext in ("json", "safetensors")
+    )
     assert pretrained.main(["verify", "--out", str(tmp_path)]) == 0
 
 
@@ -343,23 +430,39 @@ def test_main_rejects_an_unknown_command(capsys):
 # --- denoising recipes (Chapter 5) ----------------------------------------------------------------
 
 DENOISERS = {
-    "tiny_dae": Recipe("tiny_dae", AutoencoderConfig(latent_dim=2, hidden_dims=(8,)), num_epochs=1, denoising=True),
-    "tiny_dvae": Recipe("tiny_dvae", VAEConfig(latent_dim=2, hidden_dims=(8,)), num_epochs=1, denoising=True),
+    "tiny_dae": Recipe(
+        "tiny_dae",
+        AutoencoderConfig(latent_dim=2, hidden_dims=(8,)),
+        num_epochs=1,
+        denoising=True,
+    ),
+    "tiny_dvae": Recipe(
+        "tiny_dvae",
+        VAEConfig(latent_dim=2, hidden_dims=(8,)),
+        num_epochs=1,
+        denoising=True,
+    ),
 }
 
 
 @pytest.mark.parametrize("name", DENOISERS)
-def test_denoising_recipes_record_denoising_psnr_and_verify(monkeypatch, tmp_path, name):
+def test_denoising_recipes_record_denoising_psnr_and_verify(
+    monkeypatch, tmp_path, name
+):
     monkeypatch.setattr(pretrained, "RECIPES", DENOISERS)
     pretrained.build([name], out_dir=tmp_path)
     metrics = record(tmp_path, name)["metrics"]
     assert set(pretrained.DENOISING_TESTS) <= set(metrics)
     assert all(math.isfinite(metrics[key]) for key in pretrained.DENOISING_TESTS)
-    assert ("negative_elbo" in metrics) == (name == "tiny_dvae")  # only a VAE has an ELBO
+    assert ("negative_elbo" in metrics) == (
+        name == "tiny_dvae"
+    )  # only a VAE has an ELBO
     assert pretrained.verify([name], tmp_path) == []
 
 
-def test_denoising_recipes_train_on_noisy_inputs_with_clean_targets(monkeypatch, tmp_path):
+def test_denoising_recipes_train_on_noisy_inputs_with_clean_targets(
+    monkeypatch, tmp_path
+):
     seen = []
     original = pretrained.denoising_loss
 
@@ -373,4 +476,6 @@ def test_denoising_recipes_train_on_noisy_inputs_with_clean_targets(monkeypatch,
     noisy, clean = seen[0]
     assert noisy.shape == clean.shape and not torch.equal(noisy, clean)
     train_images = small_dataset("mnist", "train").images
-    assert any(torch.equal(clean[0], image) for image in train_images)  # the targets are clean training images
+    assert any(
+        torch.equal(clean[0], image) for image in train_images
+    )  # the targets are clean training images

@@ -1,4 +1,5 @@
 """vae_lib.runtime: the run mode, the device and the seeds."""
+
 from __future__ import annotations
 
 import random
@@ -8,7 +9,13 @@ import pytest
 import torch
 
 from vae_lib import runtime
-from vae_lib.runtime import book_mode, default_device, pick, resolve_device, seed_everything
+from vae_lib.runtime import (
+    book_mode,
+    default_device,
+    pick,
+    resolve_device,
+    seed_everything,
+)
 
 
 @pytest.fixture
@@ -31,7 +38,13 @@ def test_book_mode_defaults_to_full(mode):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("quick", "quick"), ("full", "full"), (" Quick\n", "quick"), ("FULL", "full"), ("", "full")],
+    [
+        ("quick", "quick"),
+        ("full", "full"),
+        (" Quick\n", "quick"),
+        ("FULL", "full"),
+        ("", "full"),
+    ],
 )
 def test_book_mode_reads_the_environment(mode, value, expected):
     mode(value)
@@ -41,12 +54,16 @@ def test_book_mode_reads_the_environment(mode, value, expected):
 @pytest.mark.parametrize("value", ["fast", "quick,full", "0"])
 def test_book_mode_rejects_unknown_values_naming_the_allowed_ones(mode, value):
     mode(value)
-    with pytest.raises(ValueError, match=r"VAE_BOOK_MODE must be one of \('quick', 'full'\)") as info:
+    with pytest.raises(
+        ValueError, match=r"VAE_BOOK_MODE must be one of \('quick', 'full'\)"
+    ) as info:
         book_mode()
     assert repr(value) in str(info.value)
 
 
-@pytest.mark.parametrize(("value", "expected"), [("quick", 1), ("full", 20), (None, 20)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("quick", 1), ("full", 20), (None, 20)]
+)
 def test_pick_follows_the_mode(mode, value, expected):
     mode(value)
     assert pick(quick=1, full=20) == expected
@@ -91,7 +108,8 @@ def test_seed_everything_rejects_non_natural_seeds(seed):
 
 
 @pytest.mark.skipif(
-    torch.cuda.is_available() or torch.backends.mps.is_available(), reason="this machine has an accelerator"
+    torch.cuda.is_available() or torch.backends.mps.is_available(),
+    reason="this machine has an accelerator",
 )
 def test_resolve_device_none_is_the_cpu_here():
     assert resolve_device(None) == torch.device("cpu")
@@ -100,9 +118,16 @@ def test_resolve_device_none_is_the_cpu_here():
 
 @pytest.mark.parametrize(
     ("cuda", "mps", "expected"),
-    [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")],
+    [
+        (True, True, "cuda"),
+        (True, False, "cuda"),
+        (False, True, "mps"),
+        (False, False, "cpu"),
+    ],
 )
-def test_default_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+def test_default_device_prefers_cuda_then_mps_then_cpu(
+    monkeypatch, cuda, mps, expected
+):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
     assert default_device() == torch.device(expected)
@@ -117,5 +142,7 @@ def test_resolve_device_accepts_names_and_devices(device):
 
 @pytest.mark.parametrize("device", ["gpu", "nonsense:0", 3.5, ["cpu"]])
 def test_resolve_device_rejects_bad_names(device):
-    with pytest.raises(ValueError, match="device must be None, a torch.device or a name"):
+    with pytest.raises(
+        ValueError, match="device must be None, a torch.device or a name"
+    ):
         resolve_device(device)

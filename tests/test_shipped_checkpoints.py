@@ -5,6 +5,7 @@ held-out photo patches) on the CPU and compares each metric with the one recorde
 within ``METRIC_TOLERANCE`` nats or ``RELATIVE_TOLERANCE`` of large values (rounding only: the
 evaluation is seeded). Rebuild them with ``make checkpoints``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -51,27 +52,42 @@ def test_every_shipped_checkpoint_matches_its_recorded_metrics_on_the_cpu():
 def test_the_shipped_checkpoints_take_at_most_25_mb():
     total = sum(p.stat().st_size for p in CHECKPOINTS.rglob("*") if p.is_file())
     assert total > 0
-    assert total <= MAX_TOTAL_BYTES, f"data/checkpoints holds {total / 1e6:.1f} MB, over {MAX_TOTAL_BYTES / 1e6:.0f} MB"
+    assert total <= MAX_TOTAL_BYTES, (
+        f"data/checkpoints holds {total / 1e6:.1f} MB, over {MAX_TOTAL_BYTES / 1e6:.0f} MB"
+    )
 
 
 def test_data_checkpoints_holds_only_recipe_files():
-    expected = {f"{name}{suffix}" for name in RECIPES for suffix in (".safetensors", ".json")}
-    stray = sorted(p.name for p in CHECKPOINTS.iterdir()
-                   if p.suffix in (".safetensors", ".json", ".part") or p.name.startswith("."))
-    assert set(stray) <= expected, f"files of no recipe (or unfinished saves): {sorted(set(stray) - expected)}"
+    expected = {
+        f"{name}{suffix}" for name in RECIPES for suffix in (".safetensors", ".json")
+    }
+    stray = sorted(
+        p.name
+        for p in CHECKPOINTS.iterdir()
+        if p.suffix in (".safetensors", ".json", ".part") or p.name.startswith(".")
+    )
+    assert set(stray) <= expected, (
+        f"files of no recipe (or unfinished saves): {sorted(set(stray) - expected)}"
+    )
 
 
 @pytest.mark.parametrize("name", RECIPES)
 def test_each_record_holds_consistent_metrics(name):
-    model, metrics = load_checkpoint(CHECKPOINTS / name, expected_config=RECIPES[name].config)
+    model, metrics = load_checkpoint(
+        CHECKPOINTS / name, expected_config=RECIPES[name].config
+    )
     assert len(metrics["train_loss"]) == RECIPES[name].num_epochs
     if RECIPES[name].denoising:
         assert set(DENOISING_TESTS) <= set(metrics)
-        assert all(metrics[key] > 10 for key in DENOISING_TESTS)  # far above the noisy input at these levels
+        assert all(
+            metrics[key] > 10 for key in DENOISING_TESTS
+        )  # far above the noisy input at these levels
     if isinstance(model, VAE):
         assert METRIC_KEYS <= set(metrics)
         # float32 sums: 1e-3 nats, or a relative 1e-6 for the thousands of nats of a Gaussian decoder
-        assert metrics["negative_elbo"] == pytest.approx(metrics["rate"] + metrics["distortion"], abs=1e-3, rel=1e-6)
+        assert metrics["negative_elbo"] == pytest.approx(
+            metrics["rate"] + metrics["distortion"], abs=1e-3, rel=1e-6
+        )
         assert 0 <= metrics["active_units"] <= RECIPES[name].config.latent_dim
     else:
         assert RECIPES[name].denoising, "only denoisers may be plain autoencoders"
@@ -79,13 +95,24 @@ def test_each_record_holds_consistent_metrics(name):
 
 def test_the_beta_sweep_trades_rate_for_distortion():
     """A larger KL weight gives a cheaper code and a worse reconstruction (Higgins et al. 2017)."""
-    sweep = sorted((r for r in RECIPES.values() if r.config == RECIPES["ch4_mlp_vae"].config and not r.warmup_epochs),
-                   key=lambda r: r.beta)
+    sweep = sorted(
+        (
+            r
+            for r in RECIPES.values()
+            if r.config == RECIPES["ch4_mlp_vae"].config and not r.warmup_epochs
+        ),
+        key=lambda r: r.beta,
+    )
     assert [r.beta for r in sweep] == [0.1, 0.3, 1.0, 3.0, 10.0]
     metrics = [load_checkpoint(CHECKPOINTS / r.name)[1] for r in sweep]
-    rates, distortions = [m["rate"] for m in metrics], [m["distortion"] for m in metrics]
+    rates, distortions = (
+        [m["rate"] for m in metrics],
+        [m["distortion"] for m in metrics],
+    )
     assert rates == sorted(rates, reverse=True) and len(set(rates)) == len(rates)
-    assert distortions == sorted(distortions) and len(set(distortions)) == len(distortions)
+    assert distortions == sorted(distortions) and len(set(distortions)) == len(
+        distortions
+    )
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -100,7 +127,12 @@ def test_a_shipped_checkpoint_refuses_a_different_latent_dim(name):
 def test_a_shipped_checkpoint_refuses_a_different_architecture():
     config = RECIPES["ch4_mlp_vae"].config
     wrong = dataclasses.replace(config, hidden_dims=(512,))
-    with pytest.raises(CheckpointError, match=re.escape("hidden_dims is (256,) in the checkpoint but (512,) was asked for")):
+    with pytest.raises(
+        CheckpointError,
+        match=re.escape(
+            "hidden_dims is (256,) in the checkpoint but (512,) was asked for"
+        ),
+    ):
         load_checkpoint(CHECKPOINTS / "ch4_mlp_vae", expected_config=wrong)
 
 

@@ -2,6 +2,7 @@
 tile or by resizing, checked with restore functions whose right answer is known (identity,
 constants, per-tile offsets, garbage) on small synthetic images.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -51,8 +52,18 @@ class Recorder:
 
 @pytest.mark.parametrize(
     ("length", "tile", "overlap"),
-    [(32, 32, 8), (33, 32, 8), (56, 32, 8), (100, 32, 8), (451, 32, 8), (45, 32, 0), (37, 32, 31),
-     (7, 3, 2), (1, 1, 0), (64, 64, 16)],
+    [
+        (32, 32, 8),
+        (33, 32, 8),
+        (56, 32, 8),
+        (100, 32, 8),
+        (451, 32, 8),
+        (45, 32, 0),
+        (37, 32, 31),
+        (7, 3, 2),
+        (1, 1, 0),
+        (64, 64, 16),
+    ],
 )
 def test_tile_starts_cover_the_axis_exactly(length, tile, overlap):
     starts = tile_starts(length, tile, overlap)
@@ -69,10 +80,18 @@ def test_tile_starts_cover_the_axis_exactly(length, tile, overlap):
 
 @pytest.mark.parametrize(
     ("length", "tile", "overlap", "expected"),
-    [(32, 32, 8, [0]), (33, 32, 8, [0, 1]), (56, 32, 8, [0, 24]), (100, 32, 8, [0, 24, 48, 68]),
-     (64, 32, 0, [0, 32]), (10, 4, 2, [0, 2, 4, 6])],
+    [
+        (32, 32, 8, [0]),
+        (33, 32, 8, [0, 1]),
+        (56, 32, 8, [0, 24]),
+        (100, 32, 8, [0, 24, 48, 68]),
+        (64, 32, 0, [0, 32]),
+        (10, 4, 2, [0, 2, 4, 6]),
+    ],
 )
-def test_tile_starts_step_by_tile_minus_overlap_then_one_flush(length, tile, overlap, expected):
+def test_tile_starts_step_by_tile_minus_overlap_then_one_flush(
+    length, tile, overlap, expected
+):
     assert tile_starts(length, tile, overlap) == expected
 
 
@@ -105,7 +124,10 @@ def test_blending_window_is_positive_symmetric_and_largest_in_the_middle(tile):
     assert torch.allclose(window, window.T)
     assert torch.allclose(window, window.flip(0))
     assert torch.allclose(window, window.flip(1))
-    middle = [(tile - 1) // 2, tile // 2]  # one index for odd tiles, the two central for even
+    middle = [
+        (tile - 1) // 2,
+        tile // 2,
+    ]  # one index for odd tiles, the two central for even
     assert window.max().item() == pytest.approx(window[middle[0], middle[0]].item())
     assert window[middle[1], middle[1]].item() == pytest.approx(window.max().item())
     # Falls off towards the edges along each axis from the middle.
@@ -131,7 +153,7 @@ def test_split_tiles_cuts_the_tiles_at_their_corners_and_stitch_puts_them_back()
     assert tiles.patches.shape == (len(tops) * len(lefts), 3, 16, 16)
     assert tiles.corners.tolist() == [[t, l] for t in tops for l in lefts]
     for patch, (t, l) in zip(tiles.patches, tiles.corners.tolist()):
-        assert torch.equal(patch, image[:, t:t + 16, l:l + 16])
+        assert torch.equal(patch, image[:, t : t + 16, l : l + 16])
     assert torch.allclose(stitch(tiles, 37, 45), image, atol=1e-6)
 
 
@@ -152,7 +174,14 @@ def test_stitch_fails_when_the_tiles_leave_a_gap():
 
 @pytest.mark.parametrize(
     "shape",
-    [(1, 3, 37, 45), (1, 1, 32, 32), (1, 3, 20, 13), (2, 3, 40, 33), (1, 3, 20, 50), (1, 2, 70, 31)],
+    [
+        (1, 3, 37, 45),
+        (1, 1, 32, 32),
+        (1, 3, 20, 13),
+        (2, 3, 40, 33),
+        (1, 3, 20, 50),
+        (1, 2, 70, 31),
+    ],
     ids=lambda s: "x".join(map(str, s)),
 )
 def test_identity_restore_gives_back_the_image(shape):
@@ -180,7 +209,9 @@ def test_the_result_is_clamped_to_the_unit_interval():
 def test_observed_pixels_are_kept_bit_for_bit_even_when_restore_returns_garbage(shape):
     y = torch.rand(*shape, generator=gen(2))
     mask = torch.rand(shape[0], 1, *shape[2:], generator=gen(3)) < 0.5
-    out = restore_by_tiles(lambda t, m: torch.randn(t.shape, generator=gen(4)) * 100, y, mask)
+    out = restore_by_tiles(
+        lambda t, m: torch.randn(t.shape, generator=gen(4)) * 100, y, mask
+    )
     assert out.shape == y.shape
     observed = (~mask).expand_as(y)
     assert torch.equal(out[observed], y[observed])
@@ -227,7 +258,9 @@ def test_restore_returning_the_wrong_shape_is_a_clear_error():
 
 
 def test_batch_size_splits_the_tiles_without_changing_the_result():
-    y = torch.rand(2, 3, 40, 70, generator=gen(5))        # 2 x 3 = 6 tiles of 32 in each image
+    y = torch.rand(
+        2, 3, 40, 70, generator=gen(5)
+    )  # 2 x 3 = 6 tiles of 32 in each image
 
     def answer(t: torch.Tensor) -> torch.Tensor:
         return (t * t.mean(dim=(1, 2, 3), keepdim=True)).sqrt()
@@ -242,7 +275,9 @@ def test_batch_size_splits_the_tiles_without_changing_the_result():
 
 def test_per_tile_offsets_are_blended_without_seams():
     y = torch.full((1, 3, 70, 90), 0.5)
-    offsets = (torch.rand(12, generator=gen(6)) - 0.5) * 0.4   # 3 x 4 tiles of 32 with overlap 8
+    offsets = (
+        torch.rand(12, generator=gen(6)) - 0.5
+    ) * 0.4  # 3 x 4 tiles of 32 with overlap 8
     out = restore_by_tiles(lambda t: t + offsets[:, None, None, None], y)
     spread = (offsets.max() - offsets.min()).item()
     # Every pixel is a weighted mean of the offsets of the tiles over it ...
@@ -257,12 +292,27 @@ def test_per_tile_offsets_are_blended_without_seams():
 @pytest.mark.parametrize(
     ("mask", "error", "message"),
     [
-        (torch.zeros(1, 3, 40, 40, dtype=torch.bool), ValueError,
-         r"mask must be shaped \(B, 1, H, W\) = \(1, 1, 40, 40\)"),
-        (torch.zeros(1, 1, 40, 39, dtype=torch.bool), ValueError, r"got \(1, 1, 40, 39\)"),
-        (torch.zeros(2, 1, 40, 40, dtype=torch.bool), ValueError, r"mask must be shaped"),
+        (
+            torch.zeros(1, 3, 40, 40, dtype=torch.bool),
+            ValueError,
+            r"mask must be shaped \(B, 1, H, W\) = \(1, 1, 40, 40\)",
+        ),
+        (
+            torch.zeros(1, 1, 40, 39, dtype=torch.bool),
+            ValueError,
+            r"got \(1, 1, 40, 39\)",
+        ),
+        (
+            torch.zeros(2, 1, 40, 40, dtype=torch.bool),
+            ValueError,
+            r"mask must be shaped",
+        ),
         (torch.zeros(1, 1, 40, 40), TypeError, "mask must have dtype torch.bool"),
-        (torch.ones(1, 1, 40, 40, dtype=torch.bool), ValueError, "at least one pixel observed"),
+        (
+            torch.ones(1, 1, 40, 40, dtype=torch.bool),
+            ValueError,
+            "at least one pixel observed",
+        ),
     ],
     ids=["three-channels", "narrow", "batch-of-two", "float", "all-missing"],
 )
@@ -276,12 +326,30 @@ def test_bad_masks_are_rejected(method, mask, error, message):
 @pytest.mark.parametrize(
     ("y", "kwargs", "error", "message"),
     [
-        (torch.rand(3, 40, 40), {}, ValueError,
-         r"y must be a batch of images shaped \(B, C, H, W\)"),
-        (torch.full((1, 3, 40, 40), 1.5), {}, ValueError, r"y must hold pixel values in \[0, 1\]"),
-        (torch.zeros(1, 3, 40, 40), {"batch_size": 0}, ValueError,
-         "batch_size must be a positive int, got 0"),
-        (torch.zeros(1, 3, 40, 40), {"overlap": 32}, ValueError, "overlap must be an int"),
+        (
+            torch.rand(3, 40, 40),
+            {},
+            ValueError,
+            r"y must be a batch of images shaped \(B, C, H, W\)",
+        ),
+        (
+            torch.full((1, 3, 40, 40), 1.5),
+            {},
+            ValueError,
+            r"y must hold pixel values in \[0, 1\]",
+        ),
+        (
+            torch.zeros(1, 3, 40, 40),
+            {"batch_size": 0},
+            ValueError,
+            "batch_size must be a positive int, got 0",
+        ),
+        (
+            torch.zeros(1, 3, 40, 40),
+            {"overlap": 32},
+            ValueError,
+            "overlap must be an int",
+        ),
     ],
     ids=["3-d", "out-of-range", "batch-size-0", "overlap-too-big"],
 )
@@ -310,7 +378,7 @@ def test_resizing_calls_restore_on_small_images_and_small_masks():
     restore = Recorder()
     y = smooth_image(3, 48, 80)
     mask = torch.zeros(1, 1, 48, 80, dtype=torch.bool)
-    mask[..., :40] = True                                  # the left half missing
+    mask[..., :40] = True  # the left half missing
     restore_by_resizing(restore, y, mask, size=16)
     assert len(restore.calls) == 1
     small, small_mask = restore.calls[0]

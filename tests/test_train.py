@@ -1,11 +1,12 @@
 """vae_lib.train: fit and evaluate on tiny models and tiny random data."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
 from vae_lib.data import binarize_dynamic
-from vae_lib.models import Autoencoder, AutoencoderConfig, VAE, VAEConfig
+from vae_lib.models import VAE, Autoencoder, AutoencoderConfig, VAEConfig
 from vae_lib.train import History, evaluate, fit
 
 SMALL = {"image_shape": (1, 6, 6), "latent_dim": 2, "hidden_dims": (8,)}
@@ -14,7 +15,11 @@ QUIET = {"progress": False, "device": "cpu"}
 
 def make_model(kind: str, seed: int = 0):
     torch.manual_seed(seed)
-    return Autoencoder(AutoencoderConfig(**SMALL)) if kind == "ae" else VAE(VAEConfig(**SMALL))
+    return (
+        Autoencoder(AutoencoderConfig(**SMALL))
+        if kind == "ae"
+        else VAE(VAEConfig(**SMALL))
+    )
 
 
 @pytest.fixture
@@ -69,8 +74,12 @@ def test_evaluate_is_the_mean_loss_over_all_examples(data):
 def test_evaluate_applies_the_transform_with_its_seed(data):
     model = make_model("ae")
     x = data[1]
-    expected = model.loss(binarize_dynamic(x, torch.Generator().manual_seed(4))).mean().item()
-    assert evaluate(model, x, transform=binarize_dynamic, seed=4) == pytest.approx(expected, rel=1e-5)
+    expected = (
+        model.loss(binarize_dynamic(x, torch.Generator().manual_seed(4))).mean().item()
+    )
+    assert evaluate(model, x, transform=binarize_dynamic, seed=4) == pytest.approx(
+        expected, rel=1e-5
+    )
 
 
 def test_evaluate_restores_the_mode_when_the_loss_fails(data):
@@ -100,7 +109,12 @@ def test_fit_reports_one_entry_per_epoch(data):
     model = make_model("ae")
     history = fit(model, data[0], num_epochs=3, batch_size=16, val_x=data[1], **QUIET)
     assert isinstance(history, History) and history.device == "cpu"
-    assert len(history.train_loss) == len(history.val_loss) == len(history.epoch_seconds) == 3
+    assert (
+        len(history.train_loss)
+        == len(history.val_loss)
+        == len(history.epoch_seconds)
+        == 3
+    )
     assert all(s >= 0 for s in history.epoch_seconds)
     assert history.total_seconds == pytest.approx(sum(history.epoch_seconds))
     # The last validation loss is that of the trained model.
@@ -119,7 +133,9 @@ def test_fit_sees_every_example_once_per_epoch(data):
     x = data[0][:37]  # not a multiple of the batch size
 
     def pixel_sum(model, batch):
-        anchor = sum(p.sum() for p in model.parameters()) * 0  # something to back-propagate through
+        anchor = (
+            sum(p.sum() for p in model.parameters()) * 0
+        )  # something to back-propagate through
         return batch.flatten(1).sum(1) + anchor
 
     history = fit(model, x, num_epochs=2, batch_size=8, loss_fn=pixel_sum, **QUIET)
@@ -131,8 +147,12 @@ def test_fit_sees_every_example_once_per_epoch(data):
 def test_same_seed_same_history_and_weights(data, kind):
     runs = []
     for _ in range(2):
-        model = make_model(kind, seed=0)  # also reseeds the global generator the VAE samples from
-        history = fit(model, data[0], num_epochs=2, batch_size=16, seed=3, val_x=data[1], **QUIET)
+        model = make_model(
+            kind, seed=0
+        )  # also reseeds the global generator the VAE samples from
+        history = fit(
+            model, data[0], num_epochs=2, batch_size=16, seed=3, val_x=data[1], **QUIET
+        )
         runs.append((history, state(model)))
     assert runs[0][0].train_loss == runs[1][0].train_loss
     assert runs[0][0].val_loss == runs[1][0].val_loss
@@ -146,7 +166,9 @@ def test_different_seeds_differ(data):
         history = fit(model, data[0], num_epochs=2, batch_size=8, seed=seed, **QUIET)
         results.append((history.train_loss, state(model)))
     assert results[0][0] != results[1][0]
-    assert any(not torch.equal(results[0][1][k], results[1][1][k]) for k in results[0][1])
+    assert any(
+        not torch.equal(results[0][1][k], results[1][1][k]) for k in results[0][1]
+    )
 
 
 def test_vae_fit_is_reproducible_from_its_seed_alone(data):
@@ -157,9 +179,13 @@ def test_vae_fit_is_reproducible_from_its_seed_alone(data):
     """
     model_a, model_b = make_model("vae"), make_model("vae")
     model_b.load_state_dict(model_a.state_dict())
-    history_a = fit(model_a, data[0], num_epochs=1, batch_size=16, seed=3, val_x=data[1], **QUIET)
+    history_a = fit(
+        model_a, data[0], num_epochs=1, batch_size=16, seed=3, val_x=data[1], **QUIET
+    )
     torch.rand(1)  # any unrelated use of torch's global generator
-    history_b = fit(model_b, data[0], num_epochs=1, batch_size=16, seed=3, val_x=data[1], **QUIET)
+    history_b = fit(
+        model_b, data[0], num_epochs=1, batch_size=16, seed=3, val_x=data[1], **QUIET
+    )
     assert history_a.train_loss == history_b.train_loss
     assert history_a.val_loss == history_b.val_loss
 
@@ -179,7 +205,16 @@ def test_fit_applies_the_transform_to_every_batch(data):
         return model.loss(batch)
 
     model = make_model("vae")
-    fit(model, data[0], num_epochs=2, batch_size=16, val_x=data[1], loss_fn=binary_only, transform=binarize_dynamic, **QUIET)
+    fit(
+        model,
+        data[0],
+        num_epochs=2,
+        batch_size=16,
+        val_x=data[1],
+        loss_fn=binary_only,
+        transform=binarize_dynamic,
+        **QUIET,
+    )
     # Train batches 16 + 16 + 8 each epoch, then the validation set in one batch.
     assert seen == [16, 16, 8, 10] * 2
 
@@ -187,17 +222,31 @@ def test_fit_applies_the_transform_to_every_batch(data):
 def test_targets_travel_with_their_images():
     """With targets, each batch's y rows belong to its x rows, in training and in validation."""
     n = 23
-    x = (torch.arange(n) / n).reshape(n, 1, 1, 1).expand(n, 1, 6, 6).contiguous()  # image i is all i/n
+    x = (
+        (torch.arange(n) / n).reshape(n, 1, 1, 1).expand(n, 1, 6, 6).contiguous()
+    )  # image i is all i/n
     y = torch.arange(n)
     calls = []
 
     def matched(model, batch, targets):
-        assert torch.equal((batch[:, 0, 0, 0] * n).round().long(), targets), "targets out of step with images"
+        assert torch.equal((batch[:, 0, 0, 0] * n).round().long(), targets), (
+            "targets out of step with images"
+        )
         calls.append(len(targets))
         return model.loss(batch)
 
     model = make_model("ae")
-    fit(model, x, y, num_epochs=2, batch_size=5, val_x=x[:7], val_y=y[:7], loss_fn=matched, **QUIET)
+    fit(
+        model,
+        x,
+        y,
+        num_epochs=2,
+        batch_size=5,
+        val_x=x[:7],
+        val_y=y[:7],
+        loss_fn=matched,
+        **QUIET,
+    )
     assert calls == ([5, 5, 5, 5, 3] + [7]) * 2
     evaluate(model, x, y, loss_fn=matched, batch_size=4)
     assert sum(calls[12:]) == n
@@ -206,9 +255,18 @@ def test_targets_travel_with_their_images():
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"train_y": torch.zeros(39)}, r"train_y must be a tensor with one row per image \(40\), got \(39,\)"),
-        ({"train_y": [0] * 40}, r"train_y must be a tensor with one row per image \(40\), got list"),
-        ({"val_x": torch.rand(10, 1, 6, 6), "val_y": torch.zeros(9)}, r"val_y must be a tensor with one row per image \(10\)"),
+        (
+            {"train_y": torch.zeros(39)},
+            r"train_y must be a tensor with one row per image \(40\), got \(39,\)",
+        ),
+        (
+            {"train_y": [0] * 40},
+            r"train_y must be a tensor with one row per image \(40\), got list",
+        ),
+        (
+            {"val_x": torch.rand(10, 1, 6, 6), "val_y": torch.zeros(9)},
+            r"val_y must be a tensor with one row per image \(10\)",
+        ),
     ],
 )
 def test_fit_rejects_targets_that_do_not_match_the_images(data, changes, message):
@@ -217,7 +275,10 @@ def test_fit_rejects_targets_that_do_not_match_the_images(data, changes, message
 
 
 def test_evaluate_rejects_targets_that_do_not_match_the_images(data):
-    with pytest.raises(ValueError, match=r"y must be a tensor with one row per image \(10\), got \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"y must be a tensor with one row per image \(10\), got \(3,\)",
+    ):
         evaluate(make_model("ae"), data[1], torch.zeros(3))
 
 
@@ -229,8 +290,14 @@ def test_evaluate_rejects_targets_that_do_not_match_the_images(data):
         ({"lr": -1}, "lr must be a positive number"),
         ({"lr": 0.0}, "lr must be a positive number"),
         ({"batch_size": 0}, "batch_size must be a positive int"),
-        ({"train_x": torch.rand(40, 6, 6)}, r"train_x must be a batch of images shaped \(B, C, H, W\)"),
-        ({"val_x": torch.rand(5, 1, 6, 7)}, r"val_x must have images of shape \(C, H, W\) = \(1, 6, 6\)"),
+        (
+            {"train_x": torch.rand(40, 6, 6)},
+            r"train_x must be a batch of images shaped \(B, C, H, W\)",
+        ),
+        (
+            {"val_x": torch.rand(5, 1, 6, 7)},
+            r"val_x must have images of shape \(C, H, W\) = \(1, 6, 6\)",
+        ),
         ({"device": "nonsense"}, "device must be None"),
     ],
 )
@@ -263,12 +330,14 @@ def test_mixed_precision_is_a_no_op_on_the_cpu(data, mixed_precision):
     fit(reference, data[0], num_epochs=1, **QUIET)
     fit(model, data[0], num_epochs=1, mixed_precision=mixed_precision, **QUIET)
     assert_same_state(state(reference), state(model))
-    assert evaluate(model, data[1], mixed_precision=mixed_precision) == evaluate(reference, data[1])
+    assert evaluate(model, data[1], mixed_precision=mixed_precision) == evaluate(
+        reference, data[1]
+    )
 
 
 def test_fit_checks_the_first_batch_values_and_skips_them_afterwards(data, monkeypatch):
     # Reading a min/max makes a GPU host wait, so only the first batch's values are checked.
-    import vae_lib.validate as validate
+    from vae_lib import validate
 
     calls = []
     original = validate.check_unit_range
@@ -292,11 +361,11 @@ def test_fit_rejects_a_vae_batch_outside_the_unit_interval(data):
 
 # --- Learning-rate schedules, Adam's settings, timing and torch.compile ------------------------
 
-import math  # noqa: E402
-import time  # noqa: E402
+import math
+import time
 
-import vae_lib.train as train_module  # noqa: E402
-from vae_lib.train import model_loss, scaled_learning_rate, scheduled_lr  # noqa: E402
+import vae_lib.train as train_module
+from vae_lib.train import model_loss, scaled_learning_rate, scheduled_lr
 
 
 class RecordingAdam(torch.optim.Adam):
@@ -325,7 +394,9 @@ def recording_adam(monkeypatch):
 
 @pytest.mark.parametrize("total_steps", [1, 2, 7, 100])
 def test_constant_schedule_is_always_the_learning_rate(total_steps):
-    assert [scheduled_lr(s, total_steps, 0.3, "constant") for s in range(total_steps)] == [0.3] * total_steps
+    assert [
+        scheduled_lr(s, total_steps, 0.3, "constant") for s in range(total_steps)
+    ] == [0.3] * total_steps
     assert scheduled_lr(0, 5, 0.3) == 0.3  # "constant" is the default
 
 
@@ -335,14 +406,27 @@ def test_cosine_schedule_matches_the_hand_formula():
     def decay(step):
         return lr * 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
 
-    expected = {0: lr / 5, 1: 2 * lr / 5, 2: 3 * lr / 5, 4: lr, 5: lr, 30: decay(30), 52: decay(52), 99: decay(99)}
+    expected = {
+        0: lr / 5,
+        1: 2 * lr / 5,
+        2: 3 * lr / 5,
+        4: lr,
+        5: lr,
+        30: decay(30),
+        52: decay(52),
+        99: decay(99),
+    }
     got = {step: scheduled_lr(step, total, lr, "cosine") for step in expected}
     assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
-    assert got[52] == pytest.approx(lr / 2, rel=0.02)  # about half-way down at the middle of the decay
+    assert got[52] == pytest.approx(
+        lr / 2, rel=0.02
+    )  # about half-way down at the middle of the decay
     assert 0 < got[99] < 1e-3 * lr  # close to zero at the last step
 
 
-@pytest.mark.parametrize(("total_steps", "warmup"), [(1, 1), (2, 1), (10, 1), (30, 2), (100, 5), (1000, 50)])
+@pytest.mark.parametrize(
+    ("total_steps", "warmup"), [(1, 1), (2, 1), (10, 1), (30, 2), (100, 5), (1000, 50)]
+)
 def test_cosine_schedule_warms_up_then_decreases(total_steps, warmup):
     lr = 2e-3
     lrs = [scheduled_lr(s, total_steps, lr, "cosine") for s in range(total_steps)]
@@ -359,7 +443,10 @@ def test_cosine_schedule_warms_up_then_decreases(total_steps, warmup):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((0, 10, 1e-3, "linear"), r"schedule must be one of \('constant', 'cosine'\), got 'linear'"),
+        (
+            (0, 10, 1e-3, "linear"),
+            r"schedule must be one of \('constant', 'cosine'\), got 'linear'",
+        ),
         ((0, 10, 1e-3, None), "schedule must be one of"),
         ((-1, 10, 1e-3, "cosine"), r"step must be an int in \[0, 10\), got -1"),
         ((10, 10, 1e-3, "cosine"), r"step must be an int in \[0, 10\), got 10"),
@@ -379,14 +466,18 @@ def test_scaled_learning_rate_follows_the_square_root_rule():
     assert scaled_learning_rate(128, rule="sqrt") == pytest.approx(1e-3, rel=1e-12)
     assert scaled_learning_rate(512, rule="sqrt") == pytest.approx(2e-3, rel=1e-12)
     assert scaled_learning_rate(32, rule="sqrt") == pytest.approx(5e-4, rel=1e-12)
-    assert scaled_learning_rate(200, base_lr=0.01, base_batch_size=50, rule="sqrt") == pytest.approx(0.02, rel=1e-12)
+    assert scaled_learning_rate(
+        200, base_lr=0.01, base_batch_size=50, rule="sqrt"
+    ) == pytest.approx(0.02, rel=1e-12)
 
 
 def test_scaled_learning_rate_linear_rule_is_proportional_to_the_batch():
     assert scaled_learning_rate(512, rule="linear") == pytest.approx(4e-3, rel=1e-12)
     assert scaled_learning_rate(64, rule="linear") == pytest.approx(5e-4, rel=1e-12)
     assert scaled_learning_rate(128, rule="linear") == pytest.approx(1e-3, rel=1e-12)
-    assert scaled_learning_rate(512) == scaled_learning_rate(512, rule="linear")  # the default
+    assert scaled_learning_rate(512) == scaled_learning_rate(
+        512, rule="linear"
+    )  # the default
 
 
 @pytest.mark.parametrize(
@@ -399,7 +490,11 @@ def test_scaled_learning_rate_linear_rule_is_proportional_to_the_batch():
         ((256,), {"base_batch_size": 0}, "base_batch_size must be a positive int"),
         ((256,), {"base_lr": 0.0}, "base_lr must be a positive number"),
         ((256,), {"base_lr": -1e-3}, "base_lr must be a positive number"),
-        ((256,), {"rule": "cubic"}, "rule must be one of \\('sqrt', 'linear'\\), got 'cubic'"),
+        (
+            (256,),
+            {"rule": "cubic"},
+            "rule must be one of \\('sqrt', 'linear'\\), got 'cubic'",
+        ),
     ],
 )
 def test_scaled_learning_rate_rejects_bad_arguments(args, kwargs, message):
@@ -416,15 +511,33 @@ def test_fit_calls_the_schedule_once_per_step(data, monkeypatch):
 
     monkeypatch.setattr(train_module, "scheduled_lr", spy)
     # 40 images in batches of 16: ceil(40 / 16) = 3 steps an epoch, 2 epochs.
-    fit(make_model("ae"), data[0], num_epochs=2, batch_size=16, lr=0.02, lr_schedule="cosine", **QUIET)
+    fit(
+        make_model("ae"),
+        data[0],
+        num_epochs=2,
+        batch_size=16,
+        lr=0.02,
+        lr_schedule="cosine",
+        **QUIET,
+    )
     assert calls == [(s, 6, 0.02, "cosine") for s in range(6)]
 
 
 @pytest.mark.parametrize("schedule", ["constant", "cosine"])
 def test_fit_steps_with_the_scheduled_learning_rate(data, recording_adam, schedule):
-    fit(make_model("ae"), data[0], num_epochs=2, batch_size=16, lr=0.02, lr_schedule=schedule, **QUIET)
+    fit(
+        make_model("ae"),
+        data[0],
+        num_epochs=2,
+        batch_size=16,
+        lr=0.02,
+        lr_schedule=schedule,
+        **QUIET,
+    )
     (optimizer,) = recording_adam
-    assert optimizer.step_lrs == pytest.approx([scheduled_lr(s, 6, 0.02, schedule) for s in range(6)], rel=1e-12)
+    assert optimizer.step_lrs == pytest.approx(
+        [scheduled_lr(s, 6, 0.02, schedule) for s in range(6)], rel=1e-12
+    )
     if schedule == "cosine":
         assert optimizer.step_lrs[-1] < 0.5 * 0.02  # it really decays
 
@@ -432,7 +545,15 @@ def test_fit_steps_with_the_scheduled_learning_rate(data, recording_adam, schedu
 def test_cosine_schedule_trains_differently_from_constant(data):
     models = {schedule: make_model("ae") for schedule in ("constant", "cosine")}
     for schedule, model in models.items():
-        fit(model, data[0], num_epochs=2, batch_size=16, lr=0.02, lr_schedule=schedule, **QUIET)
+        fit(
+            model,
+            data[0],
+            num_epochs=2,
+            batch_size=16,
+            lr=0.02,
+            lr_schedule=schedule,
+            **QUIET,
+        )
     a, b = state(models["constant"]), state(models["cosine"])
     assert any(not torch.equal(a[k], b[k]) for k in a)
 
@@ -440,10 +561,22 @@ def test_cosine_schedule_trains_differently_from_constant(data):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"lr_schedule": "nope"}, r"lr_schedule must be one of \('constant', 'cosine'\), got 'nope'"),
-        ({"betas": (0.9,)}, r"betas must be a pair of numbers in \[0, 1\), got \(0.9,\)"),
-        ({"betas": (1.0, 0.9)}, r"betas must be a pair of numbers in \[0, 1\), got \(1.0, 0.9\)"),
-        ({"betas": [0.9, 0.99]}, r"betas must be a pair of numbers in \[0, 1\), got \[0.9, 0.99\]"),
+        (
+            {"lr_schedule": "nope"},
+            r"lr_schedule must be one of \('constant', 'cosine'\), got 'nope'",
+        ),
+        (
+            {"betas": (0.9,)},
+            r"betas must be a pair of numbers in \[0, 1\), got \(0.9,\)",
+        ),
+        (
+            {"betas": (1.0, 0.9)},
+            r"betas must be a pair of numbers in \[0, 1\), got \(1.0, 0.9\)",
+        ),
+        (
+            {"betas": [0.9, 0.99]},
+            r"betas must be a pair of numbers in \[0, 1\), got \[0.9, 0.99\]",
+        ),
         ({"betas": (0.9, -0.1)}, "betas must be a pair of numbers"),
         ({"betas": (0.9, 0.99, 0.9)}, "betas must be a pair of numbers"),
         ({"betas": (0.9, float("nan"))}, "betas must be a pair of numbers"),
@@ -461,19 +594,35 @@ def test_fit_rejects_bad_schedule_and_betas(data, changes, message):
 def test_fit_passes_betas_to_adam(data, recording_adam):
     default, explicit, other = make_model("ae"), make_model("ae"), make_model("ae")
     fit(default, data[0], num_epochs=1, batch_size=16, seed=1, **QUIET)
-    fit(explicit, data[0], num_epochs=1, batch_size=16, seed=1, betas=(0.9, 0.999), **QUIET)
+    fit(
+        explicit,
+        data[0],
+        num_epochs=1,
+        batch_size=16,
+        seed=1,
+        betas=(0.9, 0.999),
+        **QUIET,
+    )
     fit(other, data[0], num_epochs=1, batch_size=16, seed=1, betas=(0.5, 0.99), **QUIET)
-    assert [opt.param_groups[0]["betas"] for opt in recording_adam] == [(0.9, 0.999), (0.9, 0.999), (0.5, 0.99)]
+    assert [opt.param_groups[0]["betas"] for opt in recording_adam] == [
+        (0.9, 0.999),
+        (0.9, 0.999),
+        (0.5, 0.99),
+    ]
     assert_same_state(state(default), state(explicit))
     a, b = state(default), state(other)
     assert any(not torch.equal(a[k], b[k]) for k in a)
 
 
-def test_fused_adam_is_off_by_default_on_the_cpu_and_on_when_asked(data, recording_adam):
+def test_fused_adam_is_off_by_default_on_the_cpu_and_on_when_asked(
+    data, recording_adam
+):
     reference, fused = make_model("ae"), make_model("ae")
     before = state(fused)
     history_ref = fit(reference, data[0], num_epochs=2, batch_size=8, lr=1e-2, **QUIET)
-    history = fit(fused, data[0], num_epochs=2, batch_size=8, lr=1e-2, fused_adam=True, **QUIET)
+    history = fit(
+        fused, data[0], num_epochs=2, batch_size=8, lr=1e-2, fused_adam=True, **QUIET
+    )
     assert [opt.kwargs["fused"] for opt in recording_adam] == [False, True]
     assert [opt.defaults["fused"] for opt in recording_adam] == [False, True]
     after, expected = state(fused), state(reference)
@@ -499,18 +648,30 @@ def test_train_seconds_exclude_validation(data):
         time.sleep(train_sleep if model.training else val_sleep)
         return model.loss(batch)
 
-    history = fit(make_model("ae"), data[0], num_epochs=2, batch_size=16, val_x=data[1], loss_fn=slow, **QUIET)
+    history = fit(
+        make_model("ae"),
+        data[0],
+        num_epochs=2,
+        batch_size=16,
+        val_x=data[1],
+        loss_fn=slow,
+        **QUIET,
+    )
     assert len(history.train_seconds) == len(history.epoch_seconds) == 2
     for train_s, epoch_s in zip(history.train_seconds, history.epoch_seconds):
         assert 0 <= train_s <= epoch_s
         assert train_s >= 3 * train_sleep  # three training steps an epoch
-        assert epoch_s - train_s >= val_sleep  # the validation pass (one batch of 10) is excluded
+        assert (
+            epoch_s - train_s >= val_sleep
+        )  # the validation pass (one batch of 10) is excluded
 
 
 def test_train_seconds_without_validation(data):
     history = fit(make_model("ae"), data[0], num_epochs=2, batch_size=16, **QUIET)
     assert len(history.train_seconds) == 2
-    assert all(0 <= t <= e for t, e in zip(history.train_seconds, history.epoch_seconds))
+    assert all(
+        0 <= t <= e for t, e in zip(history.train_seconds, history.epoch_seconds)
+    )
 
 
 @pytest.mark.parametrize("loss_fn", [None, "custom"])
@@ -520,7 +681,9 @@ def test_torch_compile_wraps_the_training_loss(data, monkeypatch, loss_fn):
     def custom(model, batch):
         return model.loss(batch)
 
-    def fake_compile(fn, *args, **kwargs):  # no real compilation: far too slow for a unit test
+    def fake_compile(
+        fn, *args, **kwargs
+    ):  # no real compilation: far too slow for a unit test
         compiled.append(fn)
 
         def wrapper(*a, **k):
@@ -535,9 +698,22 @@ def test_torch_compile_wraps_the_training_loss(data, monkeypatch, loss_fn):
     before = state(model)
     fit(reference, data[0], num_epochs=2, batch_size=16, **chosen, **QUIET)
     assert compiled == []  # off by default
-    history = fit(model, data[0], num_epochs=2, batch_size=16, val_x=data[1], torch_compile=True, **chosen, **QUIET)
-    assert compiled == [model_loss if loss_fn is None else custom]  # compiled once, not per epoch
-    assert step_calls == [16, 16, 8] * 2  # every training step goes through the compiled loss
+    history = fit(
+        model,
+        data[0],
+        num_epochs=2,
+        batch_size=16,
+        val_x=data[1],
+        torch_compile=True,
+        **chosen,
+        **QUIET,
+    )
+    assert compiled == [
+        model_loss if loss_fn is None else custom
+    ]  # compiled once, not per epoch
+    assert (
+        step_calls == [16, 16, 8] * 2
+    )  # every training step goes through the compiled loss
     assert len(history.train_loss) == len(history.val_loss) == 2
     after = state(model)
     assert all(not torch.equal(before[k], after[k]) for k in before)

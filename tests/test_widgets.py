@@ -1,4 +1,5 @@
 """vae_lib.widgets: PNG rendering and the latent explorer (ipywidgets, no kernel needed)."""
+
 from __future__ import annotations
 
 import io
@@ -27,7 +28,9 @@ def decode_png(data: bytes) -> Image.Image:
 def test_to_png_enlarges_each_pixel_to_a_block():
     image = torch.rand(3, 4, 5, generator=torch.Generator().manual_seed(0))
     picture = decode_png(to_png(image, scale=3))
-    assert picture.format == "PNG" and picture.mode == "RGB" and picture.size == (15, 12)  # (width, height)
+    assert (
+        picture.format == "PNG" and picture.mode == "RGB" and picture.size == (15, 12)
+    )  # (width, height)
     pixels = np.asarray(picture)
     expected = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     assert np.array_equal(pixels, np.kron(expected, np.ones((3, 3, 1), dtype=np.uint8)))
@@ -37,8 +40,12 @@ def test_to_png_draws_grey_images_black_on_white():
     image = torch.tensor([[[0.0, 1.0], [0.25, 0.5]]])
     picture = decode_png(to_png(image, scale=2))
     assert picture.mode == "L" and picture.size == (4, 4)
-    expected = np.array([[255, 0], [191, 128]], dtype=np.uint8)  # 255 * (1 - value), rounded
-    assert np.array_equal(np.asarray(picture), expected.repeat(2, axis=0).repeat(2, axis=1))
+    expected = np.array(
+        [[255, 0], [191, 128]], dtype=np.uint8
+    )  # 255 * (1 - value), rounded
+    assert np.array_equal(
+        np.asarray(picture), expected.repeat(2, axis=0).repeat(2, axis=1)
+    )
 
 
 def test_to_png_default_scale_is_six():
@@ -48,11 +55,31 @@ def test_to_png_default_scale_is_six():
 @pytest.mark.parametrize(
     ("image", "scale", "error", "message"),
     [
-        (torch.zeros(4, 4), 2, ValueError, r"image must be a batch of images shaped \(B, C, H, W\)"),
-        (torch.full((1, 4, 4), 2.0), 2, ValueError, r"image must hold pixel values in \[0, 1\]"),
+        (
+            torch.zeros(4, 4),
+            2,
+            ValueError,
+            r"image must be a batch of images shaped \(B, C, H, W\)",
+        ),
+        (
+            torch.full((1, 4, 4), 2.0),
+            2,
+            ValueError,
+            r"image must hold pixel values in \[0, 1\]",
+        ),
         (torch.zeros(1, 4, 4), 0, ValueError, "scale must be a positive int, got 0"),
-        (torch.zeros(1, 4, 4), 1.5, ValueError, "scale must be a positive int, got 1.5"),
-        (np.zeros((1, 4, 4)), 2, TypeError, "image must be a torch.Tensor, got ndarray"),
+        (
+            torch.zeros(1, 4, 4),
+            1.5,
+            ValueError,
+            "scale must be a positive int, got 1.5",
+        ),
+        (
+            np.zeros((1, 4, 4)),
+            2,
+            TypeError,
+            "image must be a torch.Tensor, got ndarray",
+        ),
     ],
     ids=["no-channels", "out-of-range", "zero-scale", "float-scale", "numpy"],
 )
@@ -72,7 +99,9 @@ def model():
 
 def expected_png(model, z, scale=6) -> bytes:
     with torch.no_grad():
-        return to_png(model.mean_image(torch.as_tensor(z, dtype=torch.float32)[None])[0], scale)
+        return to_png(
+            model.mean_image(torch.as_tensor(z, dtype=torch.float32)[None])[0], scale
+        )
 
 
 def parts(box):
@@ -86,7 +115,9 @@ def test_latent_explorer_is_a_row_of_sliders_and_a_picture_of_the_prior_mean(mod
     sliders, picture = parts(box)
     assert isinstance(picture, ipywidgets.Image) and picture.format == "png"
     assert [s.description for s in sliders] == ["z1", "z2", "z3"]
-    assert all(isinstance(s, ipywidgets.FloatSlider) and s.value == 0.0 for s in sliders)
+    assert all(
+        isinstance(s, ipywidgets.FloatSlider) and s.value == 0.0 for s in sliders
+    )
     assert all((s.min, s.max) == (-3.0, 3.0) for s in sliders)
     assert picture.value == expected_png(model, [0.0, 0.0, 0.0])
 
@@ -105,7 +136,10 @@ def test_latent_explorer_starts_from_z_and_moves_only_the_chosen_dims(model):
     z = torch.tensor([0.5, -1.0, 2.0])
     box = latent_explorer(model, z, dims=[2, 0], limit=2.0, scale=2)
     sliders, picture = parts(box)
-    assert [(s.description, s.value, s.min, s.max) for s in sliders] == [("z3", 2.0, -2.0, 2.0), ("z1", 0.5, -2.0, 2.0)]
+    assert [(s.description, s.value, s.min, s.max) for s in sliders] == [
+        ("z3", 2.0, -2.0, 2.0),
+        ("z1", 0.5, -2.0, 2.0),
+    ]
     assert picture.value == expected_png(model, z, scale=2)
     sliders[0].value = -1.5
     assert picture.value == expected_png(model, [0.5, -1.0, -1.5], scale=2)
@@ -124,7 +158,11 @@ def test_latent_explorer_rejects_a_bad_code(model, z, message):
         latent_explorer(model, z)
 
 
-@pytest.mark.parametrize("dims", [[], [3], [-1], [0, 1.0]], ids=["empty", "too-large", "negative", "float"])
+@pytest.mark.parametrize(
+    "dims", [[], [3], [-1], [0, 1.0]], ids=["empty", "too-large", "negative", "float"]
+)
 def test_latent_explorer_rejects_bad_dims(model, dims):
-    with pytest.raises(ValueError, match=re.escape(f"dims must be indices in [0, 3), got {dims!r}")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"dims must be indices in [0, 3), got {dims!r}")
+    ):
         latent_explorer(model, dims=dims)

@@ -7,17 +7,40 @@ and ``pretrained`` (shipped models), ``latent``, ``compression`` and ``metrics``
 ``tiling`` (Chapter 7: colour photographs, restoring an image of any size), ``plots``, ``widgets``
 and ``checks`` (exercise checkers).
 """
+
 from .checkpoints import load_checkpoint, load_or_train, save_checkpoint
 from .data import binarize_dynamic, binarize_static, load_dataset
-from .models import VAE, Autoencoder, AutoencoderConfig, VAEConfig, build_model, count_parameters
+from .models import (
+    VAE,
+    Autoencoder,
+    AutoencoderConfig,
+    VAEConfig,
+    build_model,
+    count_parameters,
+)
 from .runtime import book_mode, default_device, pick, seed_everything
 from .train import History, evaluate, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Autoencoder", "AutoencoderConfig", "History", "VAE", "VAEConfig", "binarize_dynamic",
-    "binarize_static", "book_mode", "build_model", "count_parameters", "default_device", "evaluate",
-    "fit", "load_checkpoint", "load_dataset", "load_or_train", "pick", "save_checkpoint",
+    "VAE",
+    "Autoencoder",
+    "AutoencoderConfig",
+    "History",
+    "VAEConfig",
+    "binarize_dynamic",
+    "binarize_static",
+    "book_mode",
+    "build_model",
+    "count_parameters",
+    "default_device",
+    "evaluate",
+    "fit",
+    "load_checkpoint",
+    "load_dataset",
+    "load_or_train",
+    "pick",
+    "save_checkpoint",
     "seed_everything",
 ]

@@ -8,6 +8,7 @@ log w_k = log p(x, z_k) - log q(z_k | x), z_k ~ q:
 * ELBO  = E_q[log w]                                    (Kingma & Welling 2014)
 * IWAE_K = E[log (1/K) sum_k w_k]  >= ELBO, rising to log p(x) as K grows (Burda et al. 2016)
 """
+
 from __future__ import annotations
 
 import math
@@ -18,18 +19,24 @@ from torch.distributions import Distribution, Independent, MultivariateNormal, N
 
 from .validate import check_positive_int, check_tensor
 
-LogJoint = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x (B, ...), z (K, B, d)) -> (K, B)
+LogJoint = Callable[
+    [torch.Tensor, torch.Tensor], torch.Tensor
+]  # (x (B, ...), z (K, B, d)) -> (K, B)
 
 
-def log_importance_weights(log_joint: LogJoint, x: torch.Tensor, q: Distribution, num_samples: int) -> torch.Tensor:
+def log_importance_weights(
+    log_joint: LogJoint, x: torch.Tensor, q: Distribution, num_samples: int
+) -> torch.Tensor:
     """log w = log p(x, z) - log q(z | x) for ``num_samples`` draws z ~ q per example: (K, B).
 
     Draws with ``rsample``, so gradients flow to q's parameters.
     """
     check_positive_int(num_samples, "num_samples")
     if len(q.batch_shape) != 1 or q.batch_shape[0] != x.shape[0]:
-        raise ValueError(f"q must have batch shape ({x.shape[0]},) to match x, got {tuple(q.batch_shape)}")
-    z = q.rsample((num_samples,))                                   # (K, B, d)
+        raise ValueError(
+            f"q must have batch shape ({x.shape[0]},) to match x, got {tuple(q.batch_shape)}"
+        )
+    z = q.rsample((num_samples,))  # (K, B, d)
     return log_joint(x, z) - q.log_prob(z)
 
 
@@ -44,12 +51,16 @@ def iwae_from_log_weights(log_weights: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])
 
 
-def elbo_estimate(log_joint: LogJoint, x: torch.Tensor, q: Distribution, num_samples: int = 1) -> torch.Tensor:
+def elbo_estimate(
+    log_joint: LogJoint, x: torch.Tensor, q: Distribution, num_samples: int = 1
+) -> torch.Tensor:
     """ELBO per example (B,), averaged over ``num_samples`` draws from q."""
     return elbo_from_log_weights(log_importance_weights(log_joint, x, q, num_samples))
 
 
-def iwae_bound(log_joint: LogJoint, x: torch.Tensor, q: Distribution, num_samples: int) -> torch.Tensor:
+def iwae_bound(
+    log_joint: LogJoint, x: torch.Tensor, q: Distribution, num_samples: int
+) -> torch.Tensor:
     """Importance-weighted bound IWAE_K per example (B,); K = 1 is the ELBO."""
     return iwae_from_log_weights(log_importance_weights(log_joint, x, q, num_samples))
 
@@ -60,7 +71,9 @@ def _reparameterize(q: Distribution, eps: torch.Tensor) -> torch.Tensor:
         return q.loc + (q.scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
     if isinstance(q, Independent) and isinstance(q.base_dist, Normal):
         return q.base_dist.loc + q.base_dist.scale * eps
-    raise TypeError(f"the proposal must be a Gaussian (Independent Normal or MultivariateNormal), got {type(q).__name__}")
+    raise TypeError(
+        f"the proposal must be a Gaussian (Independent Normal or MultivariateNormal), got {type(q).__name__}"
+    )
 
 
 def _example_seed(seed: int, index: int) -> int:
@@ -104,16 +117,28 @@ def log_likelihood_estimate(
         for start in range(0, x.shape[0], batch_size):
             batch = x[start : start + batch_size].to(device)
             q = model.posterior(batch)
-            eps = torch.stack([
-                torch.randn(num_samples, q.event_shape[0], device=device, dtype=q.mean.dtype,
-                            generator=torch.Generator(device).manual_seed(_example_seed(seed, start + j)))
-                for j in range(batch.shape[0])
-            ], dim=1)                                                                  # (K, B, d)
+            eps = torch.stack(
+                [
+                    torch.randn(
+                        num_samples,
+                        q.event_shape[0],
+                        device=device,
+                        dtype=q.mean.dtype,
+                        generator=torch.Generator(device).manual_seed(
+                            _example_seed(seed, start + j)
+                        ),
+                    )
+                    for j in range(batch.shape[0])
+                ],
+                dim=1,
+            )  # (K, B, d)
             running = torch.full((batch.shape[0],), -math.inf, device=device)
             for done in range(0, num_samples, chunk_size):
-                z = _reparameterize(q, eps[done : done + chunk_size])                  # (k, B, d)
-                log_weights = model.log_joint(batch, z) - q.log_prob(z)                # (k, B)
-                running = torch.logaddexp(running, torch.logsumexp(log_weights.float(), dim=0))
+                z = _reparameterize(q, eps[done : done + chunk_size])  # (k, B, d)
+                log_weights = model.log_joint(batch, z) - q.log_prob(z)  # (k, B)
+                running = torch.logaddexp(
+                    running, torch.logsumexp(log_weights.float(), dim=0)
+                )
             estimates.append(running - math.log(num_samples))
     finally:
         model.train(was_training)

@@ -6,11 +6,12 @@ recorded metrics, for people to read). Both are written under temporary names an
 complete. ``load_or_train`` is how chapters get models too slow to train on a CPU: it loads the
 shipped checkpoint there and trains from scratch on a GPU (used from Chapter 4 on).
 """
+
 from __future__ import annotations
 
 import dataclasses
-import os
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,34 +36,53 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
     base = Path(path)
     if base.suffix in (".safetensors", ".json"):
         base = base.with_suffix("")
-    return base.with_name(base.name + ".safetensors"), base.with_name(base.name + ".json")
+    return base.with_name(base.name + ".safetensors"), base.with_name(
+        base.name + ".json"
+    )
 
 
 def _record(model: nn.Module, metrics: dict[str, float] | None) -> dict:
     name = type(model).__name__
-    if name not in MODEL_CLASSES or not isinstance(getattr(model, "config", None), NetworkConfig):
-        raise TypeError(f"model must be one of {sorted(MODEL_CLASSES)} with a config, got {name}")
-    return {"format": FORMAT_VERSION, "model": name,
-            "config": dataclasses.asdict(model.config), "metrics": dict(metrics or {})}
+    if name not in MODEL_CLASSES or not isinstance(
+        getattr(model, "config", None), NetworkConfig
+    ):
+        raise TypeError(
+            f"model must be one of {sorted(MODEL_CLASSES)} with a config, got {name}"
+        )
+    return {
+        "format": FORMAT_VERSION,
+        "model": name,
+        "config": dataclasses.asdict(model.config),
+        "metrics": dict(metrics or {}),
+    }
 
 
 def config_from_record(record: dict) -> NetworkConfig:
     """Rebuild the frozen config stored in a checkpoint's JSON record (lists back to tuples)."""
     try:
         _, config_class = MODEL_CLASSES[record["model"]]
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in record["config"].items()}
+        fields = {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in record["config"].items()
+        }
         return config_class(**fields)
     except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"checkpoint record is not one vae_lib can read ({exc}): {record!r:.300}") from exc
+        raise CheckpointError(
+            f"checkpoint record is not one vae_lib can read ({exc}): {record!r:.300}"
+        ) from exc
 
 
-def save_checkpoint(model: nn.Module, path: str | Path, metrics: dict[str, float] | None = None) -> Path:
+def save_checkpoint(
+    model: nn.Module, path: str | Path, metrics: dict[str, float] | None = None
+) -> Path:
     """Write ``<path>.safetensors`` and ``<path>.json``; returns the weights' path."""
     weights_path, json_path = _paths(path)
     record = _record(model, metrics)
     text = json.dumps(record, indent=2, sort_keys=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    config_text = json.dumps({"model": record["model"], "config": record["config"]}, sort_keys=True)
+    config_text = json.dumps(
+        {"model": record["model"], "config": record["config"]}, sort_keys=True
+    )
     with atomic_path(weights_path) as tmp_weights, atomic_path(json_path) as tmp_json:
         save_file(state, str(tmp_weights), metadata={"vae_lib": config_text})
         tmp_json.write_text(text + "\n", encoding="utf-8")
@@ -85,24 +105,43 @@ def load_checkpoint(
         with safe_open(str(weights_path), framework="pt") as weights:
             embedded = json.loads((weights.metadata() or {}).get("vae_lib", "{}"))
     except (ValueError, SafetensorError) as exc:
-        raise CheckpointError(f"checkpoint {weights_path} is incomplete or corrupted ({exc}); save it again") from exc
+        raise CheckpointError(
+            f"checkpoint {weights_path} is incomplete or corrupted ({exc}); save it again"
+        ) from exc
     config = config_from_record(record)
     if embedded != {"model": record["model"], "config": record["config"]}:
-        raise CheckpointError(f"{weights_path} and {json_path} describe different models; save the checkpoint again")
+        raise CheckpointError(
+            f"{weights_path} and {json_path} describe different models; save the checkpoint again"
+        )
     if expected_config is not None and config != expected_config:
-        diff = {f.name: (getattr(config, f.name, None), getattr(expected_config, f.name, None))
-                for f in dataclasses.fields(expected_config) if getattr(config, f.name, None) != getattr(expected_config, f.name)}
+        diff = {
+            f.name: (
+                getattr(config, f.name, None),
+                getattr(expected_config, f.name, None),
+            )
+            for f in dataclasses.fields(expected_config)
+            if getattr(config, f.name, None) != getattr(expected_config, f.name)
+        }
         raise CheckpointError(
             f"checkpoint {weights_path} holds a {record['model']} with a different config than expected: "
-            + ", ".join(f"{k} is {stored!r} in the checkpoint but {wanted!r} was asked for" for k, (stored, wanted) in diff.items())
-            + (f" (config types {type(config).__name__} vs {type(expected_config).__name__})" if not diff else "")
+            + ", ".join(
+                f"{k} is {stored!r} in the checkpoint but {wanted!r} was asked for"
+                for k, (stored, wanted) in diff.items()
+            )
+            + (
+                f" (config types {type(config).__name__} vs {type(expected_config).__name__})"
+                if not diff
+                else ""
+            )
         )
     model = build_model(config)
     try:
         state = load_file(str(weights_path))
         model.load_state_dict(state, strict=True)
     except (RuntimeError, OSError, SafetensorError) as exc:
-        raise CheckpointError(f"weights in {weights_path} do not fit a {record['model']} with config {config}: {exc}") from exc
+        raise CheckpointError(
+            f"weights in {weights_path} do not fit a {record['model']} with config {config}: {exc}"
+        ) from exc
     return model.to(resolve_device(device)).eval(), record.get("metrics", {})
 
 
@@ -124,8 +163,11 @@ def load_or_train(
     device = resolve_device(device)
     weights_path, _ = _paths(path)
     if retrain is None:
-        retrain = (device.type == "cuda" or os.environ.get(RETRAIN_VARIABLE) == "1"
-                   or not weights_path.is_file())
+        retrain = (
+            device.type == "cuda"
+            or os.environ.get(RETRAIN_VARIABLE) == "1"
+            or not weights_path.is_file()
+        )
     if not retrain:
         return load_checkpoint(path, expected_config=config, device=device)
     model = build_model(config).to(device)

@@ -11,6 +11,7 @@ arithmetic coder needs at most 2 bits more per message (MacKay 2003, Ch. 6). Ina
 For JPEG the file is encoded with Pillow; its size is counted two ways: the whole file, and
 only the entropy-coded scan, which leaves out the headers and tables (most of a small file).
 """
+
 from __future__ import annotations
 
 import io
@@ -34,25 +35,38 @@ class LatentCodec(NamedTuple):
     sent: torch.Tensor
 
     @classmethod
-    def from_posterior(cls, mu: torch.Tensor, logvar: torch.Tensor, scale: float, sent: torch.Tensor) -> "LatentCodec":
+    def from_posterior(
+        cls, mu: torch.Tensor, logvar: torch.Tensor, scale: float, sent: torch.Tensor
+    ) -> LatentCodec:
         """Steps proportional to each dimension's typical posterior std: ``scale`` * mean_n sigma_j(x_n).
 
         mu, logvar: (N, latent_dim) posterior parameters of training images; a coarser ``scale``
         spends fewer bits; ``sent`` (latent_dim,) marks the dimensions to transmit.
         """
         mu, logvar = check_tensor(mu, "mu"), check_tensor(logvar, "logvar")
-        if isinstance(scale, bool) or not (isinstance(scale, (int, float)) and scale > 0 and math.isfinite(scale)):
+        if isinstance(scale, bool) or not (
+            isinstance(scale, (int, float)) and scale > 0 and math.isfinite(scale)
+        ):
             raise ValueError(f"scale must be a positive number, got {scale!r}")
-        if mu.dim() != 2 or logvar.shape != mu.shape or sent.shape != mu.shape[1:] or sent.dtype != torch.bool:
-            raise ValueError(f"mu and logvar must be (N, latent_dim) and sent a bool (latent_dim,), got "
-                             f"{tuple(mu.shape)}, {tuple(logvar.shape)}, {tuple(sent.shape)} {sent.dtype}")
+        if (
+            mu.dim() != 2
+            or logvar.shape != mu.shape
+            or sent.shape != mu.shape[1:]
+            or sent.dtype != torch.bool
+        ):
+            raise ValueError(
+                f"mu and logvar must be (N, latent_dim) and sent a bool (latent_dim,), got "
+                f"{tuple(mu.shape)}, {tuple(logvar.shape)}, {tuple(sent.shape)} {sent.dtype}"
+            )
         steps = scale * torch.exp(0.5 * logvar.float()).mean(dim=0)
         return cls(steps.cpu(), sent.cpu())
 
     def _check(self, mu: torch.Tensor) -> torch.Tensor:
         mu = check_tensor(mu, "mu")
         if mu.dim() != 2 or mu.shape[1] != self.steps.shape[0]:
-            raise ValueError(f"codes must be (N, {self.steps.shape[0]}), got {tuple(mu.shape)}")
+            raise ValueError(
+                f"codes must be (N, {self.steps.shape[0]}), got {tuple(mu.shape)}"
+            )
         return mu.detach().float().cpu()
 
     def quantize(self, mu: torch.Tensor) -> torch.Tensor:
@@ -86,7 +100,9 @@ class JPEGTable(NamedTuple):
     scan_bytes: torch.Tensor
     psnr: torch.Tensor
 
-    def best_within(self, budget_bytes: torch.Tensor, count: str = "file") -> torch.Tensor:
+    def best_within(
+        self, budget_bytes: torch.Tensor, count: str = "file"
+    ) -> torch.Tensor:
         """Per image, the PSNR of the best quality whose size fits ``budget_bytes`` (N,); NaN where
         even the lowest quality is too large. ``count``: ``"file"`` or ``"scan"``."""
         sizes = self._sizes(count)
@@ -94,12 +110,20 @@ class JPEGTable(NamedTuple):
         best = torch.where(fits, self.psnr, torch.tensor(-math.inf)).amax(dim=0)
         return best.nan_to_num(neginf=float("nan"))  # no quality fits: NaN
 
-    def smallest_reaching(self, target_psnr: torch.Tensor, count: str = "file") -> torch.Tensor:
+    def smallest_reaching(
+        self, target_psnr: torch.Tensor, count: str = "file"
+    ) -> torch.Tensor:
         """Per image, the fewest bytes of any quality whose PSNR reaches ``target_psnr`` (N,) dB; NaN
         where even the best quality falls short. ``count``: ``"file"`` or ``"scan"``."""
         sizes = self._sizes(count).float()
-        reaches = self.psnr >= torch.as_tensor(target_psnr, dtype=self.psnr.dtype)[None, :]
-        return torch.where(reaches, sizes, torch.tensor(math.inf)).amin(dim=0).nan_to_num(posinf=float("nan"))
+        reaches = (
+            self.psnr >= torch.as_tensor(target_psnr, dtype=self.psnr.dtype)[None, :]
+        )
+        return (
+            torch.where(reaches, sizes, torch.tensor(math.inf))
+            .amin(dim=0)
+            .nan_to_num(posinf=float("nan"))
+        )
 
     def _sizes(self, count: str) -> torch.Tensor:
         if count not in ("file", "scan"):
@@ -116,30 +140,51 @@ def _scan_bytes(data: bytes) -> int:
     return len(data) - (sos + 2 + header_length) - 2
 
 
-def jpeg_roundtrip(x: torch.Tensor, quality: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def jpeg_roundtrip(
+    x: torch.Tensor, quality: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Encode grey images x (N, 1, H, W) in [0, 1] as JPEG (Pillow, optimised Huffman tables) and decode.
 
     Returns the decoded images (N, 1, H, W) and each file's total and scan sizes in bytes, (N,) each.
     """
     x = check_images(x)
     if x.shape[1] != 1:
-        raise ValueError(f"jpeg_roundtrip takes grey images (N, 1, H, W), got {tuple(x.shape)}")
-    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 95:
+        raise ValueError(
+            f"jpeg_roundtrip takes grey images (N, 1, H, W), got {tuple(x.shape)}"
+        )
+    if (
+        isinstance(quality, bool)
+        or not isinstance(quality, int)
+        or not 1 <= quality <= 95
+    ):
         raise ValueError(f"quality must be an int from 1 to 95, got {quality!r}")
     pixels = (x[:, 0].detach().cpu().numpy() * 255).round().astype(np.uint8)
     decoded, file_bytes, scan_bytes = [], [], []
     for image in pixels:
         buffer = io.BytesIO()
-        Image.fromarray(image, mode="L").save(buffer, format="JPEG", quality=quality, optimize=True)
+        Image.fromarray(image, mode="L").save(
+            buffer, format="JPEG", quality=quality, optimize=True
+        )
         data = buffer.getvalue()
         file_bytes.append(len(data))
         scan_bytes.append(_scan_bytes(data))
         decoded.append(np.asarray(Image.open(io.BytesIO(data)), dtype=np.float32) / 255)
-    return (torch.from_numpy(np.stack(decoded))[:, None], torch.tensor(file_bytes), torch.tensor(scan_bytes))
+    return (
+        torch.from_numpy(np.stack(decoded))[:, None],
+        torch.tensor(file_bytes),
+        torch.tensor(scan_bytes),
+    )
 
 
-def jpeg_table(x: torch.Tensor, qualities: tuple[int, ...] = (1, 2, 3, 5, 8, 12, 20, 30, 50, 75, 95)) -> JPEGTable:
+def jpeg_table(
+    x: torch.Tensor,
+    qualities: tuple[int, ...] = (1, 2, 3, 5, 8, 12, 20, 30, 50, 75, 95),
+) -> JPEGTable:
     """JPEG sizes and PSNR of grey images x (N, 1, H, W) at each quality."""
     rows = [jpeg_roundtrip(x, q) for q in qualities]
-    return JPEGTable(tuple(qualities), torch.stack([r[1] for r in rows]), torch.stack([r[2] for r in rows]),
-                     torch.stack([psnr(r[0], x) for r in rows]))
+    return JPEGTable(
+        tuple(qualities),
+        torch.stack([r[1] for r in rows]),
+        torch.stack([r[2] for r in rows]),
+        torch.stack([psnr(r[0], x) for r in rows]),
+    )

@@ -7,6 +7,7 @@ Every function takes images x (B, C, H, W) with values in [0, 1]; the random one
 A mask is a bool tensor (B, 1, H, W) with ``True`` where a pixel is missing (all its channels at
 once); :func:`hide` blanks those pixels. Every mask leaves at least one pixel of each image observed.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,12 +20,18 @@ from .validate import check_images
 
 def _check_generator(generator: object) -> torch.Generator:
     if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator (for reproducible noise), got {type(generator).__name__}")
+        raise TypeError(
+            f"generator must be a torch.Generator (for reproducible noise), got {type(generator).__name__}"
+        )
     return generator
 
 
 def _check_level(value: object, name: str, upper: float | None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+    ):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
     if value < 0 or (upper is not None and value > upper):
         bound = f"in [0, {upper:g}]" if upper is not None else "non-negative"
@@ -32,23 +39,31 @@ def _check_level(value: object, name: str, upper: float | None) -> float:
     return float(value)
 
 
-def gaussian_noise(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
+def gaussian_noise(
+    x: torch.Tensor, sigma: float, generator: torch.Generator
+) -> torch.Tensor:
     """y = clip(x + sigma * eps, 0, 1) with eps ~ N(0, I): (B, C, H, W) -> (B, C, H, W).
 
     The clipping makes the noise non-Gaussian near black and white pixels; the chapters' MAP
     inference treats it as Gaussian anyway and says so.
     """
     x = check_images(x)
-    return _add_gaussian(x, _check_level(sigma, "sigma", None), _check_generator(generator))
+    return _add_gaussian(
+        x, _check_level(sigma, "sigma", None), _check_generator(generator)
+    )
 
 
-def _add_gaussian(x: torch.Tensor, sigma: float | torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def _add_gaussian(
+    x: torch.Tensor, sigma: float | torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
     """clip(x + sigma * eps, 0, 1) for a number or a per-image tensor (B, 1, 1, 1) sigma (unchecked)."""
     eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return (x + sigma * eps).clamp(0.0, 1.0)
 
 
-def salt_and_pepper(x: torch.Tensor, p: float, generator: torch.Generator) -> torch.Tensor:
+def salt_and_pepper(
+    x: torch.Tensor, p: float, generator: torch.Generator
+) -> torch.Tensor:
     """Replace a random fraction ``p`` of pixels by 0 or 1 (each with probability p/2): (B, C, H, W) -> same.
 
     Each pixel is hit independently; for colour images a hit replaces all channels of the pixel.
@@ -57,7 +72,9 @@ def salt_and_pepper(x: torch.Tensor, p: float, generator: torch.Generator) -> to
     return _replace_pixels(x, _check_level(p, "p", 1.0), _check_generator(generator))
 
 
-def _replace_pixels(x: torch.Tensor, p: float | torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def _replace_pixels(
+    x: torch.Tensor, p: float | torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
     """Salt-and-pepper for a number or a per-image tensor (B, 1, 1, 1) p (unchecked)."""
     shape = (x.shape[0], 1, *x.shape[2:])
     hit = torch.rand(shape, generator=generator, device=x.device) < p
@@ -65,8 +82,13 @@ def _replace_pixels(x: torch.Tensor, p: float | torch.Tensor, generator: torch.G
     return torch.where(hit, salt.expand_as(x), x).contiguous()
 
 
-def training_noise(x: torch.Tensor, generator: torch.Generator, max_sigma: float = 0.6, max_p: float = 0.4,
-                   share_salt_and_pepper: float = 0.3) -> torch.Tensor:
+def training_noise(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    max_sigma: float = 0.6,
+    max_p: float = 0.4,
+    share_salt_and_pepper: float = 0.3,
+) -> torch.Tensor:
     """A different random corruption for each image, for training denoisers over a range of noise:
     salt-and-pepper with p ~ U(0, max_p) for a share of the images, Gaussian noise with
     sigma ~ U(0, max_sigma) for the rest. (B, C, H, W) -> (B, C, H, W); use as ``fit(transform=...)``.
@@ -77,9 +99,15 @@ def training_noise(x: torch.Tensor, generator: torch.Generator, max_sigma: float
     _check_level(max_p, "max_p", 1.0)
     _check_level(share_salt_and_pepper, "share_salt_and_pepper", 1.0)
     b = x.shape[0]
-    sigma = torch.rand((b, 1, 1, 1), generator=generator, device=x.device, dtype=x.dtype) * max_sigma
+    sigma = (
+        torch.rand((b, 1, 1, 1), generator=generator, device=x.device, dtype=x.dtype)
+        * max_sigma
+    )
     p = torch.rand((b, 1, 1, 1), generator=generator, device=x.device) * max_p
-    use_sp = torch.rand((b, 1, 1, 1), generator=generator, device=x.device) < share_salt_and_pepper
+    use_sp = (
+        torch.rand((b, 1, 1, 1), generator=generator, device=x.device)
+        < share_salt_and_pepper
+    )
     noisy = _add_gaussian(x, sigma, generator)
     return torch.where(use_sp, _replace_pixels(x, p, generator), noisy)
 
@@ -90,12 +118,18 @@ def _mask_like(x: torch.Tensor) -> torch.Tensor:
 
 
 def _check_index(value: object, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or not low <= value <= high
+    ):
         raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
     return int(value)
 
 
-def square_mask(x: torch.Tensor, size: int, top: int | None = None, left: int | None = None) -> torch.Tensor:
+def square_mask(
+    x: torch.Tensor, size: int, top: int | None = None, left: int | None = None
+) -> torch.Tensor:
     """A ``size`` x ``size`` hole with its top-left corner at (top, left), centred by default: (B, 1, H, W)."""
     mask = _mask_like(x)
     h, w = mask.shape[2:]
@@ -110,8 +144,12 @@ def half_mask(x: torch.Tensor, side: str = "bottom") -> torch.Tensor:
     """The ``side`` ("top", "bottom", "left" or "right") half of every image missing: (B, 1, H, W)."""
     mask = _mask_like(x)
     h, w = mask.shape[2:]
-    halves = {"top": (slice(0, h // 2), slice(None)), "bottom": (slice(h // 2, None), slice(None)),
-              "left": (slice(None), slice(0, w // 2)), "right": (slice(None), slice(w // 2, None))}
+    halves = {
+        "top": (slice(0, h // 2), slice(None)),
+        "bottom": (slice(h // 2, None), slice(None)),
+        "left": (slice(None), slice(0, w // 2)),
+        "right": (slice(None), slice(w // 2, None)),
+    }
     if side not in halves:
         raise ValueError(f"side must be one of {tuple(halves)}, got {side!r}")
     mask[(slice(None), slice(None), *halves[side])] = True
@@ -128,7 +166,9 @@ def rows_mask(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
     return _at_least_one_observed(mask)
 
 
-def random_mask(x: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
+def random_mask(
+    x: torch.Tensor, fraction: float, generator: torch.Generator
+) -> torch.Tensor:
     """Pixels missing completely at random: exactly round(fraction * H * W) per image, chosen
     uniformly and independently for each image: (B, 1, H, W)."""
     mask = _mask_like(x)
@@ -137,47 +177,72 @@ def random_mask(x: torch.Tensor, fraction: float, generator: torch.Generator) ->
     b, _, h, w = mask.shape
     num_missing = round(fraction * h * w)
     scores = torch.rand((b, h * w), generator=generator, device=x.device)
-    order = scores.argsort(dim=1)[:, :num_missing]                                  # random pixels per image
+    order = scores.argsort(dim=1)[:, :num_missing]  # random pixels per image
     mask.view(b, h * w).scatter_(1, order, True)
     return _at_least_one_observed(mask)
 
 
-def stroke_mask(x: torch.Tensor, num_strokes: int, width: float, generator: torch.Generator,
-                segments: int = 4, *, unchecked: bool = False) -> torch.Tensor:
+def stroke_mask(
+    x: torch.Tensor,
+    num_strokes: int,
+    width: float,
+    generator: torch.Generator,
+    segments: int = 4,
+    *,
+    unchecked: bool = False,
+) -> torch.Tensor:
     """Random brush strokes, as if someone scribbled over the image: each stroke is a chain of
     ``segments`` straight pieces with random directions and lengths, drawn with a round brush of
     diameter ``width`` pixels; every image gets its own strokes: (B, 1, H, W). ``unchecked=True``
     allows strokes that cover a whole (tiny) image."""
     mask = _mask_like(x)
     generator = _check_generator(generator)
-    if isinstance(num_strokes, bool) or not isinstance(num_strokes, numbers.Integral) or num_strokes < 0:
+    if (
+        isinstance(num_strokes, bool)
+        or not isinstance(num_strokes, numbers.Integral)
+        or num_strokes < 0
+    ):
         raise ValueError(f"num_strokes must be a non-negative int, got {num_strokes!r}")
     segments = _check_index(segments, "segments", 1, 100)
     width = _check_level(width, "width", None)
     if width == 0:
         raise ValueError("width must be positive, got 0")
     b, _, h, w = mask.shape
-    u = torch.rand((int(num_strokes), 2 + 2 * segments, b, 1, 1), generator=generator).to(x.device)
-    rows = torch.arange(h, device=x.device, dtype=torch.float32)[:, None]             # (H, 1)
-    cols = torch.arange(w, device=x.device, dtype=torch.float32)[None, :]             # (1, W)
-    for stroke in u:                                                                  # (2 + 2 segments, B, 1, 1)
+    u = torch.rand(
+        (int(num_strokes), 2 + 2 * segments, b, 1, 1), generator=generator
+    ).to(x.device)
+    rows = torch.arange(h, device=x.device, dtype=torch.float32)[:, None]  # (H, 1)
+    cols = torch.arange(w, device=x.device, dtype=torch.float32)[None, :]  # (1, W)
+    for stroke in u:  # (2 + 2 segments, B, 1, 1)
         start = (stroke[0] * (h - 1), stroke[1] * (w - 1))
         for k in range(segments):
-            angle, length = 2 * math.pi * stroke[2 + 2 * k], (0.15 + 0.35 * stroke[3 + 2 * k]) * max(h, w)
-            end = ((start[0] + length * torch.sin(angle)).clamp(0, h - 1),
-                   (start[1] + length * torch.cos(angle)).clamp(0, w - 1))
+            angle, length = (
+                2 * math.pi * stroke[2 + 2 * k],
+                (0.15 + 0.35 * stroke[3 + 2 * k]) * max(h, w),
+            )
+            end = (
+                (start[0] + length * torch.sin(angle)).clamp(0, h - 1),
+                (start[1] + length * torch.cos(angle)).clamp(0, w - 1),
+            )
             mask[:, 0] |= _near_segment(rows, cols, start, end, width / 2)
             start = end
     return mask if unchecked else _at_least_one_observed(mask)
 
 
-def _near_segment(rows: torch.Tensor, cols: torch.Tensor, a: tuple[torch.Tensor, torch.Tensor],
-                  b: tuple[torch.Tensor, torch.Tensor], radius: float) -> torch.Tensor:
+def _near_segment(
+    rows: torch.Tensor,
+    cols: torch.Tensor,
+    a: tuple[torch.Tensor, torch.Tensor],
+    b: tuple[torch.Tensor, torch.Tensor],
+    radius: float,
+) -> torch.Tensor:
     """Pixels whose centres lie within ``radius`` of the segment from a to b, each end a (row, column)
     pair of (B, 1, 1) tensors: (B, H, W) bool."""
     dy, dx = b[0] - a[0], b[1] - a[1]
     length2 = (dy * dy + dx * dx).clamp_min(1e-12)
-    t = (((rows - a[0]) * dy + (cols - a[1]) * dx) / length2).clamp(0.0, 1.0)          # (B, H, W)
+    t = (((rows - a[0]) * dy + (cols - a[1]) * dx) / length2).clamp(
+        0.0, 1.0
+    )  # (B, H, W)
     return (rows - a[0] - t * dy) ** 2 + (cols - a[1] - t * dx) ** 2 <= radius * radius
 
 
@@ -198,27 +263,38 @@ def training_mask(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     left = (u[:, 2][:, None, None] * (w - size + 1)).long()
     square = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
     side = (u[:, 0] * 4).long()[:, None, None]
-    half = torch.where(side < 2, (rows < h // 2) ^ (side == 1), (cols < w // 2) ^ (side == 3))
+    half = torch.where(
+        side < 2, (rows < h // 2) ^ (side == 1), (cols < w // 2) ^ (side == 3)
+    )
     band_height = (4 + u[:, 0] * 11).long().clamp(max=h - 1)[:, None, None]
     band_start = (u[:, 1][:, None, None] * (h - band_height + 1)).long()
     band = (rows >= band_start) & (rows < band_start + band_height)
     fraction = (0.1 + 0.8 * u[:, 0])[:, None, None]
     scattered = torch.rand((b, h, w), generator=generator) < fraction
-    num_strokes = 1 + (u[:, 2] * 4).long()                                           # 1 to 4 per image
+    num_strokes = 1 + (u[:, 2] * 4).long()  # 1 to 4 per image
     strokes = torch.zeros((b, h, w), dtype=torch.bool)
     for k in range(4):
-        strokes |= stroke_mask(x, 1, 3.0, generator, unchecked=True)[:, 0].cpu() & (num_strokes > k)[:, None, None]
-    choices = torch.stack([square, half.expand(b, h, w), band.expand(b, h, w), scattered, strokes])
+        strokes |= (
+            stroke_mask(x, 1, 3.0, generator, unchecked=True)[:, 0].cpu()
+            & (num_strokes > k)[:, None, None]
+        )
+    choices = torch.stack(
+        [square, half.expand(b, h, w), band.expand(b, h, w), scattered, strokes]
+    )
     mask[:, 0] = choices[kind, torch.arange(b)].to(x.device)
-    mask[mask.flatten(1).all(dim=1)] = False  # on a tiny image random pixels or strokes may hide all: keep it whole
+    mask[mask.flatten(1).all(dim=1)] = (
+        False  # on a tiny image random pixels or strokes may hide all: keep it whole
+    )
     return mask
 
 
 def _at_least_one_observed(mask: torch.Tensor) -> torch.Tensor:
     hidden = mask.flatten(1).all(dim=1)
     if hidden.any():
-        raise ValueError(f"a mask must leave at least one pixel observed, but it hides every pixel of "
-                         f"{int(hidden.sum())} image(s) (first: index {int(hidden.nonzero()[0])})")
+        raise ValueError(
+            f"a mask must leave at least one pixel observed, but it hides every pixel of "
+            f"{int(hidden.sum())} image(s) (first: index {int(hidden.nonzero()[0])})"
+        )
     return mask
 
 
@@ -226,15 +302,23 @@ def check_mask(mask: object, x: torch.Tensor, name: str = "mask") -> torch.Tenso
     """Fail unless ``mask`` is a bool tensor (B, 1, H, W) for images x (B, C, H, W) (a pixel is
     missing in all its channels at once) that leaves at least one pixel of each image observed."""
     if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of dtype bool (True = missing), got {type(mask).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of dtype bool (True = missing), got {type(mask).__name__}"
+        )
     if mask.dtype != torch.bool:
-        raise TypeError(f"{name} must have dtype torch.bool (True = missing), got {mask.dtype}")
+        raise TypeError(
+            f"{name} must have dtype torch.bool (True = missing), got {mask.dtype}"
+        )
     b, c, h, w = x.shape
     if tuple(mask.shape) != (b, 1, h, w):
-        raise ValueError(f"{name} must be shaped (B, 1, H, W) = {(b, 1, h, w)} to match the images "
-                         f"{tuple(x.shape)}, got {tuple(mask.shape)}")
+        raise ValueError(
+            f"{name} must be shaped (B, 1, H, W) = {(b, 1, h, w)} to match the images "
+            f"{tuple(x.shape)}, got {tuple(mask.shape)}"
+        )
     if mask.device != x.device:
-        raise ValueError(f"{name} is on {mask.device} but the images are on {x.device}: move them together")
+        raise ValueError(
+            f"{name} is on {mask.device} but the images are on {x.device}: move them together"
+        )
     return _at_least_one_observed(mask)
 
 

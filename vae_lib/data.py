@@ -9,6 +9,7 @@ The colour patch data sets of :data:`PATCH_DATASETS` (Chapter 7) are cut, seeded
 bundled with scikit-image (:mod:`vae_lib.photos`); their labels say which photograph each patch
 came from, and the test split's photographs are never seen in training.
 """
+
 from __future__ import annotations
 
 import os
@@ -68,8 +69,18 @@ DATASETS: dict[str, DatasetSpec] = {
             "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
             "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
         },
-        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        classes=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
         system_dirs=("/usr/share/datasets/fashion-mnist",),
         url="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",
         how_to_get=(
@@ -110,7 +121,7 @@ class ImageDataset:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def subset(self, n: int) -> "ImageDataset":
+    def subset(self, n: int) -> ImageDataset:
         """The first ``n`` examples (a fixed, reproducible subset)."""
         n = check_positive_int(n, "n")
         return ImageDataset(self.images[:n], self.labels[:n], self.classes)
@@ -129,7 +140,9 @@ def _spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
-def find_dataset_files(name: str, *, download: bool = False, root: Path | None = None) -> Path:
+def find_dataset_files(
+    name: str, *, download: bool = False, root: Path | None = None
+) -> Path:
     """The folder that holds all four files of data set ``name``.
 
     Looks in ``<data dir>/<folder>``, then the spec's system folders (a Debian package), then,
@@ -170,19 +183,27 @@ def load_dataset(
     if name in PATCH_DATASETS:
         patch = PATCH_DATASETS[name]
         count = patch.num_train if split == "train" else patch.num_test
-        images, labels, names = photos.patch_dataset(split, patch.size, count, patch.seed, resolve_device(device))
+        images, labels, names = photos.patch_dataset(
+            split, patch.size, count, patch.seed, resolve_device(device)
+        )
         return ImageDataset(images=images, labels=labels, classes=names)
     spec = _spec(name)
     folder = find_dataset_files(name, download=download, root=root)
     arrays = {}
     for kind in ("images", "labels"):
         stem = _FILE_STEMS[(split, kind)]
-        arrays[kind] = parse_idx(read_verified(folder / f"{stem}.gz", spec.sha256[stem]), name=stem)
+        arrays[kind] = parse_idx(
+            read_verified(folder / f"{stem}.gz", spec.sha256[stem]), name=stem
+        )
     images, labels = arrays["images"], arrays["labels"]
     if images.ndim != 3 or len(images) != len(labels):
-        raise DataFileError(f"{name} {split}: {images.shape} images do not match {labels.shape} labels")
+        raise DataFileError(
+            f"{name} {split}: {images.shape} images do not match {labels.shape} labels"
+        )
     target = resolve_device(device)
-    pixels = torch.from_numpy(images.copy()).unsqueeze(1).to(target)  # (N, 1, 28, 28) uint8, one copy
+    pixels = (
+        torch.from_numpy(images.copy()).unsqueeze(1).to(target)
+    )  # (N, 1, 28, 28) uint8, one copy
     return ImageDataset(
         images=pixels.float().div_(255.0),
         labels=torch.from_numpy(labels.astype(np.int64)).to(target),
@@ -201,7 +222,9 @@ def binarize_static(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return torch.bernoulli(x.detach().cpu(), generator=generator).to(x.device)
 
 
-def binarize_dynamic(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def binarize_dynamic(
+    x: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """A fresh Bernoulli draw per pixel each call: dynamic binarisation (Chapter 2).
 
     x: (B, C, H, W) in [0, 1] -> same shape of 0.0/1.0; ``generator`` must be on x's device.

@@ -9,6 +9,7 @@ chapter can average them (the estimate) and take their variance (its cost).
 * Pathwise (reparameterization, Kingma & Welling 2014): z = mu + std * eps, eps ~ N(0, I),
   grad = E[grad_z f(z) * dz/dparams]; needs f differentiable in z.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,12 +21,21 @@ from .validate import check_positive_int, check_tensor
 Objective = Callable[[torch.Tensor], torch.Tensor]  # z (S, d) -> f(z) (S,)
 
 
-def _draw(mu: torch.Tensor, log_std: torch.Tensor, num_samples: int, generator: torch.Generator | None) -> torch.Tensor:
+def _draw(
+    mu: torch.Tensor,
+    log_std: torch.Tensor,
+    num_samples: int,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
     mu, log_std = check_tensor(mu, "mu"), check_tensor(log_std, "log_std")
     if mu.dim() != 1 or mu.shape != log_std.shape:
-        raise ValueError(f"mu and log_std must both be (d,), got {tuple(mu.shape)} and {tuple(log_std.shape)}")
+        raise ValueError(
+            f"mu and log_std must both be (d,), got {tuple(mu.shape)} and {tuple(log_std.shape)}"
+        )
     check_positive_int(num_samples, "num_samples")
-    return torch.randn(num_samples, mu.shape[0], generator=generator, dtype=mu.dtype, device=mu.device)
+    return torch.randn(
+        num_samples, mu.shape[0], generator=generator, dtype=mu.dtype, device=mu.device
+    )
 
 
 def score_function_gradients(
@@ -43,10 +53,12 @@ def score_function_gradients(
     """
     eps = _draw(mu, log_std, num_samples, generator)
     mu, std = mu.detach(), log_std.detach().exp()
-    z = mu + std * eps                                                  # (S, d), no gradient path
-    score = torch.cat([(z - mu) / std**2, (z - mu) ** 2 / std**2 - 1], dim=1)   # (S, 2 d)
+    z = mu + std * eps  # (S, d), no gradient path
+    score = torch.cat(
+        [(z - mu) / std**2, (z - mu) ** 2 / std**2 - 1], dim=1
+    )  # (S, 2 d)
     with torch.no_grad():
-        values = f(z)                                                   # (S,)
+        values = f(z)  # (S,)
     return (values - baseline).unsqueeze(1) * score
 
 
@@ -61,6 +73,6 @@ def pathwise_gradients(
     """Per-sample pathwise estimates (S, 2 d): grad_mu = grad_z f, grad_log_std = grad_z f * std * eps."""
     eps = _draw(mu, log_std, num_samples, generator)
     std = log_std.detach().exp()
-    z = (mu.detach() + std * eps).requires_grad_(True)                 # (S, d)
-    (grad_z,) = torch.autograd.grad(f(z).sum(), z)                     # row s is grad f at z_s
+    z = (mu.detach() + std * eps).requires_grad_(True)  # (S, d)
+    (grad_z,) = torch.autograd.grad(f(z).sum(), z)  # row s is grad f at z_s
     return torch.cat([grad_z, grad_z * std * eps], dim=1)

@@ -5,6 +5,7 @@ Used by :mod:`vae_lib.data` (Chapter 1) and :mod:`vae_lib.checkpoints`.
 Nothing is written half: every file goes to a temporary name in the same folder and is renamed
 into place only when complete (a rename within one folder is atomic on POSIX and Windows).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,7 +22,14 @@ from pathlib import Path
 import numpy as np
 
 # IDX type codes (LeCun's format): only unsigned bytes are used by MNIST-like data sets.
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
 
 
 class DataFileError(RuntimeError):
@@ -42,7 +50,12 @@ def read_verified(path: Path, sha256: str) -> bytes:
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"data file {path} does not exist")
-    return _verified_content(path.read_bytes(), gzipped=path.suffix == ".gz", source=f"data file {path}", sha256=sha256)
+    return _verified_content(
+        path.read_bytes(),
+        gzipped=path.suffix == ".gz",
+        source=f"data file {path}",
+        sha256=sha256,
+    )
 
 
 def _verified_content(raw: bytes, *, gzipped: bool, source: str, sha256: str) -> bytes:
@@ -62,14 +75,20 @@ def _verified_content(raw: bytes, *, gzipped: bool, source: str, sha256: str) ->
 def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
     """Parse LeCun's IDX format: magic (0, 0, type, ndim), ndim big-endian sizes, then the values."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
-        raise DataFileError(f"{name} is not an IDX file: its first bytes are {data[:4]!r}")
+        raise DataFileError(
+            f"{name} is not an IDX file: its first bytes are {data[:4]!r}"
+        )
     ndim = data[3]
     header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+    )
     dtype = np.dtype(_IDX_DTYPES[data[2]])
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(data) != expected:
-        raise DataFileError(f"{name}: header says shape {shape} ({expected} bytes) but the file has {len(data)} bytes")
+        raise DataFileError(
+            f"{name}: header says shape {shape} ({expected} bytes) but the file has {len(data)} bytes"
+        )
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
 
 
@@ -101,16 +120,29 @@ def download_verified(url: str, path: Path, sha256: str, timeout: float = 60.0) 
     path = Path(path)
     with atomic_path(path) as tmp:
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+            with (
+                urllib.request.urlopen(url, timeout=timeout) as response,
+                open(tmp, "wb") as out,
+            ):
                 expected_length = response.headers.get("Content-Length")
                 written = 0
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     written += len(chunk)
-        except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, timed out, cut off
+        except (
+            OSError,
+            ValueError,
+            http.client.HTTPException,
+        ) as exc:  # refused, timed out, cut off
             raise DataFileError(f"download of {url} failed: {exc}") from exc
         if expected_length is not None and written != int(expected_length):
-            raise DataFileError(f"download of {url} was cut off: got {written} of {expected_length} bytes")
-        _verified_content(tmp.read_bytes(), gzipped=path.suffix == ".gz", source=f"download of {url}", sha256=sha256)
+            raise DataFileError(
+                f"download of {url} was cut off: got {written} of {expected_length} bytes"
+            )
+        _verified_content(
+            tmp.read_bytes(),
+            gzipped=path.suffix == ".gz",
+            source=f"download of {url}",
+            sha256=sha256,
+        )
     return path
-

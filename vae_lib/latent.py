@@ -5,6 +5,7 @@ costs) and the distortion D = -E_q[log p(x|z)] (nats the reconstruction misses),
 (Alemi et al. 2018). ``active_units`` counts latent dimensions whose posterior mean changes with
 the input (Burda et al. 2016). ``lerp``/``slerp`` interpolate between codes.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -13,7 +14,13 @@ import torch
 from torch import nn
 
 from . import losses
-from .validate import check_images, check_positive_float, check_positive_int, check_same_shape, check_tensor
+from .validate import (
+    check_images,
+    check_positive_float,
+    check_positive_int,
+    check_same_shape,
+    check_tensor,
+)
 
 
 class RateDistortion(NamedTuple):
@@ -34,22 +41,35 @@ def _batches(x: torch.Tensor, batch_size: int):
 
 
 @torch.no_grad()
-def latent_means(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def latent_means(
+    model: nn.Module, x: torch.Tensor, batch_size: int = 1000
+) -> torch.Tensor:
     """Posterior means mu(x) of images x (N, C, H, W) on the model's device: (N, latent_dim)."""
     device = next(model.parameters()).device
     check_images(x)
     model.eval()
-    return torch.cat([model.encode(b.to(device))[0].float() for b in _batches(x, batch_size)])
+    return torch.cat(
+        [model.encode(b.to(device))[0].float() for b in _batches(x, batch_size)]
+    )
 
 
 @torch.no_grad()
-def reconstruct(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def reconstruct(
+    model: nn.Module, x: torch.Tensor, batch_size: int = 1000
+) -> torch.Tensor:
     """E[x | z = mu(x)]: decode each image's posterior mean, (N, C, H, W) -> (N, C, H, W) in [0, 1]."""
-    return torch.cat([model.mean_image(mu) for mu in _batches(latent_means(model, x, batch_size), batch_size)])
+    return torch.cat(
+        [
+            model.mean_image(mu)
+            for mu in _batches(latent_means(model, x, batch_size), batch_size)
+        ]
+    )
 
 
 @torch.no_grad()
-def rate_distortion(model: nn.Module, x: torch.Tensor, seed: int = 0, batch_size: int = 1000) -> RateDistortion:
+def rate_distortion(
+    model: nn.Module, x: torch.Tensor, seed: int = 0, batch_size: int = 1000
+) -> RateDistortion:
     """Closed-form rate and one-sample (seeded) distortion of each image x (N, C, H, W), in nats."""
     device = next(model.parameters()).device
     check_images(x)
@@ -64,14 +84,18 @@ def rate_distortion(model: nn.Module, x: torch.Tensor, seed: int = 0, batch_size
 
 
 @torch.no_grad()
-def kl_per_dimension(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+def kl_per_dimension(
+    model: nn.Module, x: torch.Tensor, batch_size: int = 1000
+) -> torch.Tensor:
     """Mean over images x (N, C, H, W) of each latent dimension's KL to the prior, nats: (latent_dim,)."""
     device = next(model.parameters()).device
     check_images(x)
     model.eval()
     total = 0.0
     for batch in _batches(x, batch_size):
-        total = total + losses.gaussian_kl_per_dimension(*model.encode(batch.to(device))).sum(dim=0)
+        total = total + losses.gaussian_kl_per_dimension(
+            *model.encode(batch.to(device))
+        ).sum(dim=0)
     return total / x.shape[0]
 
 
@@ -82,7 +106,9 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
     """
     mu = check_tensor(mu, "mu")
     if mu.dim() != 2 or mu.shape[0] < 2:
-        raise ValueError(f"mu must be (N, latent_dim) with N >= 2, got shape {tuple(mu.shape)}")
+        raise ValueError(
+            f"mu must be (N, latent_dim) with N >= 2, got shape {tuple(mu.shape)}"
+        )
     check_positive_float(threshold, "threshold")
     return mu.float().var(dim=0) > threshold
 
@@ -91,10 +117,16 @@ def _path_weights(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Ten
     check_tensor(z_a, "z_a"), check_tensor(z_b, "z_b")
     check_same_shape(z_a, z_b, ("z_a", "z_b"))
     if z_a.dim() != 1:
-        raise ValueError(f"z_a and z_b must be single codes of shape (latent_dim,), got {tuple(z_a.shape)}")
+        raise ValueError(
+            f"z_a and z_b must be single codes of shape (latent_dim,), got {tuple(z_a.shape)}"
+        )
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an int >= 2 (both end points included), got {steps!r}")
-    return torch.linspace(0, 1, steps, device=z_a.device, dtype=z_a.dtype)[:, None]  # (steps, 1)
+        raise ValueError(
+            f"steps must be an int >= 2 (both end points included), got {steps!r}"
+        )
+    return torch.linspace(0, 1, steps, device=z_a.device, dtype=z_a.dtype)[
+        :, None
+    ]  # (steps, 1)
 
 
 def lerp(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:
@@ -110,18 +142,26 @@ def slerp(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:
     t = _path_weights(z_a, z_b, steps)
     norm_a, norm_b = z_a.norm(), z_b.norm()
     if norm_a == 0 or norm_b == 0:
-        raise ValueError("slerp needs two non-zero codes: the direction of a zero code is undefined")
+        raise ValueError(
+            "slerp needs two non-zero codes: the direction of a zero code is undefined"
+        )
     u_a, u_b = z_a / norm_a, z_b / norm_b
     cosine = (u_a @ u_b).clamp(-1.0, 1.0)
     if cosine < -1 + 1e-6:
-        raise ValueError("slerp needs codes that do not point in opposite directions: every half great "
-                         "circle joins them, so the path is not defined")
+        raise ValueError(
+            "slerp needs codes that do not point in opposite directions: every half great "
+            "circle joins them, so the path is not defined"
+        )
     omega = torch.arccos(cosine)
-    if omega < 1e-3:  # parallel within rounding: sin(omega) cancels, and the arc is a line
+    if (
+        omega < 1e-3
+    ):  # parallel within rounding: sin(omega) cancels, and the arc is a line
         direction = (1 - t) * u_a + t * u_b
         direction = direction / direction.norm(dim=1, keepdim=True)
     else:
-        direction = (torch.sin((1 - t) * omega) * u_a + torch.sin(t * omega) * u_b) / torch.sin(omega)
+        direction = (
+            torch.sin((1 - t) * omega) * u_a + torch.sin(t * omega) * u_b
+        ) / torch.sin(omega)
     return direction * ((1 - t) * norm_a + t * norm_b)
 
 
@@ -132,7 +172,9 @@ def latent_grid(num_per_side: int, extent: float = 0.95) -> torch.Tensor:
     check_positive_int(num_per_side, "num_per_side")
     if not 0.5 < extent < 1:
         raise ValueError(f"extent must lie in (0.5, 1), got {extent!r}")
-    q = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(1 - extent, extent, num_per_side))
+    q = torch.distributions.Normal(0.0, 1.0).icdf(
+        torch.linspace(1 - extent, extent, num_per_side)
+    )
     z2, z1 = torch.meshgrid(q.flip(0), q, indexing="ij")
     return torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
 
@@ -141,7 +183,9 @@ def traverse(z: torch.Tensor, dim: int, values: torch.Tensor) -> torch.Tensor:
     """Copies of code z (latent_dim,) with dimension ``dim`` set to each of ``values`` (n,): (n, latent_dim)."""
     z, values = check_tensor(z, "z"), check_tensor(values, "values")
     if z.dim() != 1 or values.dim() != 1:
-        raise ValueError(f"z must be (latent_dim,) and values (n,), got {tuple(z.shape)} and {tuple(values.shape)}")
+        raise ValueError(
+            f"z must be (latent_dim,) and values (n,), got {tuple(z.shape)} and {tuple(values.shape)}"
+        )
     if isinstance(dim, bool) or not isinstance(dim, int) or not 0 <= dim < z.shape[0]:
         raise ValueError(f"dim must be an index in [0, {z.shape[0]}), got {dim!r}")
     codes = z.repeat(values.shape[0], 1)

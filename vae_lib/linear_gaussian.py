@@ -7,6 +7,7 @@ p(z | x) = N(S W^T (x - b) / sigma^2, S) with S = (I + W^T W / sigma^2)^{-1} (pr
 Tipping & Bishop 1999). The book uses it as ground truth for the ELBO, the IWAE bound and the
 gradient estimators.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,10 +32,14 @@ class LinearGaussianModel:
         check_tensor(self.b, "b")
         check_positive_float(self.sigma, "sigma")
         if self.W.dim() != 2 or self.b.shape != (self.W.shape[0],):
-            raise ValueError(f"W must be (D, d) and b (D,), got {tuple(self.W.shape)} and {tuple(self.b.shape)}")
+            raise ValueError(
+                f"W must be (D, d) and b (D,), got {tuple(self.W.shape)} and {tuple(self.b.shape)}"
+            )
 
     @classmethod
-    def random(cls, data_dim: int, latent_dim: int, sigma: float = 0.5, seed: int = 0) -> "LinearGaussianModel":
+    def random(
+        cls, data_dim: int, latent_dim: int, sigma: float = 0.5, seed: int = 0
+    ) -> LinearGaussianModel:
         """A model with W, b drawn from N(0, 1) (seeded), in float64."""
         check_positive_int(data_dim, "data_dim")
         check_positive_int(latent_dim, "latent_dim")
@@ -54,37 +59,58 @@ class LinearGaussianModel:
     def _check_x(self, x: torch.Tensor) -> torch.Tensor:
         x = check_tensor(x, "x")
         if x.dim() != 2 or x.shape[1] != self.data_dim:
-            raise ValueError(f"x must be shaped (B, {self.data_dim}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must be shaped (B, {self.data_dim}), got {tuple(x.shape)}"
+            )
         return x.to(self.W.dtype)
 
     def sample(self, num_samples: int, seed: int = 0) -> torch.Tensor:
         """Draw x ~ p(x): (num_samples, D)."""
         generator = torch.Generator().manual_seed(seed)
-        z = torch.randn(num_samples, self.latent_dim, generator=generator, dtype=self.W.dtype)
-        noise = torch.randn(num_samples, self.data_dim, generator=generator, dtype=self.W.dtype)
+        z = torch.randn(
+            num_samples, self.latent_dim, generator=generator, dtype=self.W.dtype
+        )
+        noise = torch.randn(
+            num_samples, self.data_dim, generator=generator, dtype=self.W.dtype
+        )
         return z @ self.W.T + self.b + self.sigma * noise
 
     def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
         """Exact log p(x) per example: (B, D) -> (B,)."""
-        covariance = self.W @ self.W.T + self.sigma**2 * torch.eye(self.data_dim, dtype=self.W.dtype)
-        return MultivariateNormal(self.b, covariance_matrix=covariance).log_prob(self._check_x(x))
+        covariance = self.W @ self.W.T + self.sigma**2 * torch.eye(
+            self.data_dim, dtype=self.W.dtype
+        )
+        return MultivariateNormal(self.b, covariance_matrix=covariance).log_prob(
+            self._check_x(x)
+        )
 
     def posterior(self, x: torch.Tensor) -> MultivariateNormal:
         """The exact posterior p(z | x): batch shape (B,), event shape (d,)."""
         x = self._check_x(x)
-        precision = torch.eye(self.latent_dim, dtype=self.W.dtype) + self.W.T @ self.W / self.sigma**2
+        precision = (
+            torch.eye(self.latent_dim, dtype=self.W.dtype)
+            + self.W.T @ self.W / self.sigma**2
+        )
         covariance = torch.linalg.inv(precision)
-        mean = (x - self.b) @ self.W @ covariance / self.sigma**2          # (B, d); covariance is symmetric
-        return MultivariateNormal(mean, covariance_matrix=covariance.expand(x.shape[0], -1, -1))
+        mean = (
+            (x - self.b) @ self.W @ covariance / self.sigma**2
+        )  # (B, d); covariance is symmetric
+        return MultivariateNormal(
+            mean, covariance_matrix=covariance.expand(x.shape[0], -1, -1)
+        )
 
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(z) + log p(x | z) for x (B, D) and z (K, B, d): (K, B)."""
         x = self._check_x(x)
         if z.dim() != 3 or z.shape[1:] != (x.shape[0], self.latent_dim):
-            raise ValueError(f"z must be shaped (K, {x.shape[0]}, {self.latent_dim}), got {tuple(z.shape)}")
+            raise ValueError(
+                f"z must be shaped (K, {x.shape[0]}, {self.latent_dim}), got {tuple(z.shape)}"
+            )
         log_pz = -0.5 * (z**2 + math.log(2 * math.pi)).sum(dim=-1)
-        residual = x - (z @ self.W.T + self.b)                            # (K, B, D)
-        log_px_given_z = -0.5 * ((residual / self.sigma) ** 2 + math.log(2 * math.pi * self.sigma**2)).sum(dim=-1)
+        residual = x - (z @ self.W.T + self.b)  # (K, B, D)
+        log_px_given_z = -0.5 * (
+            (residual / self.sigma) ** 2 + math.log(2 * math.pi * self.sigma**2)
+        ).sum(dim=-1)
         return log_pz + log_px_given_z
 
     def exact_elbo(self, x: torch.Tensor, q: MultivariateNormal) -> torch.Tensor:
@@ -94,14 +120,21 @@ class LinearGaussianModel:
         E_q[log p(z)]   = -d/2 log(2 pi) - (||m||^2 + tr S) / 2,   H[q] = 1/2 log det(2 pi e S).
         """
         x = self._check_x(x)
-        m, S = q.mean.to(self.W.dtype), q.covariance_matrix.to(self.W.dtype)          # (B, d), (B, d, d)
+        m, S = (
+            q.mean.to(self.W.dtype),
+            q.covariance_matrix.to(self.W.dtype),
+        )  # (B, d), (B, d, d)
         if m.shape != (x.shape[0], self.latent_dim):
-            raise ValueError(f"q must have mean shaped ({x.shape[0]}, {self.latent_dim}), got {tuple(m.shape)}")
-        trace_wsw = torch.einsum("ij,bjk,ik->b", self.W, S, self.W)                    # tr(W S W^T)
+            raise ValueError(
+                f"q must have mean shaped ({x.shape[0]}, {self.latent_dim}), got {tuple(m.shape)}"
+            )
+        trace_wsw = torch.einsum("ij,bjk,ik->b", self.W, S, self.W)  # tr(W S W^T)
         residual = ((x - m @ self.W.T - self.b) ** 2).sum(dim=1)
-        expected_log_lik = (-0.5 * self.data_dim * math.log(2 * math.pi * self.sigma**2)
-                            - (residual + trace_wsw) / (2 * self.sigma**2))
+        expected_log_lik = -0.5 * self.data_dim * math.log(
+            2 * math.pi * self.sigma**2
+        ) - (residual + trace_wsw) / (2 * self.sigma**2)
         trace_s = torch.diagonal(S, dim1=-2, dim2=-1).sum(dim=-1)
-        expected_log_prior = -0.5 * self.latent_dim * math.log(2 * math.pi) - 0.5 * ((m**2).sum(dim=1) + trace_s)
+        expected_log_prior = -0.5 * self.latent_dim * math.log(2 * math.pi) - 0.5 * (
+            (m**2).sum(dim=1) + trace_s
+        )
         return expected_log_lik + expected_log_prior + q.entropy()
-

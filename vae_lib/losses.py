@@ -4,6 +4,7 @@ The likelihoods and the KL reduce over every dimension but the first and return 
 ``elbo`` combines such per-example values. They compute in
 float32 even under bf16 autocast, so the numbers a chapter prints are not rounded to bf16.
 """
+
 from __future__ import annotations
 
 import math
@@ -11,25 +12,42 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .validate import check_same_device, check_same_shape, check_tensor, check_unit_range
+from .validate import (
+    check_same_device,
+    check_same_shape,
+    check_tensor,
+    check_unit_range,
+)
 
 
-def _per_example_sum(t: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
+def _per_example_sum(
+    t: torch.Tensor, where: torch.Tensor | None = None
+) -> torch.Tensor:
     """Sum over everything but the batch axis, counting only entries where ``where`` is True (if given)."""
     if where is not None:
-        if where.dtype != torch.bool or where.dim() != t.dim() or where.shape[0] != t.shape[0]:
-            raise ValueError(f"where must be a bool tensor broadcastable to {tuple(t.shape)} with the same batch size, "
-                             f"got {where.dtype} {tuple(where.shape)}")
+        if (
+            where.dtype != torch.bool
+            or where.dim() != t.dim()
+            or where.shape[0] != t.shape[0]
+        ):
+            raise ValueError(
+                f"where must be a bool tensor broadcastable to {tuple(t.shape)} with the same batch size, "
+                f"got {where.dtype} {tuple(where.shape)}"
+            )
         t = torch.where(where, t, torch.zeros((), dtype=t.dtype, device=t.device))
     return t.flatten(1).sum(dim=1)
 
 
-def _pair(a: object, b: object, names: tuple[str, str]) -> tuple[torch.Tensor, torch.Tensor]:
+def _pair(
+    a: object, b: object, names: tuple[str, str]
+) -> tuple[torch.Tensor, torch.Tensor]:
     a, b = check_tensor(a, names[0]), check_tensor(b, names[1])
     check_same_shape(a, b, names)
     check_same_device(a, b, names)
     if a.dim() < 1 or a.shape[0] == 0:
-        raise ValueError(f"{names[0]} must have a non-empty batch dimension first, got shape {tuple(a.shape)}")
+        raise ValueError(
+            f"{names[0]} must have a non-empty batch dimension first, got shape {tuple(a.shape)}"
+        )
     return a.float(), b.float()
 
 
@@ -39,7 +57,9 @@ def squared_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return _per_example_sum((x_hat - x) ** 2)
 
 
-def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
+def bernoulli_log_likelihood(
+    logits: torch.Tensor, x: torch.Tensor, where: torch.Tensor | None = None
+) -> torch.Tensor:
     """log p(x | logits) = sum_i [x_i log s_i + (1 - x_i) log(1 - s_i)], s = sigmoid(logits).
 
     x must be in [0, 1]. For binary x this is a log-probability; for grey levels it is the
@@ -48,16 +68,24 @@ def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor, where: torch
     """
     logits, x = _pair(logits, x, ("logits", "x"))
     check_unit_range(x, "x", "be in [0, 1] for a Bernoulli likelihood")
-    return -_per_example_sum(F.binary_cross_entropy_with_logits(logits, x, reduction="none"), where)
+    return -_per_example_sum(
+        F.binary_cross_entropy_with_logits(logits, x, reduction="none"), where
+    )
 
 
-def gaussian_log_likelihood(mean: torch.Tensor, logvar: torch.Tensor | float, x: torch.Tensor,
-                            where: torch.Tensor | None = None) -> torch.Tensor:
+def gaussian_log_likelihood(
+    mean: torch.Tensor,
+    logvar: torch.Tensor | float,
+    x: torch.Tensor,
+    where: torch.Tensor | None = None,
+) -> torch.Tensor:
     """log N(x; mean, exp(logvar)) summed over pixels (only those where ``where`` is True, if given);
     logvar is a tensor broadcastable to x or a float."""
     mean, x = _pair(mean, x, ("mean", "x"))
     logvar = torch.as_tensor(logvar, dtype=torch.float32, device=mean.device)
-    log_density = -0.5 * (math.log(2 * math.pi) + logvar + (x - mean) ** 2 * torch.exp(-logvar))
+    log_density = -0.5 * (
+        math.log(2 * math.pi) + logvar + (x - mean) ** 2 * torch.exp(-logvar)
+    )
     return _per_example_sum(log_density.expand_as(x), where)
 
 
@@ -78,7 +106,9 @@ def gaussian_kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch
     return _per_example_sum(gaussian_kl_per_dimension(mu, logvar))
 
 
-def elbo(log_likelihood: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+def elbo(
+    log_likelihood: torch.Tensor, kl: torch.Tensor, beta: float = 1.0
+) -> torch.Tensor:
     """ELBO = E_q[log p(x|z)] - beta * KL(q(z|x) || p(z)), per example (B,).
 
     With beta = 1 this is a lower bound on log p(x); beta > 1 gives a looser bound, and beta < 1
@@ -90,7 +120,9 @@ def elbo(log_likelihood: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> t
     return log_likelihood - beta * kl
 
 
-def denoising_loss(model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+def denoising_loss(
+    model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Tensor, beta: float = 1.0
+) -> torch.Tensor:
     """Loss of a denoiser that sees ``noisy`` and must produce ``clean`` (both (B, C, H, W)), per example (B,).
 
     An :class:`~vae_lib.models.Autoencoder` pays the squared error of its output (a denoising
@@ -102,7 +134,11 @@ def denoising_loss(model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Ten
         return squared_error(model(noisy), clean)
     mu, logvar = model.encode(noisy)
     z = model.reparameterize(mu, logvar)
-    return -elbo(model.log_likelihood(model.decode(z), clean), gaussian_kl_standard_normal(mu, logvar), beta=beta)
+    return -elbo(
+        model.log_likelihood(model.decode(z), clean),
+        gaussian_kl_standard_normal(mu, logvar),
+        beta=beta,
+    )
 
 
 class KLWarmup:
@@ -115,8 +151,14 @@ class KLWarmup:
     """
 
     def __init__(self, warmup_steps: int, beta: float = 1.0) -> None:
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 1:
-            raise ValueError(f"warmup_steps must be a positive int, got {warmup_steps!r}")
+        if (
+            isinstance(warmup_steps, bool)
+            or not isinstance(warmup_steps, int)
+            or warmup_steps < 1
+        ):
+            raise ValueError(
+                f"warmup_steps must be a positive int, got {warmup_steps!r}"
+            )
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
             raise ValueError(f"beta must be a non-negative number, got {beta!r}")
         self.warmup_steps, self.beta, self.step = warmup_steps, float(beta), 0

@@ -3,6 +3,7 @@
 PSNR = 10 log10(1 / MSE) in dB for a peak value of 1; SSIM (Wang et al. 2004) compares local
 means, contrasts and structure, and is computed by scikit-image rather than re-derived here.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,12 @@ def _pair(x_hat: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return x_hat.detach().float().cpu(), x.detach().float().cpu()
 
 
-def psnr(x_hat: torch.Tensor, x: torch.Tensor, min_mse: float = 1e-10, where: torch.Tensor | None = None) -> torch.Tensor:
+def psnr(
+    x_hat: torch.Tensor,
+    x: torch.Tensor,
+    min_mse: float = 1e-10,
+    where: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Peak signal-to-noise ratio of each image in dB: (B, C, H, W) pairs -> (B,).
 
     With a bool mask ``where`` (B, 1, H, W) or (B, C, H, W), the MSE is taken over those pixels only
@@ -38,15 +44,21 @@ def psnr(x_hat: torch.Tensor, x: torch.Tensor, min_mse: float = 1e-10, where: to
 def _pixel_mask(where: object, x: torch.Tensor) -> torch.Tensor:
     """Fail unless ``where`` is a bool mask (B, 1, H, W) or (B, C, H, W) selecting pixels of every image."""
     if not isinstance(where, torch.Tensor) or where.dtype != torch.bool:
-        raise TypeError(f"where must be a bool tensor (True = pixel counted), got "
-                        f"{getattr(where, 'dtype', type(where).__name__)}")
+        raise TypeError(
+            f"where must be a bool tensor (True = pixel counted), got "
+            f"{getattr(where, 'dtype', type(where).__name__)}"
+        )
     b, c, h, w = x.shape
     if tuple(where.shape) not in {(b, 1, h, w), (b, c, h, w)}:
-        raise ValueError(f"where must be shaped {(b, 1, h, w)} or {(b, c, h, w)} to match the images, got {tuple(where.shape)}")
+        raise ValueError(
+            f"where must be shaped {(b, 1, h, w)} or {(b, c, h, w)} to match the images, got {tuple(where.shape)}"
+        )
     empty = ~where.flatten(1).any(dim=1)
     if empty.any():
-        raise ValueError(f"where selects no pixel of {int(empty.sum())} image(s) (first: index {int(empty.nonzero()[0])}): "
-                         "PSNR over no pixels is undefined")
+        raise ValueError(
+            f"where selects no pixel of {int(empty.sum())} image(s) (first: index {int(empty.nonzero()[0])}): "
+            "PSNR over no pixels is undefined"
+        )
     return where
 
 
@@ -54,8 +66,12 @@ def ssim(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Structural similarity of each image (scikit-image, 7x7 window, data range 1): (B, C, H, W) -> (B,)."""
     x_hat, x = _pair(x_hat, x)
     values = [
-        structural_similarity(a.numpy().transpose(1, 2, 0), b.numpy().transpose(1, 2, 0), data_range=1.0,
-                              channel_axis=2)
+        structural_similarity(
+            a.numpy().transpose(1, 2, 0),
+            b.numpy().transpose(1, 2, 0),
+            data_range=1.0,
+            channel_axis=2,
+        )
         for a, b in zip(x_hat, x)
     ]
     return torch.tensor(np.asarray(values, dtype=np.float32))

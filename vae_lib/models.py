@@ -3,6 +3,7 @@
 Every model is built from a frozen, typed config, so a checkpoint that stores the config
 restores the model in one line. Shapes: images x are (B, C, H, W); latent codes z are (B, latent_dim).
 """
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,12 @@ class NetworkConfig:
         check_choice(self.architecture, "architecture", ("mlp", "conv"))
         check_choice(self.activation, "activation", tuple(ACTIVATIONS))
         check_positive_int(self.latent_dim, "latent_dim")
-        if len(self.image_shape) != 3 or not all(isinstance(s, int) and s > 0 for s in self.image_shape):
-            raise ValueError(f"image_shape must be (C, H, W) of positive ints, got {self.image_shape!r}")
+        if len(self.image_shape) != 3 or not all(
+            isinstance(s, int) and s > 0 for s in self.image_shape
+        ):
+            raise ValueError(
+                f"image_shape must be (C, H, W) of positive ints, got {self.image_shape!r}"
+            )
         for h in self.hidden_dims:
             check_positive_int(h, "each of hidden_dims")
         if self.architecture == "conv":
@@ -96,12 +101,23 @@ def build_encoder(config: NetworkConfig, out_features: int) -> nn.Sequential:
     """(B, C, H, W) -> (B, out_features)."""
     act = ACTIVATIONS[config.activation]
     if config.architecture == "mlp":
-        return nn.Sequential(nn.Flatten(), *_mlp([config.num_pixels, *config.hidden_dims, out_features], config.activation))
+        return nn.Sequential(
+            nn.Flatten(),
+            *_mlp(
+                [config.num_pixels, *config.hidden_dims, out_features],
+                config.activation,
+            ),
+        )
     channels = [config.image_shape[0], *config.hidden_dims]
-    convs = [m for c_in, c_out in zip(channels[:-1], channels[1:])
-             for m in (nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), act())]
+    convs = [
+        m
+        for c_in, c_out in zip(channels[:-1], channels[1:])
+        for m in (nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), act())
+    ]
     h, w = (s // 2 ** len(config.hidden_dims) for s in config.image_shape[1:])
-    return nn.Sequential(*convs, nn.Flatten(), nn.Linear(channels[-1] * h * w, out_features))
+    return nn.Sequential(
+        *convs, nn.Flatten(), nn.Linear(channels[-1] * h * w, out_features)
+    )
 
 
 def build_decoder(config: NetworkConfig) -> nn.Sequential:
@@ -109,7 +125,9 @@ def build_decoder(config: NetworkConfig) -> nn.Sequential:
     act = ACTIVATIONS[config.activation]
     if config.architecture == "mlp":
         sizes = [config.latent_dim, *reversed(config.hidden_dims), config.num_pixels]
-        return nn.Sequential(*_mlp(sizes, config.activation), nn.Unflatten(1, config.image_shape))
+        return nn.Sequential(
+            *_mlp(sizes, config.activation), nn.Unflatten(1, config.image_shape)
+        )
     channels = [*reversed(config.hidden_dims), config.image_shape[0]]
     h, w = (s // 2 ** len(config.hidden_dims) for s in config.image_shape[1:])
     deconvs: list[nn.Module] = []
@@ -117,8 +135,12 @@ def build_decoder(config: NetworkConfig) -> nn.Sequential:
         deconvs.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1))
         if i < len(channels) - 2:
             deconvs.append(act())
-    return nn.Sequential(nn.Linear(config.latent_dim, channels[0] * h * w), act(),
-                         nn.Unflatten(1, (channels[0], h, w)), *deconvs)
+    return nn.Sequential(
+        nn.Linear(config.latent_dim, channels[0] * h * w),
+        act(),
+        nn.Unflatten(1, (channels[0], h, w)),
+        *deconvs,
+    )
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -132,14 +154,18 @@ class Autoencoder(nn.Module):
     def __init__(self, config: AutoencoderConfig) -> None:
         super().__init__()
         if not isinstance(config, AutoencoderConfig):
-            raise TypeError(f"Autoencoder needs an AutoencoderConfig, got {type(config).__name__}")
+            raise TypeError(
+                f"Autoencoder needs an AutoencoderConfig, got {type(config).__name__}"
+            )
         self.config = config
         self.encoder = build_encoder(config, config.latent_dim)
         self.decoder = build_decoder(config)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> z (B, latent_dim)."""
-        return self.encoder(check_images(x, image_shape=self.config.image_shape, unit_range=False))
+        return self.encoder(
+            check_images(x, image_shape=self.config.image_shape, unit_range=False)
+        )
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, latent_dim) -> x_hat (B, C, H, W)."""
@@ -173,7 +199,9 @@ class VAE(nn.Module):
         self.config = config
         self.encoder = build_encoder(config, 2 * config.latent_dim)
         self.decoder = build_decoder(config)
-        learn_logvar = config.likelihood == "gaussian" and config.gaussian_logvar is None
+        learn_logvar = (
+            config.likelihood == "gaussian" and config.gaussian_logvar is None
+        )
         self.x_logvar = nn.Parameter(torch.zeros(())) if learn_logvar else None
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -193,28 +221,46 @@ class VAE(nn.Module):
         return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
 
     @staticmethod
-    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def reparameterize(
+        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """z = mu + sigma * eps with eps ~ N(0, I): a sample whose gradient flows to mu and logvar."""
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        eps = torch.randn(
+            mu.shape, generator=generator, device=mu.device, dtype=mu.dtype
+        )
         return mu + torch.exp(0.5 * logvar) * eps
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> VAEOutput:
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> VAEOutput:
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar, generator)
         return VAEOutput(self.decode(z), mu, logvar, z)
 
-    def log_likelihood(self, x_param: torch.Tensor, x: torch.Tensor, where: torch.Tensor | None = None) -> torch.Tensor:
+    def log_likelihood(
+        self, x_param: torch.Tensor, x: torch.Tensor, where: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """log p(x | z) per example, (B,), from the decoder's output ``x_param``; with a bool mask
         ``where`` (B, 1, H, W), of those pixels only (pixels are independent given z)."""
         if self.config.likelihood == "bernoulli":
             return losses.bernoulli_log_likelihood(x_param, x, where)
-        logvar = self.x_logvar if self.x_logvar is not None else torch.tensor(self.config.gaussian_logvar)
-        return losses.gaussian_log_likelihood(x_param, logvar.to(x_param.device), x, where)
+        logvar = (
+            self.x_logvar
+            if self.x_logvar is not None
+            else torch.tensor(self.config.gaussian_logvar)
+        )
+        return losses.gaussian_log_likelihood(
+            x_param, logvar.to(x_param.device), x, where
+        )
 
-    def elbo_terms(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def elbo_terms(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """One-sample estimates of E_q[log p(x|z)] and KL(q(z|x) || p(z)), each (B,)."""
         out = self(x, generator)
-        return self.log_likelihood(out.x_param, x), losses.gaussian_kl_standard_normal(out.mu, out.logvar)
+        return self.log_likelihood(out.x_param, x), losses.gaussian_kl_standard_normal(
+            out.mu, out.logvar
+        )
 
     def posterior(self, x: torch.Tensor) -> Independent:
         """q(z | x) as a distribution with batch shape (B,) and event shape (latent_dim,) (Chapter 2)."""
@@ -227,10 +273,14 @@ class VAE(nn.Module):
         Returns (K, B): one value per sample and image (Chapter 2's importance weights).
         """
         if z.dim() != 3 or z.shape[1:] != (x.shape[0], self.config.latent_dim):
-            raise ValueError(f"z must be shaped (K, {x.shape[0]}, {self.config.latent_dim}), got {tuple(z.shape)}")
+            raise ValueError(
+                f"z must be shaped (K, {x.shape[0]}, {self.config.latent_dim}), got {tuple(z.shape)}"
+            )
         k, b = z.shape[:2]
-        x_param = self.decode(z.reshape(k * b, -1))                          # (K*B, C, H, W)
-        x_repeated = x.expand(k, *x.shape).reshape(k * b, *x.shape[1:])      # (K*B, C, H, W)
+        x_param = self.decode(z.reshape(k * b, -1))  # (K*B, C, H, W)
+        x_repeated = x.expand(k, *x.shape).reshape(
+            k * b, *x.shape[1:]
+        )  # (K*B, C, H, W)
         log_px_given_z = self.log_likelihood(x_param, x_repeated).view(k, b)
         log_pz = -0.5 * (z.float() ** 2 + math.log(2 * math.pi)).sum(dim=-1)
         return log_pz + log_px_given_z
@@ -241,18 +291,24 @@ class VAE(nn.Module):
         return -losses.elbo(log_lik, kl, beta=beta)
 
     @torch.no_grad()
-    def sample(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, num_samples: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Draw z ~ N(0, I) and return E[x | z]: (num_samples, C, H, W)."""
         check_positive_int(num_samples, "num_samples")
         device = next(self.parameters()).device
-        z = torch.randn(num_samples, self.config.latent_dim, generator=generator, device=device)
+        z = torch.randn(
+            num_samples, self.config.latent_dim, generator=generator, device=device
+        )
         return self.mean_image(z)
 
 
 def _check_latent(z: object, latent_dim: int) -> torch.Tensor:
     z = check_tensor(z, "z")
     if z.dim() != 2 or z.shape[1] != latent_dim:
-        raise ValueError(f"z must be shaped (B, {latent_dim}), got shape {tuple(z.shape)}")
+        raise ValueError(
+            f"z must be shaped (B, {latent_dim}), got shape {tuple(z.shape)}"
+        )
     return z
 
 
@@ -267,4 +323,6 @@ def build_model(config: NetworkConfig) -> nn.Module:
     for model_class, config_class in MODEL_CLASSES.values():
         if type(config) is config_class:
             return model_class(config)
-    raise TypeError(f"config must be one of {[c.__name__ for _, c in MODEL_CLASSES.values()]}, got {type(config).__name__}")
+    raise TypeError(
+        f"config must be one of {[c.__name__ for _, c in MODEL_CLASSES.values()]}, got {type(config).__name__}"
+    )

@@ -6,6 +6,7 @@ only when the run succeeded. ``check`` reports stored notebooks that were not on
 execution counts not 1..n, error outputs, machine-specific paths. ``student`` writes copies
 without solutions and without outputs, for instructors to hand out (``make student``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,9 @@ MACHINE_PATH = re.compile(r"(/tmp/|/root/|/home/\w|/work/|/Users/\w|[A-Za-z]:\\U
 def _output_text(output: dict) -> str:
     parts = [output.get("text", "")] if "text" in output else []
     parts += [v for k, v in output.get("data", {}).items() if k.startswith("text/")]
-    parts += [output.get("ename", ""), output.get("evalue", "")] + output.get("traceback", [])
+    parts += [output.get("ename", ""), output.get("evalue", "")] + output.get(
+        "traceback", []
+    )
     return "\n".join("".join(p) if isinstance(p, list) else str(p) for p in parts)
 
 
@@ -32,7 +35,10 @@ def stored_problems(notebook: dict) -> list[str]:
     """What keeps a stored notebook from being one clean top-to-bottom run (empty list if none)."""
     problems, counts = [], []
     for i, cell in enumerate(notebook.get("cells", [])):
-        if cell.get("cell_type") != "code" or not "".join(cell.get("source", "")).strip():
+        if (
+            cell.get("cell_type") != "code"
+            or not "".join(cell.get("source", "")).strip()
+        ):
             continue
         if cell.get("execution_count") is None:
             problems.append(f"cell {i} was never executed")
@@ -40,12 +46,18 @@ def stored_problems(notebook: dict) -> list[str]:
             counts.append(cell["execution_count"])
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                problems.append(f"cell {i} stores an error: {output.get('ename')}: {output.get('evalue', '')[:80]}")
+                problems.append(
+                    f"cell {i} stores an error: {output.get('ename')}: {output.get('evalue', '')[:80]}"
+                )
             found = MACHINE_PATH.search(_output_text(output))
             if found:
-                problems.append(f"cell {i} shows a machine-specific path ({found.group(0)}...)")
+                problems.append(
+                    f"cell {i} shows a machine-specific path ({found.group(0)}...)"
+                )
     if counts != list(range(1, len(counts) + 1)):
-        problems.append(f"execution counts are {counts}, not 1..{len(counts)}: run it top to bottom with `make execute`")
+        problems.append(
+            f"execution counts are {counts}, not 1..{len(counts)}: run it top to bottom with `make execute`"
+        )
     return problems
 
 
@@ -59,8 +71,14 @@ def run_notebook(path: Path, timeout: int = 1800):
 
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
-                            store_widget_state=True, resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,
+        store_widget_state=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     start = time.perf_counter()
     client.execute()
     return notebook, time.perf_counter() - start
@@ -73,13 +91,17 @@ def execute_notebook(path: Path, timeout: int = 1800) -> float:
     notebook, seconds = run_notebook(path, timeout)
     problems = stored_problems(notebook)
     if problems:
-        raise RuntimeError(f"{path} ran but its outputs are not fit to store: {problems}")
+        raise RuntimeError(
+            f"{path} ran but its outputs are not fit to store: {problems}"
+        )
     with atomic_path(Path(path)) as tmp:
         nbformat.write(notebook, tmp)
     return seconds
 
 
-_SOLUTION_BLOCK = re.compile(r"^```{solution}.*?^```[ \t]*\n?", re.DOTALL | re.MULTILINE)
+_SOLUTION_BLOCK = re.compile(
+    r"^```{solution}.*?^```[ \t]*\n?", re.DOTALL | re.MULTILINE
+)
 
 
 def _source(cell: dict) -> str:
@@ -114,10 +136,17 @@ def student_version(notebook: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vae_lib.notebooks", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m vae_lib.notebooks", description=__doc__
+    )
     parser.add_argument("command", choices=("execute", "check", "student"))
     parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("_build/student"), help="folder for student copies")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("_build/student"),
+        help="folder for student copies",
+    )
     args = parser.parse_args(argv)
     failed = 0
     for path in args.notebooks:
@@ -130,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
             target = args.out / path.name
             copy = student_version(json.loads(path.read_text(encoding="utf-8")))
             with atomic_path(target) as tmp:
-                tmp.write_text(json.dumps(copy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+                tmp.write_text(
+                    json.dumps(copy, indent=1, ensure_ascii=False) + "\n",
+                    encoding="utf-8",
+                )
             print(f"{path} -> {target} (solutions and outputs removed)")
             continue
         print(f"{path}: running in {book_mode()} mode ...", flush=True)

@@ -6,6 +6,7 @@ training and two are held out whole for testing: no pixel of ``chelsea`` (a cat)
 places (seeded), the same number from each photograph so that the large ones do not dominate.
 Images are float32 (C, H, W) or (N, C, H, W) in [0, 1], C = 3.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -17,7 +18,15 @@ from skimage import data as skimage_data
 from .runtime import resolve_device
 from .validate import check_choice, check_images, check_positive_int, check_tensor
 
-PHOTOS = ("astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "chelsea", "coffee")
+PHOTOS = (
+    "astronaut",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "chelsea",
+    "coffee",
+)
 SPLIT_PHOTOS = {"train": PHOTOS[:5], "test": PHOTOS[5:]}
 # Source and licence of each photograph, as scikit-image's documentation gives them.
 CREDITS = {
@@ -36,14 +45,21 @@ def load_photo(name: str, device: str | torch.device | None = "cpu") -> torch.Te
     check_choice(name, "photo", PHOTOS)
     pixels = np.asarray(getattr(skimage_data, name)())
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
-        raise ValueError(f"scikit-image's {name} should be an (H, W, 3) uint8 colour photograph, "
-                         f"got {pixels.shape} {pixels.dtype}")
-    image = torch.from_numpy(pixels.transpose(2, 0, 1).copy())                      # (3, H, W) uint8
+        raise ValueError(
+            f"scikit-image's {name} should be an (H, W, 3) uint8 colour photograph, "
+            f"got {pixels.shape} {pixels.dtype}"
+        )
+    image = torch.from_numpy(pixels.transpose(2, 0, 1).copy())  # (3, H, W) uint8
     return image.to(resolve_device(device)).float().div_(255.0)
 
 
-def random_patches(photos: Sequence[torch.Tensor], num_patches: int, size: int, generator: torch.Generator,
-                   flips: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def random_patches(
+    photos: Sequence[torch.Tensor],
+    num_patches: int,
+    size: int,
+    generator: torch.Generator,
+    flips: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Cut ``num_patches`` square patches of side ``size`` from the photos (each (C, H, W)).
 
     Patch i comes from photo ``i % len(photos)`` at a uniformly random place; with ``flips`` it is
@@ -52,27 +68,56 @@ def random_patches(photos: Sequence[torch.Tensor], num_patches: int, size: int, 
     """
     check_positive_int(num_patches, "num_patches")
     check_positive_int(size, "size")
-    if isinstance(photos, torch.Tensor) or not isinstance(photos, Sequence) or len(photos) == 0:
-        raise ValueError(f"photos must be a non-empty list of images (C, H, W), got {type(photos).__name__}"
-                         + (f" of shape {tuple(photos.shape)}" if isinstance(photos, torch.Tensor) else ""))
+    if (
+        isinstance(photos, torch.Tensor)
+        or not isinstance(photos, Sequence)
+        or len(photos) == 0
+    ):
+        raise ValueError(
+            f"photos must be a non-empty list of images (C, H, W), got {type(photos).__name__}"
+            + (
+                f" of shape {tuple(photos.shape)}"
+                if isinstance(photos, torch.Tensor)
+                else ""
+            )
+        )
     for k, photo in enumerate(photos):
         photo = check_tensor(photo, f"photos[{k}]")
         if photo.dim() != 3 or min(photo.shape[1:]) < size:
-            raise ValueError(f"photos[{k}] must be (C, H, W) with H, W >= size = {size}, got {tuple(photo.shape)}")
-    source = torch.arange(num_patches) % len(photos)                                    # (N,)
-    room = torch.tensor([[photos[i].shape[1] - size + 1, photos[i].shape[2] - size + 1]
-                         for i in source.tolist()])                                     # (N, 2) places per axis
-    corners = (torch.rand(num_patches, 2, generator=generator) * room).long()            # (N, 2) top, left
+            raise ValueError(
+                f"photos[{k}] must be (C, H, W) with H, W >= size = {size}, got {tuple(photo.shape)}"
+            )
+    source = torch.arange(num_patches) % len(photos)  # (N,)
+    room = torch.tensor(
+        [
+            [photos[i].shape[1] - size + 1, photos[i].shape[2] - size + 1]
+            for i in source.tolist()
+        ]
+    )  # (N, 2) places per axis
+    corners = (
+        torch.rand(num_patches, 2, generator=generator) * room
+    ).long()  # (N, 2) top, left
     flip = torch.rand(num_patches, generator=generator) < 0.5
-    patches = torch.stack([photos[i][:, t:t + size, l:l + size]
-                           for i, (t, l) in zip(source.tolist(), corners.tolist())])    # (N, C, size, size)
+    patches = torch.stack(
+        [
+            photos[i][:, t : t + size, l : l + size]
+            for i, (t, l) in zip(source.tolist(), corners.tolist())
+        ]
+    )  # (N, C, size, size)
     if flips:
-        patches = torch.where(flip[:, None, None, None].to(patches.device), patches.flip(-1), patches)
+        patches = torch.where(
+            flip[:, None, None, None].to(patches.device), patches.flip(-1), patches
+        )
     return patches, source
 
 
-def patch_dataset(split: str, size: int, num_patches: int, seed: int = 0,
-                  device: str | torch.device | None = "cpu") -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+def patch_dataset(
+    split: str,
+    size: int,
+    num_patches: int,
+    seed: int = 0,
+    device: str | torch.device | None = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
     """Patches of one split's photos: images (N, 3, size, size), source photo indices (N,), photo names."""
     check_choice(split, "split", tuple(SPLIT_PHOTOS))
     names = SPLIT_PHOTOS[split]
@@ -89,5 +134,7 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         raise ValueError(f"size must be (height, width), got {size!r}")
     for s in size:
         check_positive_int(s, "each of size")
-    out = torch.nn.functional.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
+    out = torch.nn.functional.interpolate(
+        x, size=tuple(size), mode="bilinear", align_corners=False, antialias=True
+    )
     return out.clamp(0, 1)

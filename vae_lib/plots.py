@@ -1,4 +1,5 @@
 """Figures the chapters draw: image grids, latent scatter plots and training curves (Chapter 1 onwards)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -19,14 +20,23 @@ def image_grid(x: torch.Tensor, nrow: int = 8, padding: int = 1) -> np.ndarray:
         raise ValueError(f"padding must be a non-negative int, got {padding!r}")
     b, c, h, w = x.shape
     rows = -(-b // nrow)
-    grid = np.zeros((c, rows * (h + padding) - padding, nrow * (w + padding) - padding), dtype=np.float32)
+    grid = np.zeros(
+        (c, rows * (h + padding) - padding, nrow * (w + padding) - padding),
+        dtype=np.float32,
+    )
     for i, image in enumerate(x.numpy()):
         r, col = divmod(i, nrow)
-        grid[:, r * (h + padding) : r * (h + padding) + h, col * (w + padding) : col * (w + padding) + w] = image
+        grid[
+            :,
+            r * (h + padding) : r * (h + padding) + h,
+            col * (w + padding) : col * (w + padding) + w,
+        ] = image
     return grid[0] if c == 1 else grid.transpose(1, 2, 0)
 
 
-def show_images(x: torch.Tensor, nrow: int = 8, title: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+def show_images(
+    x: torch.Tensor, nrow: int = 8, title: str | None = None, ax: plt.Axes | None = None
+) -> plt.Axes:
     """Show a batch of images (B, C, H, W) in [0, 1] as one grid, black ink on white."""
     grid = image_grid(x, nrow)
     if ax is None:
@@ -40,15 +50,25 @@ def show_images(x: torch.Tensor, nrow: int = 8, title: str | None = None, ax: pl
 
 
 def scatter_latent(
-    z: torch.Tensor, labels: torch.Tensor, ax: plt.Axes | None = None, class_names: Sequence[str] | None = None
+    z: torch.Tensor,
+    labels: torch.Tensor,
+    ax: plt.Axes | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> plt.Axes:
     """Scatter 2-D latent codes z (N, 2) coloured by integer labels (N,)."""
-    z, labels = check_tensor(z, "z").detach().cpu(), check_tensor(labels, "labels").cpu()
+    z, labels = (
+        check_tensor(z, "z").detach().cpu(),
+        check_tensor(labels, "labels").cpu(),
+    )
     if z.dim() != 2 or z.shape[1] != 2 or labels.shape != (z.shape[0],):
-        raise ValueError(f"z must be (N, 2) and labels (N,), got {tuple(z.shape)} and {tuple(labels.shape)}")
+        raise ValueError(
+            f"z must be (N, 2) and labels (N,), got {tuple(z.shape)} and {tuple(labels.shape)}"
+        )
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5))
-    points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=3, alpha=0.6, vmin=-0.5, vmax=9.5)
+    points = ax.scatter(
+        z[:, 0], z[:, 1], c=labels, cmap="tab10", s=3, alpha=0.6, vmin=-0.5, vmax=9.5
+    )
     bar = plt.colorbar(points, ax=ax, ticks=range(10))
     if class_names is not None:
         bar.ax.set_yticklabels(class_names)
@@ -57,8 +77,13 @@ def scatter_latent(
     return ax
 
 
-def plot_history(history: History, ax: plt.Axes | None = None, label: str = "", ylabel: str = "loss per example",
-                 val_name: str = "validation") -> plt.Axes:
+def plot_history(
+    history: History,
+    ax: plt.Axes | None = None,
+    label: str = "",
+    ylabel: str = "loss per example",
+    val_name: str = "validation",
+) -> plt.Axes:
     """Training (and validation) loss against epoch; ``val_name`` names the held-out set in the legend.
 
     The training loss is the mean over the epoch while the weights were still changing; the

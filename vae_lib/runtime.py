@@ -8,6 +8,7 @@ The run mode is read here and nowhere else:
 
 Introduced in Chapter 1 (parameters cell).
 """
+
 from __future__ import annotations
 
 import os
@@ -56,7 +57,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         return torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device must be None, a torch.device or a name like 'cpu', got {device!r}") from exc
+        raise ValueError(
+            f"device must be None, a torch.device or a name like 'cpu', got {device!r}"
+        ) from exc
 
 
 def seed_everything(seed: int) -> torch.Generator:

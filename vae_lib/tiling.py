@@ -13,6 +13,7 @@ A VAE trained on 32 x 32 patches cannot take a 300 x 451 photograph. Two ways ro
 ``restore`` functions take a batch of tiles (N, C, T, T) -- and, for inpainting, their masks
 (N, 1, T, T), ``True`` = missing -- and return restored tiles (N, C, T, T).
 """
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,9 @@ from .photos import resize
 from .restore import keep_observed
 from .validate import check_images, check_positive_int
 
-Restore = Callable[..., torch.Tensor]  # (tiles (N, C, T, T)[, masks (N, 1, T, T)]) -> (N, C, T, T)
+Restore = Callable[
+    ..., torch.Tensor
+]  # (tiles (N, C, T, T)[, masks (N, 1, T, T)]) -> (N, C, T, T)
 
 
 class Tiles(NamedTuple):
@@ -42,10 +45,18 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     pixels, plus one tile flush with the far end, so the tiles cover the axis exactly."""
     check_positive_int(length, "length")
     check_positive_int(tile, "tile")
-    if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap < tile:
-        raise ValueError(f"overlap must be an int with 0 <= overlap < tile = {tile}, got {overlap!r}")
+    if (
+        isinstance(overlap, bool)
+        or not isinstance(overlap, int)
+        or not 0 <= overlap < tile
+    ):
+        raise ValueError(
+            f"overlap must be an int with 0 <= overlap < tile = {tile}, got {overlap!r}"
+        )
     if length < tile:
-        raise ValueError(f"an axis of {length} pixels is shorter than one tile of {tile}")
+        raise ValueError(
+            f"an axis of {length} pixels is shorter than one tile of {tile}"
+        )
     starts = list(range(0, length - tile + 1, tile - overlap))
     if starts[-1] != length - tile:
         starts.append(length - tile)
@@ -56,17 +67,21 @@ def blending_window(tile: int, device: str | torch.device = "cpu") -> torch.Tens
     """Weights (T, T): sin(pi (i + 1/2) / T) along each axis, multiplied. Largest in the middle,
     small but never zero at the edges, so every covered pixel gets a positive total weight."""
     check_positive_int(tile, "tile")
-    ramp = torch.sin(math.pi * (torch.arange(tile, device=device) + 0.5) / tile)   # (T,)
+    ramp = torch.sin(math.pi * (torch.arange(tile, device=device) + 0.5) / tile)  # (T,)
     return ramp[:, None] * ramp[None, :]
 
 
 def split_tiles(image: torch.Tensor, tile: int, overlap: int) -> Tiles:
     """Cut one image (C, H, W), H and W >= ``tile``, into overlapping tiles (see :func:`tile_starts`)."""
     if image.dim() != 3:
-        raise ValueError(f"image must be one image shaped (C, H, W), got shape {tuple(image.shape)}")
+        raise ValueError(
+            f"image must be one image shaped (C, H, W), got shape {tuple(image.shape)}"
+        )
     tops, lefts = (tile_starts(image.shape[d], tile, overlap) for d in (1, 2))
-    corners = torch.tensor([(t, l) for t in tops for l in lefts])                   # (N, 2)
-    patches = torch.stack([image[:, t:t + tile, l:l + tile] for t, l in corners.tolist()])
+    corners = torch.tensor([(t, l) for t in tops for l in lefts])  # (N, 2)
+    patches = torch.stack(
+        [image[:, t : t + tile, l : l + tile] for t, l in corners.tolist()]
+    )
     return Tiles(patches, corners)
 
 
@@ -78,34 +93,47 @@ def stitch(tiles: Tiles, height: int, width: int) -> torch.Tensor:
     total = tiles.patches.new_zeros(c, height, width)
     weight = tiles.patches.new_zeros(1, height, width)
     for patch, (top, left) in zip(tiles.patches, tiles.corners.tolist()):
-        total[:, top:top + t, left:left + t] += window * patch
-        weight[:, top:top + t, left:left + t] += window
+        total[:, top : top + t, left : left + t] += window * patch
+        weight[:, top : top + t, left : left + t] += window
     if not (weight > 0).all():
         raise ValueError("the tiles do not cover the whole image")
     return total / weight
 
 
-def _in_chunks(restore: Restore, patches: torch.Tensor, masks: torch.Tensor | None, batch_size: int) -> torch.Tensor:
+def _in_chunks(
+    restore: Restore, patches: torch.Tensor, masks: torch.Tensor | None, batch_size: int
+) -> torch.Tensor:
     out = []
     for first in range(0, patches.shape[0], batch_size):
-        args = [patches[first:first + batch_size]]
+        args = [patches[first : first + batch_size]]
         if masks is not None:
-            args.append(masks[first:first + batch_size])
+            args.append(masks[first : first + batch_size])
         restored = restore(*args)
         if restored.shape != args[0].shape:
-            raise ValueError(f"restore must return tiles shaped like its input {tuple(args[0].shape)}, "
-                             f"got {tuple(restored.shape)}")
+            raise ValueError(
+                f"restore must return tiles shaped like its input {tuple(args[0].shape)}, "
+                f"got {tuple(restored.shape)}"
+            )
         out.append(restored.detach())
     return torch.cat(out)
 
 
-def _keep_observed(out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def _keep_observed(
+    out: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None
+) -> torch.Tensor:
     out = out.clamp(0, 1).to(y.dtype)
     return out if mask is None else keep_observed(out, y, mask)
 
 
-def restore_by_tiles(restore: Restore, y: torch.Tensor, mask: torch.Tensor | None = None, *, tile: int = 32,
-                     overlap: int = 8, batch_size: int = 256) -> torch.Tensor:
+def restore_by_tiles(
+    restore: Restore,
+    y: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    *,
+    tile: int = 32,
+    overlap: int = 8,
+    batch_size: int = 256,
+) -> torch.Tensor:
     """Restore damaged images y (B, C, H, W) of any size tile by tile; returns (B, C, H, W).
 
     ``restore(tiles)`` -- or ``restore(tiles, masks)`` when an inpainting ``mask`` (B, 1, H, W) is
@@ -117,20 +145,27 @@ def restore_by_tiles(restore: Restore, y: torch.Tensor, mask: torch.Tensor | Non
     mask = check_mask(mask, y) if mask is not None else None
     check_positive_int(batch_size, "batch_size")
     b, c, h, w = y.shape
-    pad = (0, max(tile - w, 0), 0, max(tile - h, 0))                   # left, right, top, bottom
+    pad = (0, max(tile - w, 0), 0, max(tile - h, 0))  # left, right, top, bottom
     padded = F.pad(y, pad, mode="replicate") if any(pad) else y
     padded_mask = None if mask is None else F.pad(mask, pad, value=True)
     out = []
     for i in range(b):
         tiles = split_tiles(padded[i], tile, overlap)
-        masks = None if mask is None else split_tiles(padded_mask[i], tile, overlap).patches
+        masks = (
+            None if mask is None else split_tiles(padded_mask[i], tile, overlap).patches
+        )
         restored = _in_chunks(restore, tiles.patches, masks, batch_size)
         out.append(stitch(Tiles(restored, tiles.corners), *padded.shape[2:])[:, :h, :w])
     return _keep_observed(torch.stack(out), y, mask)
 
 
-def restore_by_resizing(restore: Restore, y: torch.Tensor, mask: torch.Tensor | None = None, *,
-                        size: int = 32) -> torch.Tensor:
+def restore_by_resizing(
+    restore: Restore,
+    y: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    *,
+    size: int = 32,
+) -> torch.Tensor:
     """Restore damaged images y (B, C, H, W) by shrinking each to (size, size), restoring, and
     enlarging back to (H, W). A small pixel counts as missing when more than half of the region it
     summarises is missing. Where a mask is given, observed pixels of the result are y's."""
@@ -144,5 +179,7 @@ def restore_by_resizing(restore: Restore, y: torch.Tensor, mask: torch.Tensor | 
         small_mask = resize(mask.float(), (size, size)) > 0.5
         restored = restore(small, small_mask)
     if restored.shape != small.shape:
-        raise ValueError(f"restore must return images shaped like its input {tuple(small.shape)}, got {tuple(restored.shape)}")
+        raise ValueError(
+            f"restore must return images shaped like its input {tuple(small.shape)}, got {tuple(restored.shape)}"
+        )
     return _keep_observed(resize(restored.detach(), tuple(y.shape[2:])), y, mask)

@@ -8,6 +8,7 @@ under bf16 autocast with fused Adam. Options measured in the Performance appendi
 the CPU, a warm-up + cosine learning-rate schedule, ``torch.compile`` (off by default: on the CPU
 its compile time outweighs its faster epochs in a short run) and :func:`scaled_learning_rate` for larger batches.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,15 +22,27 @@ from torch import nn
 from tqdm.auto import trange
 
 from .runtime import resolve_device
-from .validate import check_choice, check_images, check_positive_float, check_positive_int, value_checks
+from .validate import (
+    check_choice,
+    check_images,
+    check_positive_float,
+    check_positive_int,
+    value_checks,
+)
 
-LossFn = Callable[..., torch.Tensor]  # (model, x (B, ...)[, y (B, ...)]) -> per-example loss (B,)
-BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]  # e.g. dynamic binarisation
+LossFn = Callable[
+    ..., torch.Tensor
+]  # (model, x (B, ...)[, y (B, ...)]) -> per-example loss (B,)
+BatchTransform = Callable[
+    [torch.Tensor, torch.Generator], torch.Tensor
+]  # e.g. dynamic binarisation
 LR_SCHEDULES = ("constant", "cosine")
 WARMUP_FRACTION = 0.05  # of all steps, for the cosine schedule
 
 
-def scheduled_lr(step: int, total_steps: int, lr: float, schedule: str = "constant") -> float:
+def scheduled_lr(
+    step: int, total_steps: int, lr: float, schedule: str = "constant"
+) -> float:
     """The learning rate of step ``step`` (0-based) out of ``total_steps``.
 
     ``"constant"``: always ``lr``. ``"cosine"``: a linear warm-up to ``lr`` over the first 5 % of
@@ -38,7 +51,11 @@ def scheduled_lr(step: int, total_steps: int, lr: float, schedule: str = "consta
     """
     check_choice(schedule, "schedule", LR_SCHEDULES)
     check_positive_int(total_steps, "total_steps")
-    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step < total_steps:
+    if (
+        isinstance(step, bool)
+        or not isinstance(step, int)
+        or not 0 <= step < total_steps
+    ):
         raise ValueError(f"step must be an int in [0, {total_steps}), got {step!r}")
     if schedule == "constant":
         return lr
@@ -52,8 +69,12 @@ def scheduled_lr(step: int, total_steps: int, lr: float, schedule: str = "consta
 LR_RULES = ("sqrt", "linear")
 
 
-def scaled_learning_rate(batch_size: int, base_lr: float = 1e-3, base_batch_size: int = 128,
-                         rule: str = "linear") -> float:
+def scaled_learning_rate(
+    batch_size: int,
+    base_lr: float = 1e-3,
+    base_batch_size: int = 128,
+    rule: str = "linear",
+) -> float:
     """Adam's learning rate for ``batch_size``, from one that works at ``base_batch_size``.
 
     ``rule="sqrt"``: lr = base_lr * sqrt(batch_size / base_batch_size), the rule derived for
@@ -73,7 +94,11 @@ def _check_betas(betas: object) -> None:
     def in_unit_interval(b: object) -> bool:
         return isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
 
-    if not (isinstance(betas, tuple) and len(betas) == 2 and all(in_unit_interval(b) for b in betas)):
+    if not (
+        isinstance(betas, tuple)
+        and len(betas) == 2
+        and all(in_unit_interval(b) for b in betas)
+    ):
         raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
 
 
@@ -83,9 +108,13 @@ def model_loss(model: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
 
 
 def _check_targets(y: torch.Tensor | None, x: torch.Tensor, name: str) -> None:
-    if y is not None and (not isinstance(y, torch.Tensor) or y.shape[:1] != x.shape[:1]):
+    if y is not None and (
+        not isinstance(y, torch.Tensor) or y.shape[:1] != x.shape[:1]
+    ):
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise ValueError(f"{name} must be a tensor with one row per image ({x.shape[0]}), got {got}")
+        raise ValueError(
+            f"{name} must be a tensor with one row per image ({x.shape[0]}), got {got}"
+        )
 
 
 @dataclass
@@ -116,8 +145,14 @@ def _seeded_global_rng(seed: int, device: torch.device):
 
 def _autocast(device: torch.device, mixed_precision: bool | None):
     """bf16 autocast: on by default on CUDA only; ``mixed_precision=False`` keeps float32 everywhere."""
-    enabled = device.type == "cuda" if mixed_precision is None else mixed_precision and device.type == "cuda"
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+    enabled = (
+        device.type == "cuda"
+        if mixed_precision is None
+        else mixed_precision and device.type == "cuda"
+    )
+    return torch.autocast(
+        device_type=device.type, dtype=torch.bfloat16, enabled=enabled
+    )
 
 
 @torch.no_grad()
@@ -214,12 +249,16 @@ def fit(
     generator = torch.Generator(device=device).manual_seed(seed)
     fused = device.type == "cuda" if fused_adam is None else fused_adam
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=fused)
-    step_loss = torch.compile(loss_fn, dynamic=False) if torch_compile else loss_fn  # two batch shapes at most
+    step_loss = (
+        torch.compile(loss_fn, dynamic=False) if torch_compile else loss_fn
+    )  # two batch shapes at most
     history = History(device=str(device))
     epochs = trange(num_epochs, desc="epochs", disable=not progress, leave=True)
     n = train_x.shape[0]
     total_steps, step = num_epochs * math.ceil(n / batch_size), 0
-    with _seeded_global_rng(seed, device):  # noise drawn inside the model (a VAE's) follows the seed
+    with _seeded_global_rng(
+        seed, device
+    ):  # noise drawn inside the model (a VAE's) follows the seed
         for _ in epochs:
             start = time.perf_counter()
             model.train()
@@ -232,22 +271,38 @@ def fit(
                     batch = transform(batch, generator)
                 targets = () if train_y is None else (train_y[index],)
                 # The first batch is validated fully; later ones skip value checks (no host sync).
-                with _autocast(device, mixed_precision), value_checks(not history.train_loss and first == 0):
+                with (
+                    _autocast(device, mixed_precision),
+                    value_checks(not history.train_loss and first == 0),
+                ):
                     per_example = step_loss(model, batch, *targets)
                 optimizer.zero_grad(set_to_none=True)
                 per_example.mean().backward()
-                if lr_schedule != "constant":  # a constant rate stays as Adam was built with it
+                if (
+                    lr_schedule != "constant"
+                ):  # a constant rate stays as Adam was built with it
                     for group in optimizer.param_groups:
                         group["lr"] = scheduled_lr(step, total_steps, lr, lr_schedule)
                 optimizer.step()
                 step += 1
                 total += per_example.detach().float().sum()
-            history.train_loss.append(total.item() / n)  # the one host sync of the epoch
+            history.train_loss.append(
+                total.item() / n
+            )  # the one host sync of the epoch
             history.train_seconds.append(time.perf_counter() - start)
             if val_x is not None:
                 # Validation in float32: the numbers reported do not depend on bf16 rounding.
-                history.val_loss.append(evaluate(model, val_x, val_y, loss_fn=loss_fn, transform=transform,
-                                                 seed=seed, mixed_precision=False))
+                history.val_loss.append(
+                    evaluate(
+                        model,
+                        val_x,
+                        val_y,
+                        loss_fn=loss_fn,
+                        transform=transform,
+                        seed=seed,
+                        mixed_precision=False,
+                    )
+                )
             history.epoch_seconds.append(time.perf_counter() - start)
             shown = {"train": f"{history.train_loss[-1]:.2f}"}
             if history.val_loss:

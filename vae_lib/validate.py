@@ -1,4 +1,5 @@
 """Input checks shared by every public function: each failure says what was expected and what arrived."""
+
 from __future__ import annotations
 
 import contextlib
@@ -48,7 +49,9 @@ def check_images(
     """
     x = check_tensor(x, name)
     if x.dim() != 4:
-        raise ValueError(f"{name} must be a batch of images shaped (B, C, H, W), got {_describe(x)}")
+        raise ValueError(
+            f"{name} must be a batch of images shaped (B, C, H, W), got {_describe(x)}"
+        )
     if image_shape is not None and tuple(x.shape[1:]) != tuple(image_shape):
         raise ValueError(
             f"{name} must have images of shape (C, H, W) = {tuple(image_shape)}, got {_describe(x)}"
@@ -60,9 +63,15 @@ def check_images(
     return x
 
 
-def check_unit_range(x: torch.Tensor, name: str = "x", requirement: str = "hold pixel values in [0, 1]") -> torch.Tensor:
+def check_unit_range(
+    x: torch.Tensor, name: str = "x", requirement: str = "hold pixel values in [0, 1]"
+) -> torch.Tensor:
     """Fail unless every value of ``x`` is finite and in [0, 1] (skipped inside ``value_checks(False)``)."""
-    if _VALUE_CHECKS.get() and x.numel() and (not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1):
+    if (
+        _VALUE_CHECKS.get()
+        and x.numel()
+        and (not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1)
+    ):
         raise ValueError(
             f"{name} must {requirement}, got values from "
             f"{x.min().item():.4g} to {x.max().item():.4g} ({_describe(x)})"
@@ -81,7 +90,9 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) -
 def check_same_device(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) -> None:
     """Fail unless two tensors live on the same device."""
     if a.device != b.device:
-        raise ValueError(f"{names[0]} is on {a.device} but {names[1]} is on {b.device}: move them together")
+        raise ValueError(
+            f"{names[0]} is on {a.device} but {names[1]} is on {b.device}: move them together"
+        )
 
 
 def check_positive_int(value: object, name: str) -> int:

@@ -6,6 +6,7 @@ tables, so the page always shows the latest run of each kind and the machine it 
 GPU run exists its table says so. Files are written to a temporary name and renamed, so an
 interrupted benchmark leaves the previous result whole.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -39,16 +40,30 @@ def _write(path: Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def save(name: str, title: str, record: dict, table: str, notes: str = "", gpu_placeholder: bool = True) -> dict:
+def save(
+    name: str,
+    title: str,
+    record: dict,
+    table: str,
+    notes: str = "",
+    gpu_placeholder: bool = True,
+) -> dict:
     """Write ``record`` (plus the machine, torch version and date) as JSON and ``table`` (markdown,
     under a line naming the machine) with ``notes`` below it, as ``<name>_<cpu|gpu>``; return the
     full record. On a CPU, ``gpu_placeholder`` also writes a "not measured" GPU table if none exists."""
-    record = {"benchmark": name, "machine": machine_description(), "torch": torch.__version__,
-              "date": datetime.date.today().isoformat(), **record}
+    record = {
+        "benchmark": name,
+        "machine": machine_description(),
+        "torch": torch.__version__,
+        "date": datetime.date.today().isoformat(),
+        **record,
+    }
     stem = f"{name}_{machine_kind()}"
     _write(RESULTS / f"{stem}.json", json.dumps(record, indent=2) + "\n")
-    text = (f"**{title}** Measured on {record['machine']} with torch {record['torch']}, "
-            f"{record['date']}.\n\n{table}")
+    text = (
+        f"**{title}** Measured on {record['machine']} with torch {record['torch']}, "
+        f"{record['date']}.\n\n{table}"
+    )
     if notes:
         text += f"\n{notes.strip()}\n"
     _write(RESULTS / f"{stem}.md", text)
@@ -62,7 +77,10 @@ def placeholder(name: str, title: str) -> None:
     """A GPU table that says it has not been measured, unless a GPU result is already there."""
     path = RESULTS / f"{name}_gpu.md"
     if not path.exists():
-        _write(path, f"**{title}** Not measured yet: no run of this benchmark on a CUDA GPU so far.\n")
+        _write(
+            path,
+            f"**{title}** Not measured yet: no run of this benchmark on a CUDA GPU so far.\n",
+        )
 
 
 def fmt(value: float, digits: int = 1) -> str:

@@ -1,4 +1,5 @@
 """Benchmarks measure the machine as a reader would use it: every core, not the unit tests' one thread."""
+
 from __future__ import annotations
 
 import os

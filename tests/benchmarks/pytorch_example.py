@@ -16,6 +16,7 @@ The later continuous-Bernoulli correction of the example is left out: the benchm
 106 nats, is the original example's grey-level BCE + KL. torchvision itself is not used (there
 is no CPU build of it here); the dataset class does the same PIL round trip.
 """
+
 from __future__ import annotations
 
 import time
@@ -36,7 +37,9 @@ class PILMNIST(torch.utils.data.Dataset):
 
     def __init__(self, images: torch.Tensor) -> None:
         if images.dtype != torch.uint8 or images.dim() != 3:
-            raise ValueError(f"images must be uint8 (N, 28, 28), got {images.dtype} {tuple(images.shape)}")
+            raise ValueError(
+                f"images must be uint8 (N, 28, 28), got {images.dtype} {tuple(images.shape)}"
+            )
         self.images = images
 
     def __len__(self) -> int:
@@ -44,8 +47,10 @@ class PILMNIST(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         picture = Image.fromarray(self.images[index].numpy(), mode="L")
-        pixels = torch.from_numpy(np.array(picture, np.uint8, copy=True))       # (28, 28)
-        return pixels.unsqueeze(0).contiguous().float().div(255), 0             # (1, 28, 28), dummy label
+        pixels = torch.from_numpy(np.array(picture, np.uint8, copy=True))  # (28, 28)
+        return pixels.unsqueeze(0).contiguous().float().div(
+            255
+        ), 0  # (1, 28, 28), dummy label
 
 
 def as_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -64,21 +69,27 @@ class ExampleVAE(nn.Module):
         self.fc3 = nn.Linear(20, 400)
         self.fc4 = nn.Linear(400, NUM_PIXELS)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         h = F.relu(self.fc1(x.view(-1, NUM_PIXELS)))
         mu, logvar = self.fc21(h), self.fc22(h)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return torch.sigmoid(self.fc4(F.relu(self.fc3(z)))), mu, logvar
 
 
-def example_loss(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+def example_loss(
+    recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+) -> torch.Tensor:
     """Summed BCE + KL over the batch (a scalar), the example's ``loss_function``."""
     bce = F.binary_cross_entropy(recon, x.view(-1, NUM_PIXELS), reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     return bce + kl
 
 
-def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, loader, device: torch.device) -> float:
+def train_epoch(
+    model: nn.Module, optimizer: torch.optim.Optimizer, loader, device: torch.device
+) -> float:
     """One epoch of the example's ``train``; returns the mean loss per image."""
     model.train()
     train_loss = 0.0
@@ -105,8 +116,14 @@ def evaluate_epoch(model: nn.Module, loader, device: torch.device) -> float:
     return total / len(loader.dataset)
 
 
-def train_and_test(train_images: torch.Tensor, test_images: torch.Tensor, num_epochs: int, seed: int,
-                   device: torch.device, stop_below: float | None = None) -> list[dict[str, float]]:
+def train_and_test(
+    train_images: torch.Tensor,
+    test_images: torch.Tensor,
+    num_epochs: int,
+    seed: int,
+    device: torch.device,
+    stop_below: float | None = None,
+) -> list[dict[str, float]]:
     """The example's main loop (train, then test, every epoch) on float images (N, 1, 28, 28),
     stopped early once the test loss is at most ``stop_below`` (if given).
 
@@ -114,11 +131,21 @@ def train_and_test(train_images: torch.Tensor, test_images: torch.Tensor, num_ep
     testing, cumulative from the start) and ``test_loss``.
     """
     torch.manual_seed(seed)
-    loader_options = {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
-    train_loader = torch.utils.data.DataLoader(PILMNIST(as_uint8(train_images)), batch_size=BATCH_SIZE,
-                                               shuffle=True, **loader_options)
-    test_loader = torch.utils.data.DataLoader(PILMNIST(as_uint8(test_images)), batch_size=BATCH_SIZE,
-                                              shuffle=True, **loader_options)
+    loader_options = (
+        {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
+    )
+    train_loader = torch.utils.data.DataLoader(
+        PILMNIST(as_uint8(train_images)),
+        batch_size=BATCH_SIZE,
+        shuffle=True,
+        **loader_options,
+    )
+    test_loader = torch.utils.data.DataLoader(
+        PILMNIST(as_uint8(test_images)),
+        batch_size=BATCH_SIZE,
+        shuffle=True,
+        **loader_options,
+    )
     model = ExampleVAE().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     epochs, elapsed = [], 0.0
@@ -128,7 +155,9 @@ def train_and_test(train_images: torch.Tensor, test_images: torch.Tensor, num_ep
         trained = time.perf_counter()
         loss = evaluate_epoch(model, test_loader, device)
         elapsed += time.perf_counter() - start
-        epochs.append({"train_seconds": trained - start, "seconds": elapsed, "test_loss": loss})
+        epochs.append(
+            {"train_seconds": trained - start, "seconds": elapsed, "test_loss": loss}
+        )
         if stop_below is not None and loss <= stop_below:
             break
     return epochs

@@ -5,13 +5,14 @@ CPU loads the shipped checkpoints, while a GPU trains every chapter's models fro
 Budgets (DESIGN.md, section 5): the whole book in quick mode within 10 minutes on a 2-core CPU,
 each chapter in full mode within 3 minutes. Results go to ``book/benchmarks/book_execution_<mode>_<cpu|gpu>``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from bench_records import fmt, machine_kind, markdown_table, save
+
 from vae_lib.notebooks import run_notebook
 from vae_lib.runtime import MODE_VARIABLE
 
@@ -28,12 +29,29 @@ def test_book_execution_time(monkeypatch, mode):
         _, seconds[path.name] = run_notebook(path)
     total = sum(seconds.values())
     scope, budget = BUDGET_SECONDS[mode]
-    what = "checkpoints trained from scratch" if kind == "gpu" and mode == "full" else \
-        "checkpoints loaded" if mode == "full" else "tiny training, small evaluation subsets"
-    rows = [[name, fmt(s)] for name, s in seconds.items()] + [["**total**", f"**{fmt(total)}**"]]
-    save(f"book_execution_{mode}", f"Book execution, {mode} mode ({what}).",
-         {"mode": mode, "seconds": seconds, "total_seconds": total, "budget": {"scope": scope, "seconds": budget}},
-         markdown_table(["notebook", "seconds"], rows),
-         notes=f"Budget: {scope} within {budget // 60} minutes.")
+    what = (
+        "checkpoints trained from scratch"
+        if kind == "gpu" and mode == "full"
+        else "checkpoints loaded"
+        if mode == "full"
+        else "tiny training, small evaluation subsets"
+    )
+    rows = [[name, fmt(s)] for name, s in seconds.items()] + [
+        ["**total**", f"**{fmt(total)}**"]
+    ]
+    save(
+        f"book_execution_{mode}",
+        f"Book execution, {mode} mode ({what}).",
+        {
+            "mode": mode,
+            "seconds": seconds,
+            "total_seconds": total,
+            "budget": {"scope": scope, "seconds": budget},
+        },
+        markdown_table(["notebook", "seconds"], rows),
+        notes=f"Budget: {scope} within {budget // 60} minutes.",
+    )
     worst = total if scope == "whole book" else max(seconds.values())
-    assert worst <= budget, f"{mode} mode: {scope} took {worst:.0f} s, over the {budget} s budget"
+    assert worst <= budget, (
+        f"{mode} mode: {scope} took {worst:.0f} s, over the {budget} s budget"
+    )

@@ -5,19 +5,19 @@ filter, the naive VAE, the denoising VAE and MAP inference under the clipped-Gau
 Target (issue 5): the best VAE method reaches at least 20.0 dB mean PSNR. Quick mode scores the
 first 500 images and only reports. Results go to ``book/benchmarks/denoising_<mode>_<cpu|gpu>.json`` and ``.md``.
 """
+
 from __future__ import annotations
 
 import time
 
 import torch
-
 from bench_records import fmt, markdown_table, save
+
 from vae_lib import pretrained, restore
 from vae_lib.corrupt import gaussian_noise
 from vae_lib.data import load_dataset
 from vae_lib.metrics import psnr
 from vae_lib.runtime import book_mode, default_device
-
 
 SIGMA = 0.5
 TARGET_DB = 20.0
@@ -37,19 +37,39 @@ def test_denoising_target():
         "naive VAE": lambda y: restore.naive_vae(generative, y),
         "denoising VAE": lambda y: pretrained.denoise(dvae, y),
         "MAP, clipped-Gaussian likelihood": lambda y: restore.map_latent(
-            generative, y, restore.clipped_gaussian_log_likelihood(SIGMA), num_steps=100, lr=0.1)[1],
+            generative,
+            y,
+            restore.clipped_gaussian_log_likelihood(SIGMA),
+            num_steps=100,
+            lr=0.1,
+        )[1],
     }
     scores, seconds = {}, {}
     for name, method in methods.items():
         start = time.perf_counter()
-        restored = torch.cat([method(noisy[i : i + BATCH]).cpu() for i in range(0, len(noisy), BATCH)])
+        restored = torch.cat(
+            [method(noisy[i : i + BATCH]).cpu() for i in range(0, len(noisy), BATCH)]
+        )
         seconds[name] = time.perf_counter() - start
         scores[name] = psnr(restored, clean).mean().item()
     best_vae = max(v for k, v in scores.items() if k != "median 3x3")
     rows = [[k, fmt(scores[k], 2), fmt(seconds[k])] for k in methods]
-    save(f"denoising_{mode}", f"Denoising, Gaussian sigma = {SIGMA}, {len(clean)} MNIST test images.",
-         {"mode": mode, "images": len(clean), "sigma": SIGMA, "psnr_db": scores, "seconds": seconds,
-          "best_vae_db": best_vae, "target_db": TARGET_DB},
-         markdown_table(["method", "mean PSNR (dB)", "seconds"], rows), gpu_placeholder=False)
+    save(
+        f"denoising_{mode}",
+        f"Denoising, Gaussian sigma = {SIGMA}, {len(clean)} MNIST test images.",
+        {
+            "mode": mode,
+            "images": len(clean),
+            "sigma": SIGMA,
+            "psnr_db": scores,
+            "seconds": seconds,
+            "best_vae_db": best_vae,
+            "target_db": TARGET_DB,
+        },
+        markdown_table(["method", "mean PSNR (dB)", "seconds"], rows),
+        gpu_placeholder=False,
+    )
     if mode == "full":
-        assert best_vae >= TARGET_DB, f"best VAE method {best_vae:.2f} dB, below the {TARGET_DB} dB target"
+        assert best_vae >= TARGET_DB, (
+            f"best VAE method {best_vae:.2f} dB, below the {TARGET_DB} dB target"
+        )

@@ -8,6 +8,7 @@ needs no gradient. The peak is measured on the
 same GPU: a 8192 x 8192 bf16 matrix product, the precision fit's autocast uses. Without a CUDA
 GPU the benchmark records that it could not run and is skipped.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,23 +16,29 @@ import time
 
 import pytest
 import torch
-from torch import nn
-
 from bench_records import fmt, markdown_table, placeholder, save
 from test_training_speed import EXAMPLE_MODEL, SEED
+from torch import nn
+
 from vae_lib.data import load_dataset
 from vae_lib.models import VAE
 from vae_lib.train import fit, scaled_learning_rate
 
 BATCH_SIZES = (128, 512, 2048, 8192, 32768)
-MIN_TIMED_STEPS = 20  # per measurement, so that the largest batches are not timed on two steps
+MIN_TIMED_STEPS = (
+    20  # per measurement, so that the largest batches are not timed on two steps
+)
 MATMUL_SIZE = 8192
 
 
 def training_flops_per_example(model: nn.Module) -> int:
     """Floating-point operations per training example in the model's linear layers: 6 per weight
     (forward, weight gradient, input gradient), less 2 per weight of the first layer (no input gradient)."""
-    sizes = [m.in_features * m.out_features for m in model.modules() if isinstance(m, nn.Linear)]
+    sizes = [
+        m.in_features * m.out_features
+        for m in model.modules()
+        if isinstance(m, nn.Linear)
+    ]
     return 6 * sum(sizes) - 2 * sizes[0]
 
 
@@ -63,20 +70,53 @@ def test_gpu_training_throughput():
             torch.manual_seed(SEED)
             model = VAE(EXAMPLE_MODEL)
             steps_per_epoch = math.ceil(len(train_x) / batch_size)
-            epochs = 1 + math.ceil(MIN_TIMED_STEPS / steps_per_epoch)  # the first one warms up (and compiles)
-            history = fit(model, train_x, num_epochs=epochs, batch_size=batch_size,
-                          lr=scaled_learning_rate(batch_size, rule="sqrt"), seed=SEED, device=device, progress=False,
-                          torch_compile=compiled)
-            samples_per_second = len(train_x) * (epochs - 1) / sum(history.train_seconds[1:])
+            epochs = 1 + math.ceil(
+                MIN_TIMED_STEPS / steps_per_epoch
+            )  # the first one warms up (and compiles)
+            history = fit(
+                model,
+                train_x,
+                num_epochs=epochs,
+                batch_size=batch_size,
+                lr=scaled_learning_rate(batch_size, rule="sqrt"),
+                seed=SEED,
+                device=device,
+                progress=False,
+                torch_compile=compiled,
+            )
+            samples_per_second = (
+                len(train_x) * (epochs - 1) / sum(history.train_seconds[1:])
+            )
             achieved = samples_per_second * training_flops_per_example(model)
-            runs.append({"batch_size": batch_size, "torch_compile": compiled,
-                         "samples_per_second": samples_per_second, "flops_per_second": achieved,
-                         "fraction_of_matmul_peak": achieved / peak})
-            rows.append([batch_size, "yes" if compiled else "no", fmt(samples_per_second, 0),
-                         fmt(achieved / 1e12, 2), f"{100 * achieved / peak:.1f} %"])
-    save("gpu_throughput", title, {"measured": True, "matmul_peak_flops": peak, "runs": runs},
-         markdown_table(["batch", "torch.compile", "samples / s", "TFLOP/s", "of matmul peak"], rows),
-         notes=f"Matmul peak measured here: {fmt(peak / 1e12, 0)} TFLOP/s (bf16, {MATMUL_SIZE}x{MATMUL_SIZE}). "
-               "Training runs under bf16 autocast with fused Adam; the learning rate follows the square-root rule.")
+            runs.append(
+                {
+                    "batch_size": batch_size,
+                    "torch_compile": compiled,
+                    "samples_per_second": samples_per_second,
+                    "flops_per_second": achieved,
+                    "fraction_of_matmul_peak": achieved / peak,
+                }
+            )
+            rows.append(
+                [
+                    batch_size,
+                    "yes" if compiled else "no",
+                    fmt(samples_per_second, 0),
+                    fmt(achieved / 1e12, 2),
+                    f"{100 * achieved / peak:.1f} %",
+                ]
+            )
+    save(
+        "gpu_throughput",
+        title,
+        {"measured": True, "matmul_peak_flops": peak, "runs": runs},
+        markdown_table(
+            ["batch", "torch.compile", "samples / s", "TFLOP/s", "of matmul peak"], rows
+        ),
+        notes=f"Matmul peak measured here: {fmt(peak / 1e12, 0)} TFLOP/s (bf16, {MATMUL_SIZE}x{MATMUL_SIZE}). "
+        "Training runs under bf16 autocast with fused Adam; the learning rate follows the square-root rule.",
+    )
     best = max(runs, key=lambda r: r["samples_per_second"])
-    assert best["batch_size"] > BATCH_SIZES[0], "larger batches should raise the GPU's throughput"
+    assert best["batch_size"] > BATCH_SIZES[0], (
+        "larger batches should raise the GPU's throughput"
+    )

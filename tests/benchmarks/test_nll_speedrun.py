@@ -13,21 +13,24 @@ epoch that runs slower than the probe's), all 10,000 test images; target (issue 
 within 10 minutes of H100 time. On a CPU the same script runs at a small scale (60 s of
 training, the first 500 test images) and only reports.
 """
+
 from __future__ import annotations
 
 import math
 import time
 
 import torch
-
 from bench_records import fmt, markdown_table, save
+
 from vae_lib.bounds import log_likelihood_estimate
 from vae_lib.data import binarize_dynamic, binarize_static, load_dataset
 from vae_lib.models import VAE, VAEConfig
 from vae_lib.runtime import default_device
 from vae_lib.train import evaluate, fit
 
-BURDA_VAE = VAEConfig(hidden_dims=(200, 200), latent_dim=50, activation="tanh", likelihood="bernoulli")
+BURDA_VAE = VAEConfig(
+    hidden_dims=(200, 200), latent_dim=50, activation="tanh", likelihood="bernoulli"
+)
 PAPER_NLL = 86.76
 TARGET_NLL = 86.5
 NUM_SAMPLES = 5000
@@ -48,12 +51,23 @@ def test_nll_speedrun():
     device = default_device()
     budget, num_test = SCALE["cuda" if device.type == "cuda" else "cpu"]
     train_x = load_dataset("mnist", "train", device=device).images
-    test_x = binarize_static(load_dataset("mnist", "test").images[:num_test], seed=SEED).to(device)
+    test_x = binarize_static(
+        load_dataset("mnist", "test").images[:num_test], seed=SEED
+    ).to(device)
 
     torch.manual_seed(SEED)
     probe_start = time.perf_counter()
-    probe = fit(VAE(BURDA_VAE), train_x, num_epochs=2, transform=binarize_dynamic, seed=SEED, device=device,
-                progress=False, fused_adam=True, **SETTINGS)
+    probe = fit(
+        VAE(BURDA_VAE),
+        train_x,
+        num_epochs=2,
+        transform=binarize_dynamic,
+        seed=SEED,
+        device=device,
+        progress=False,
+        fused_adam=True,
+        **SETTINGS,
+    )
     seconds_per_epoch = probe.train_seconds[-1]  # the second epoch: past any warm-up
     num_epochs = epochs_within(budget, seconds_per_epoch)
     probe_seconds = time.perf_counter() - probe_start
@@ -61,8 +75,17 @@ def test_nll_speedrun():
     torch.manual_seed(SEED)
     model = VAE(BURDA_VAE)
     start = time.perf_counter()
-    history = fit(model, train_x, num_epochs=num_epochs, transform=binarize_dynamic, seed=SEED, device=device,
-                  progress=False, fused_adam=True, **SETTINGS)
+    history = fit(
+        model,
+        train_x,
+        num_epochs=num_epochs,
+        transform=binarize_dynamic,
+        seed=SEED,
+        device=device,
+        progress=False,
+        fused_adam=True,
+        **SETTINGS,
+    )
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     nll = -log_likelihood_estimate(model, test_x, NUM_SAMPLES, seed=SEED).mean().item()
@@ -70,21 +93,62 @@ def test_nll_speedrun():
     negative_elbo = evaluate(model, test_x, seed=SEED, mixed_precision=False)
 
     scale = "full" if device.type == "cuda" else "small (CPU)"
-    rows = [[scale, num_epochs, fmt(train_seconds), num_test, fmt(negative_elbo, 2), fmt(nll, 2),
-             fmt(eval_seconds)]]
-    save("nll_speedrun", "NLL speedrun, Burda et al.'s VAE (784-200-200-50 tanh), dynamically binarised MNIST.",
-         {"device": str(device), "scale": scale, "settings": {**SETTINGS, "fused_adam": True},
-          "budget_seconds": budget, "seconds_per_epoch": seconds_per_epoch, "epochs": num_epochs,
-          "probe_seconds": probe_seconds, "train_seconds": train_seconds, "train_loss_last": history.train_loss[-1], "test_images": num_test,
-          "test_negative_elbo": negative_elbo, "test_nll": nll, "num_samples": NUM_SAMPLES,
-          "eval_seconds": eval_seconds, "paper_nll": PAPER_NLL, "target_nll": TARGET_NLL},
-         markdown_table(["scale", "epochs", "training s", "test images", "test -ELBO (nats)",
-                         f"test NLL, k={NUM_SAMPLES} (nats)", "NLL s"], rows),
-         notes=f"Burda et al. (2016) report {PAPER_NLL} nats after 3,280 epochs; the target is {TARGET_NLL} "
-               f"nats within 10 minutes on an H100. Schedule: {SETTINGS['lr_schedule']} from lr {SETTINGS['lr']}, "
-               f"batch {SETTINGS['batch_size']}, epochs chosen to fill {budget:.0f} s.")
-    assert nll <= negative_elbo + 0.1, "the k=5000 estimate should be at least as tight as the ELBO"
+    rows = [
+        [
+            scale,
+            num_epochs,
+            fmt(train_seconds),
+            num_test,
+            fmt(negative_elbo, 2),
+            fmt(nll, 2),
+            fmt(eval_seconds),
+        ]
+    ]
+    save(
+        "nll_speedrun",
+        "NLL speedrun, Burda et al.'s VAE (784-200-200-50 tanh), dynamically binarised MNIST.",
+        {
+            "device": str(device),
+            "scale": scale,
+            "settings": {**SETTINGS, "fused_adam": True},
+            "budget_seconds": budget,
+            "seconds_per_epoch": seconds_per_epoch,
+            "epochs": num_epochs,
+            "probe_seconds": probe_seconds,
+            "train_seconds": train_seconds,
+            "train_loss_last": history.train_loss[-1],
+            "test_images": num_test,
+            "test_negative_elbo": negative_elbo,
+            "test_nll": nll,
+            "num_samples": NUM_SAMPLES,
+            "eval_seconds": eval_seconds,
+            "paper_nll": PAPER_NLL,
+            "target_nll": TARGET_NLL,
+        },
+        markdown_table(
+            [
+                "scale",
+                "epochs",
+                "training s",
+                "test images",
+                "test -ELBO (nats)",
+                f"test NLL, k={NUM_SAMPLES} (nats)",
+                "NLL s",
+            ],
+            rows,
+        ),
+        notes=f"Burda et al. (2016) report {PAPER_NLL} nats after 3,280 epochs; the target is {TARGET_NLL} "
+        f"nats within 10 minutes on an H100. Schedule: {SETTINGS['lr_schedule']} from lr {SETTINGS['lr']}, "
+        f"batch {SETTINGS['batch_size']}, epochs chosen to fill {budget:.0f} s.",
+    )
+    assert nll <= negative_elbo + 0.1, (
+        "the k=5000 estimate should be at least as tight as the ELBO"
+    )
     if device.type == "cuda":
         total = probe_seconds + train_seconds + eval_seconds
-        assert total <= 600, f"probe, training and evaluation took {total:.0f} s, over 10 minutes"
-        assert nll <= TARGET_NLL, f"test NLL {nll:.2f} nats, above the {TARGET_NLL} target"
+        assert total <= 600, (
+            f"probe, training and evaluation took {total:.0f} s, over 10 minutes"
+        )
+        assert nll <= TARGET_NLL, (
+            f"test NLL {nll:.2f} nats, above the {TARGET_NLL} target"
+        )
