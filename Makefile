@@ -1,6 +1,10 @@
 # "Variational Autoencoders, hands on" -- every command sets itself up on first use.
-#   make test      unit tests + every notebook under nbval in quick mode (what CI runs)
+#   make test      lint, chapters in sync with their text sources, unit tests, the wheel
+#                  and README quick-start tests, every notebook under nbval (quick mode): CI
 #   make book      HTML book from the stored notebook outputs into _build/html (warnings are errors)
+#   make lab       JupyterLab on the chapters (their .myst.md text sources open as notebooks)
+#   make sync      copy each chapter's text source (book/*.myst.md) into its notebook, keeping outputs
+#   make format    format the library, tests and chapters with ruff (and sync the text sources)
 #   make execute   re-run every notebook top to bottom in full mode and store the outputs
 #   make bench     benchmarks (not part of make test; BENCH=tests/benchmarks/test_x.py runs one); results in book/benchmarks
 #   make checkpoints  retrain every shipped checkpoint in data/checkpoints (seeded; about 45 min on 2 CPU cores)
@@ -15,7 +19,8 @@ TORCH := torch==2.13.0
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
-.PHONY: all install test unit notebooks book execute check-notebooks student bench checkpoints verify-checkpoints clean
+.PHONY: all install test lint format sync check-sync unit install-test notebooks book lab execute \
+	check-notebooks student bench checkpoints verify-checkpoints clean
 
 all: test book
 
@@ -27,10 +32,35 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 install: $(INSTALLED)
 
-test: unit notebooks
+test: lint check-sync unit install-test notebooks
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# ruff formats the Python blocks of Markdown files (the exercises' solutions) and the
+# notebooks' code cells. Sync first, so no unsynced edit of a text source is lost; format
+# the text sources' Python blocks and sync them in; then format the code cells in the
+# notebooks and write them back into the text sources.
+format: sync
+	$(BIN)/ruff format book/*.myst.md README.md
+	$(BIN)/python -m vae_lib.notebooks sync $(NOTEBOOKS)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/python -m vae_lib.notebooks sync --from-notebook $(NOTEBOOKS)
+
+sync: $(INSTALLED)
+	$(BIN)/python -m vae_lib.notebooks sync $(NOTEBOOKS)
+
+check-sync: $(INSTALLED)
+	$(BIN)/python -m vae_lib.notebooks check-sync $(NOTEBOOKS)
 
 unit: $(INSTALLED)
-	$(PYTEST) tests
+	$(PYTEST) -m "not install" tests
+
+# A wheel of vae_lib in a fresh virtual environment, and the README's quick start in it.
+install-test: $(INSTALLED)
+	$(PYTEST) -m install tests
 
 notebooks: $(INSTALLED)
 	VAE_BOOK_MODE=quick $(PYTEST) --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
@@ -39,6 +69,9 @@ notebooks: $(INSTALLED)
 book: $(INSTALLED)
 	rm -rf _build/html
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+lab: $(INSTALLED)
+	$(BIN)/jupyter lab book
 
 execute: $(INSTALLED)
 	VAE_BOOK_MODE=full $(BIN)/python -m vae_lib.notebooks execute $(NOTEBOOKS)

@@ -2,8 +2,8 @@
 
 
 def pytest_collectstart(collector):
-    """In notebooks, compare stdout and rich outputs of tagged cells, never stderr or HTML/JS:
-    warnings and progress bars differ between machines."""
+    """In notebooks, compare stdout and rich outputs of tagged cells, never stderr or
+    HTML/JS: warnings and progress bars differ between machines."""
     path = getattr(collector, "path", None)
     if (
         path is not None

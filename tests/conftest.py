@@ -1,7 +1,8 @@
-"""Shared fixtures for the unit tests of vae_lib: hand-built IDX files and a local HTTP server.
+"""Shared fixtures for the unit tests of vae_lib: hand-built IDX files and a local HTTP
+server.
 
-Everything here is offline: the only server is on 127.0.0.1, started per test and shut down
-in the fixture's finalizer.
+Everything here is offline: the only server is on 127.0.0.1, started per test and shut
+down in the fixture's finalizer.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import numpy as np
 import pytest
 import torch
 
-# The models here are tiny: one thread each is fastest, and with `-n 2` two workers would
-# otherwise fight over the cores.
+# The models here are tiny: one thread each is fastest, and with `-n 2` two workers
+# would otherwise fight over the cores.
 torch.set_num_threads(1)
 
 # The four file stems of an MNIST-like data set, as LeCun named them.
@@ -30,7 +31,8 @@ TEST_IMAGES, TEST_LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
-    """Encode a uint8 array in LeCun's IDX format by hand: 0, 0, type 0x08, ndim, sizes, payload."""
+    """Encode a uint8 array in LeCun's IDX format by hand: 0, 0, type 0x08, ndim, sizes,
+    payload."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
         int(n).to_bytes(4, "big") for n in array.shape
@@ -45,7 +47,8 @@ def make_idx():
 
 @pytest.fixture
 def synthetic_dataset():
-    """A tiny MNIST-shaped data set: stem -> (uint8 array, uncompressed IDX bytes, gzipped bytes)."""
+    """A tiny MNIST-shaped data set: stem -> (uint8 array, uncompressed IDX bytes,
+    gzipped bytes)."""
     rng = np.random.default_rng(1234)
     arrays = {
         TRAIN_IMAGES: rng.integers(0, 256, size=(6, 28, 28), dtype=np.uint8),
@@ -71,7 +74,8 @@ def synthetic_sha256(synthetic_dataset):
 
 @pytest.fixture
 def write_dataset(synthetic_dataset):
-    """Write the synthetic data set's four .gz files into a folder; return the folder."""
+    """Write the synthetic data set's four .gz files into a folder; return the
+    folder."""
 
     def write(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -83,7 +87,8 @@ def write_dataset(synthetic_dataset):
 
 
 class LocalServer:
-    """Serves registered byte strings over HTTP; a route can be cut off halfway on purpose."""
+    """Serves registered byte strings over HTTP; a route can be cut off halfway on
+    purpose."""
 
     def __init__(self) -> None:
         self.routes: dict[str, tuple[bytes, bool]] = {}

@@ -1,13 +1,14 @@
 """vae_lib.bounds: the ELBO, the IWAE bound and the log-likelihood estimate.
 
-Ground truth comes from the linear-Gaussian model, whose log p(x) and posterior are exact, and
-from a closed-form ELBO for Gaussian q written out below; the small VAE checks the chunked
-log-likelihood estimate. Every Monte Carlo comparison is seeded and its margin is stated in
-standard errors.
+Ground truth comes from the linear-Gaussian model, whose log p(x) and posterior are
+exact, and from a closed-form ELBO for Gaussian q written out below; the small VAE
+checks the chunked log-likelihood estimate. Every Monte Carlo comparison is seeded and
+its margin is stated in standard errors.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -47,8 +48,9 @@ def diagonal_q(mean: torch.Tensor, std: torch.Tensor) -> Independent:
 def mismatched_q(
     model: LinearGaussianModel, x: torch.Tensor, shift: float = 1.0, scale: float = 1.0
 ) -> Independent:
-    """A diagonal Gaussian off the exact posterior: the mean moved by ``shift`` posterior standard
-    deviations, the standard deviations multiplied by ``scale``, the correlations dropped."""
+    """A diagonal Gaussian off the exact posterior: the mean moved by ``shift``
+    posterior standard deviations, the standard deviations multiplied by ``scale``, the
+    correlations dropped."""
     posterior = model.posterior(x)
     return diagonal_q(
         posterior.mean + shift * posterior.stddev, scale * posterior.stddev
@@ -61,16 +63,16 @@ def closed_form_elbo(
     mean: torch.Tensor,
     covariance: torch.Tensor,
 ) -> torch.Tensor:
-    """E_q[log p(x, z)] + H[q] for q = N(mean (B, d), covariance (B, d, d)), written out term by term."""
+    """E_q[log p(x, z)] + H[q] for q = N(mean (B, d), covariance (B, d, d)), written out
+    term by term."""
     d, D, s2 = model.latent_dim, model.data_dim, model.sigma**2
     trace_s = covariance.diagonal(dim1=-2, dim2=-1).sum(-1)
     expected_log_prior = -0.5 * (
         d * math.log(2 * math.pi) + (mean**2).sum(-1) + trace_s
     )
     residual = x - mean @ model.W.T - model.b
-    trace_wsw = torch.einsum(
-        "ij,bjk,ik->b", model.W, covariance, model.W
-    )  # tr(W S W^T)
+    # tr(W S W^T)
+    trace_wsw = torch.einsum("ij,bjk,ik->b", model.W, covariance, model.W)
     expected_log_lik = -0.5 * (
         D * math.log(2 * math.pi * s2) + ((residual**2).sum(-1) + trace_wsw) / s2
     )
@@ -78,13 +80,14 @@ def closed_form_elbo(
     return expected_log_prior + expected_log_lik + entropy
 
 
-# --- the ELBO and IWAE against exact log p(x) -----------------------------------------------------
+# --- the ELBO and IWAE against exact log p(x) -----------------------------------------
 
 
 @pytest.mark.parametrize("num_samples", [1, 7])
 @pytest.mark.parametrize("bound", [elbo_estimate, iwae_bound], ids=["elbo", "iwae"])
 def test_bounds_are_tight_when_q_is_the_exact_posterior(model, x, bound, num_samples):
-    """With q = p(z | x) every log weight equals log p(x), so any K gives log p(x) exactly."""
+    """With q = p(z | x) every log weight equals log p(x), so any K gives log p(x)
+    exactly."""
     torch.manual_seed(0)
     got = bound(model.log_joint, x, model.posterior(x), num_samples)
     assert got.shape == (6,)
@@ -101,7 +104,8 @@ def random_gaussian(d: int, batch: int, seed: int) -> MultivariateNormal:
 
 
 def test_closed_form_elbo_reference_is_log_px_at_the_posterior(model, x):
-    # The reference below is only as good as this formula: at q = p(z | x) the ELBO is log p(x).
+    # The reference below is only as good as this formula: at q = p(z | x) the ELBO is
+    # log p(x).
     posterior = model.posterior(x)
     elbo = closed_form_elbo(model, x, posterior.mean, posterior.covariance_matrix)
     torch.testing.assert_close(elbo, model.log_marginal(x), rtol=0, atol=1e-10)
@@ -109,7 +113,8 @@ def test_closed_form_elbo_reference_is_log_px_at_the_posterior(model, x):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_log_px_is_elbo_plus_kl_to_the_posterior(model, x, seed):
-    """log p(x) = ELBO(q) + KL(q || p(z | x)) for an arbitrary Gaussian q, in closed form."""
+    """log p(x) = ELBO(q) + KL(q || p(z | x)) for an arbitrary Gaussian q, in closed
+    form."""
     q = random_gaussian(model.latent_dim, x.shape[0], seed)
     elbo = closed_form_elbo(model, x, q.mean, q.covariance_matrix)
     kl = kl_divergence(q, model.posterior(x))
@@ -131,21 +136,23 @@ def test_elbo_estimate_is_unbiased_for_the_closed_form_elbo(model, x, q_kind):
     log_weights = log_importance_weights(model.log_joint, x, q, k)
     torch.manual_seed(5)
     estimate = elbo_estimate(model.log_joint, x, q, k)
-    torch.testing.assert_close(
-        estimate, log_weights.mean(0), rtol=0, atol=1e-12
-    )  # the same draws
+    # the same draws
+    torch.testing.assert_close(estimate, log_weights.mean(0), rtol=0, atol=1e-12)
     standard_error = log_weights.std(0) / math.sqrt(k)
     assert ((estimate - expected).abs() < 5 * standard_error).all()
-    # ... and log p(x) lies above it by KL(q || p(z|x)), far more than the Monte Carlo error.
+    # ... and log p(x) lies above it by KL(q || p(z|x)), far more than the Monte Carlo
+    # error.
     assert ((model.log_marginal(x) - estimate) > 20 * standard_error).all()
 
 
 def test_iwae_rises_with_k_towards_log_px():
-    """E[ELBO] <= E[IWAE_10] <= E[IWAE_100] <= E[IWAE_1000] <= log p(x) for a mismatched diagonal q.
+    """E[ELBO] <= E[IWAE_10] <= E[IWAE_100] <= E[IWAE_1000] <= log p(x) for a mismatched
+    diagonal q.
 
-    Each IWAE_K is computed once for 1000 examples, paired by example, and each difference of the
-    averages is required to exceed 4 of its standard errors. With these seeds the observed margins
-    are about 24, 17, 10 and 11 standard errors (ELBO/10, 10/100, 100/1000, 1000/log p(x)).
+    Each IWAE_K is computed once for 1000 examples, paired by example, and each
+    difference of the averages is required to exceed 4 of its standard errors. With
+    these seeds the observed margins are about 24, 17, 10 and 11 standard errors
+    (ELBO/10, 10/100, 100/1000, 1000/log p(x)).
     """
     model = LinearGaussianModel.random(data_dim=5, latent_dim=4, sigma=0.5, seed=0)
     x = model.sample(1000, seed=1)
@@ -155,14 +162,15 @@ def test_iwae_rises_with_k_towards_log_px():
     gaps = [elbo_estimate(model.log_joint, x, q, 1) - log_px]
     gaps += [iwae_bound(model.log_joint, x, q, k) - log_px for k in (10, 100, 1000)]
     gaps.append(torch.zeros_like(log_px))  # log p(x) itself
-    for lower, higher in zip(gaps[:-1], gaps[1:]):
+    for lower, higher in itertools.pairwise(gaps):
         difference = higher - lower
         standard_error = difference.std() / math.sqrt(difference.numel())
         assert difference.mean() > 4 * standard_error
 
 
 def test_iwae_is_at_least_the_elbo_of_the_same_draws(model, x):
-    """Jensen: log mean_k w_k >= mean_k log w_k for every example and every set of draws."""
+    """Jensen: log mean_k w_k >= mean_k log w_k for every example and every set of
+    draws."""
     q = mismatched_q(model, x, shift=0.5, scale=1.5)
     torch.manual_seed(3)
     elbo = elbo_estimate(model.log_joint, x, q, 50)
@@ -179,9 +187,8 @@ def test_iwae_with_one_sample_is_the_elbo_of_the_same_draw(model, x):
     iwae = iwae_bound(model.log_joint, x, q, 1)
     torch.testing.assert_close(iwae, elbo, rtol=0, atol=1e-12)
     torch.manual_seed(8)
-    assert not torch.allclose(
-        iwae_bound(model.log_joint, x, q, 1), elbo
-    )  # the seed does matter
+    # the seed does matter
+    assert not torch.allclose(iwae_bound(model.log_joint, x, q, 1), elbo)
 
 
 def test_log_importance_weights_are_log_joint_minus_log_q(model, x):
@@ -198,7 +205,7 @@ def test_log_importance_weights_are_log_joint_minus_log_q(model, x):
     )
 
 
-# --- the log-weight reductions -------------------------------------------------------------------------
+# --- the log-weight reductions --------------------------------------------------------
 
 
 def test_iwae_from_log_weights_is_log_mean_exp():
@@ -216,7 +223,8 @@ def test_iwae_from_log_weights_is_log_mean_exp():
 
 @pytest.mark.parametrize("offset", [-1000.0, -30_000.0, 800.0])
 def test_iwae_from_log_weights_is_stable_for_extreme_log_weights(offset):
-    """exp(-1000) underflows and exp(800) overflows; shifting by a constant must shift the result."""
+    """exp(-1000) underflows and exp(800) overflows; shifting by a constant must shift
+    the result."""
     moderate = torch.randn(
         9, 4, generator=torch.Generator().manual_seed(1), dtype=DTYPE
     )
@@ -259,11 +267,12 @@ def test_reductions_reject_non_tensors(reduce):
         reduce([[0.0, 1.0]])
 
 
-# --- gradients and bad input -----------------------------------------------------------------------------
+# --- gradients and bad input ----------------------------------------------------------
 
 
 def test_gradients_flow_through_iwae_bound_and_match_finite_differences(model, x):
-    """The bound is drawn with rsample, so for a fixed seed it is a smooth function of q's parameters."""
+    """The bound is drawn with rsample, so for a fixed seed it is a smooth function of
+    q's parameters."""
     start = model.posterior(x)
     mu = (start.mean + 0.5).clone().requires_grad_(True)
     log_std = (start.stddev.log() - 0.2).clone().requires_grad_(True)
@@ -340,18 +349,18 @@ def test_bad_num_samples_raises(model, x, bound, num_samples):
         bound(model.log_joint, x, model.posterior(x), num_samples)
 
 
-# --- the log-likelihood estimate ---------------------------------------------------------------------------
+# --- the log-likelihood estimate ------------------------------------------------------
 
 
 class ExactLinearGaussian(nn.Module):
-    """The linear-Gaussian model dressed as a module for log_likelihood_estimate, with q = p(z | x)."""
+    """The linear-Gaussian model dressed as a module for log_likelihood_estimate,
+    with q = p(z | x)."""
 
     def __init__(self, model: LinearGaussianModel) -> None:
         super().__init__()
         self.model = model
-        self.anchor = nn.Parameter(
-            torch.zeros(())
-        )  # gives the estimate a device to work on
+        # gives the estimate a device to work on
+        self.anchor = nn.Parameter(torch.zeros(()))
 
     def posterior(self, x):
         return self.model.posterior(x)
@@ -366,8 +375,8 @@ class ExactLinearGaussian(nn.Module):
 def test_log_likelihood_estimate_with_the_exact_posterior_is_log_px(
     model, batch_size, chunk_size
 ):
-    """Constant log weights: any chunking and batching must combine them into log p(x) exactly
-    (up to the float32 running sum)."""
+    """Constant log weights: any chunking and batching must combine them into log p(x)
+    exactly (up to the float32 running sum)."""
     x = model.sample(10, seed=1)
     got = log_likelihood_estimate(
         ExactLinearGaussian(model), x, 40, batch_size=batch_size, chunk_size=chunk_size
@@ -390,8 +399,9 @@ def test_log_likelihood_estimate_with_a_mismatched_q_is_close_to_log_px(model):
         model.log_joint, x, mismatched_q(model, x, shift=0.5, scale=1.3), 200
     )
     gap, elbo_gap = got - model.log_marginal(x), elbo - model.log_marginal(x)
-    # Observed: the ELBO is 0.65 nats below log p(x) on average; the K = 2000 estimate is within
-    # 0.017 nats per example and 0.0006 on average (standard error of that average about 0.0015).
+    # Observed: the ELBO is 0.65 nats below log p(x) on average; the K = 2000 estimate
+    # is within 0.017 nats per example and 0.0006 on average (standard error of that
+    # average about 0.0015).
     assert elbo_gap.mean() < -0.3
     assert gap.abs().mean() < 0.05 and gap.mean().abs() < 0.01
 
@@ -422,13 +432,14 @@ def test_log_likelihood_estimate_has_one_value_per_image_and_no_graph(
     got = log_likelihood_estimate(vae, binary_images, 16, batch_size=4, chunk_size=8)
     assert got.shape == (6,) and got.dtype == torch.float32
     assert not got.requires_grad and torch.isfinite(got).all()
-    # A log-probability of 16 binary pixels is negative; this untrained decoder is close to
-    # uniform, 16 log(1/2) = -11.1 nats, so -40 would mean a broken estimate.
+    # A log-probability of 16 binary pixels is negative; this untrained decoder is close
+    # to uniform, 16 log(1/2) = -11.1 nats, so -40 would mean a broken estimate.
     assert (got < 0).all() and (got > -40).all()
 
 
-# Each case must reproduce the single-pass estimate (one batch, one chunk of all K samples).
-# chunk_size 8 and 16 draw blocks of 6 x 8 x 2 = 96 normals, a multiple of 16; the others do not.
+# Each case must reproduce the single-pass estimate (one batch, one chunk of all K
+# samples). chunk_size 8 and 16 draw blocks of 6 x 8 x 2 = 96 normals, a multiple of 16;
+# the others do not.
 @pytest.mark.parametrize("chunk_size", [8, 16, 5, 7, 1])
 def test_log_likelihood_estimate_does_not_depend_on_the_chunk_size(
     vae, binary_images, chunk_size
@@ -463,12 +474,14 @@ def test_log_likelihood_estimate_is_above_the_elbo_on_average(vae, binary_images
     )
     generator = torch.Generator().manual_seed(3)
     with torch.no_grad():
+        # (200, 6)
         draws = torch.stack(
             [torch.sub(*vae.elbo_terms(binary_images, generator)) for _ in range(200)]
-        )  # (200, 6)
+        )
     elbo = draws.mean(0)  # closed-form KL, 200-sample reconstruction term
     standard_error = (draws.var(0) / 200).sum().sqrt() / 6
-    # Observed: the estimate is about 0.13 nats above the ELBO per image, about 13 standard errors.
+    # Observed: the estimate is about 0.13 nats above the ELBO per image, about
+    # 13 standard errors.
     assert estimate.mean() - elbo.mean() > 5 * standard_error
 
 
@@ -543,7 +556,7 @@ def test_log_likelihood_estimate_rejects_bad_images(vae, images):
         log_likelihood_estimate(vae, images, 8)
 
 
-# --- bits per dimension ------------------------------------------------------------------------------------
+# --- bits per dimension ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("nats", [100.0, 0.0, 784 * math.log(2)])

@@ -1,5 +1,6 @@
-"""Chapter 7's additions outside photos and tiling: the pixel posterior of a Gaussian decoder, the
-two exercise checkers, and checkpoint recipes trained on a data set other than MNIST."""
+"""Chapter 7's additions outside photos and tiling: the pixel posterior of a Gaussian
+decoder, the two exercise checkers, and checkpoint recipes trained on a data set other
+than MNIST."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from vae_lib.checks import ExerciseCheckError, check_equivalent_beta, check_tile
 from vae_lib.restore import pixel_posterior_mean
 from vae_lib.tiling import tile_starts
 
-# --- restore.pixel_posterior_mean ---------------------------------------------------------------
+# --- restore.pixel_posterior_mean -----------------------------------------------------
 
 
 def test_pixel_posterior_mean_is_the_mode_of_prior_times_likelihood_on_a_grid():
-    # Oracle: maximise log N(x; mu, s^2) + log N(y; x, n^2) over a fine grid of x (Gaussian: mode = mean).
+    # Oracle: maximise log N(x; mu, s^2) + log N(y; x, n^2) over a fine grid of x
+    # (Gaussian: mode = mean).
     mu, y, s, n = 0.3, 0.7, 0.05, 0.1
     grid = torch.linspace(0, 1, 100_001, dtype=torch.float64)
     log_p = Normal(mu, s).log_prob(grid) + Normal(grid, n).log_prob(
@@ -68,7 +70,7 @@ def test_pixel_posterior_mean_rejects_bad_input(args, error, message):
         pixel_posterior_mean(*args)
 
 
-# --- checks: Chapter 7's exercises -----------------------------------------------------------------
+# --- checks: Chapter 7's exercises ----------------------------------------------------
 
 
 def test_check_equivalent_beta_accepts_two_sigma_squared(capsys):
@@ -126,7 +128,7 @@ def test_check_tile_starts_explains_typical_mistakes(answer, hint):
         check_tile_starts(answer)
 
 
-# --- recipes on photo patches -----------------------------------------------------------------------
+# --- recipes on photo patches ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -147,7 +149,7 @@ def test_every_mnist_recipe_still_trains_on_mnist():
     } == {"mnist"}
 
 
-def test_evaluate_checkpoint_reports_sigma_and_reconstruction_psnr_for_a_learned_gaussian():
+def test_evaluate_checkpoint_reports_sigma_and_psnr_for_a_learned_gaussian():
     from vae_lib.models import VAE, VAEConfig
 
     torch.manual_seed(0)

@@ -1,4 +1,5 @@
-"""vae_lib.checkpoints: safetensors + JSON round trips, mismatches, atomic saves, load_or_train."""
+"""vae_lib.checkpoints: safetensors + JSON round trips, mismatches, atomic saves,
+load_or_train."""
 
 from __future__ import annotations
 
@@ -45,9 +46,8 @@ def build(config, seed=0):
     model = (VAE if isinstance(config, VAEConfig) else Autoencoder)(config)
     if getattr(model, "x_logvar", None) is not None:
         with torch.no_grad():
-            model.x_logvar.fill_(
-                0.37
-            )  # not its initial value, so a lost x_logvar would show
+            # not its initial value, so a lost x_logvar would show
+            model.x_logvar.fill_(0.37)
     return model
 
 
@@ -68,7 +68,7 @@ def files_in(folder) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
-# --- round trips ----------------------------------------------------------------------------------
+# --- round trips ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
@@ -146,7 +146,8 @@ def test_save_overwrites_an_older_checkpoint(saved):
 
 
 def test_names_with_dots_are_kept_whole(tmp_path):
-    """A checkpoint named e.g. 'vae_beta0.5' must not lose '.5' (and collide with 'vae_beta0.25')."""
+    """A checkpoint named e.g. 'vae_beta0.5' must not lose '.5' (and collide with
+    'vae_beta0.25')."""
     models = {
         name: build(CONFIGS["vae-mlp-bernoulli"], seed=i)
         for i, name in enumerate(["vae_beta0.5", "vae_beta0.25"])
@@ -164,7 +165,7 @@ def test_names_with_dots_are_kept_whole(tmp_path):
         }
 
 
-# --- failures -------------------------------------------------------------------------------------
+# --- failures -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -224,7 +225,8 @@ def test_weights_that_do_not_fit_the_config_are_refused(tmp_path):
     save_checkpoint(small, tmp_path / "model")
     with safe_open(str(tmp_path / "model.safetensors"), framework="pt") as weights:
         metadata = weights.metadata()
-    # The two files still describe the same model, but the tensors are those of a wider one.
+    # The two files still describe the same model, but the tensors are those of a wider
+    # one.
     save_file(
         large.state_dict(), str(tmp_path / "model.safetensors"), metadata=metadata
     )
@@ -274,7 +276,8 @@ def test_a_failed_save_leaves_nothing_behind(tmp_path, monkeypatch, fail_in, exi
 
 
 def test_saved_files_get_the_usual_permissions(tmp_path):
-    """atomic_path gives its temporary file 0o666 & ~umask (mkstemp makes 0600); both finished files keep it."""
+    """atomic_path gives its temporary file 0o666 & ~umask (mkstemp makes 0600); both
+    finished files keep it."""
     umask = os.umask(0)
     os.umask(umask)
     save_checkpoint(build(CONFIGS["ae-mlp"]), tmp_path / "model")
@@ -291,7 +294,7 @@ def test_only_library_models_can_be_saved(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-# --- load_or_train --------------------------------------------------------------------------------
+# --- load_or_train --------------------------------------------------------------------
 
 
 class Trainer:
@@ -379,9 +382,8 @@ def test_load_or_train_retrains_when_asked(tmp_path, trainer, monkeypatch, how):
         device="cpu",
     )
     assert trainer.models == [model] and metrics == {"trained": 1.0}
-    assert load_checkpoint(tmp_path / "ckpt")[1] == {
-        "trained": 1.0
-    }  # the retrained model replaced the old
+    # the retrained model replaced the old
+    assert load_checkpoint(tmp_path / "ckpt")[1] == {"trained": 1.0}
 
 
 def test_load_or_train_with_retrain_false_and_no_checkpoint_fails(tmp_path, trainer):

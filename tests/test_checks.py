@@ -1,9 +1,13 @@
-"""vae_lib.checks: each exercise checker accepts a right answer and explains typical wrong ones.
+"""vae_lib.checks: each exercise checker accepts a right answer and explains typical
+wrong ones.
 
-The answers below are written from the exercises' statements, not from the checkers' code.
+The answers below are written from the exercises' statements, not from the checkers'
+code.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 import torch
@@ -16,18 +20,18 @@ from vae_lib.checks import (
     pca_reconstruction_error,
 )
 
-# --- Chapter 1: PCA's optimal reconstruction error -------------------------------------------------
+# --- Chapter 1: PCA's optimal reconstruction error ------------------------------------
 
 
 def pca_error(
     x: torch.Tensor, k: int, *, centre: bool = True, components: int | None = None
 ) -> float:
-    """Mean over examples of ||x - x_hat||^2, x_hat the projection on the top principal directions."""
+    """Mean over examples of ||x - x_hat||^2, x_hat the projection on the top principal
+    directions."""
     mean = x.mean(dim=0) if centre else torch.zeros(x.shape[1], dtype=x.dtype)
     centred = x - mean
-    _, vectors = torch.linalg.eigh(
-        centred.T @ centred
-    )  # eigenvalues in ascending order
+    # eigenvalues in ascending order
+    _, vectors = torch.linalg.eigh(centred.T @ centred)
     top = vectors[:, -(components or k) :]
     x_hat = mean + centred @ top @ top.T
     return float(((x - x_hat) ** 2).sum(dim=1).mean())
@@ -122,13 +126,13 @@ def test_pca_reference_agrees_with_an_explicit_projection():
         )
 
 
-# --- Chapter 1: counting an MLP autoencoder's parameters ------------------------------------------
+# --- Chapter 1: counting an MLP autoencoder's parameters ------------------------------
 
 
 def layer_params(sizes: list[int], *, biases: bool = True) -> int:
     return sum(
         n_in * n_out + (n_out if biases else 0)
-        for n_in, n_out in zip(sizes[:-1], sizes[1:])
+        for n_in, n_out in itertools.pairwise(sizes)
     )
 
 
@@ -156,7 +160,10 @@ def test_check_parameter_count_accepts_a_right_answer(capsys):
 def test_check_parameter_count_names_the_typical_mistake(answer, hint):
     with pytest.raises(
         ExerciseCheckError,
-        match=rf"num_pixels=784, hidden_dims=\(256,\), latent_dim=2 you returned \d+, expected \d+\..*{hint}",
+        match=(
+            r"num_pixels=784, hidden_dims=\(256,\), latent_dim=2 you returned \d+, "
+            rf"expected \d+\..*{hint}"
+        ),
     ):
         check_parameter_count(answer)
 
@@ -180,7 +187,7 @@ def test_check_parameter_count_tries_a_network_without_hidden_layers():
         check_parameter_count(wrong_without_hidden)
 
 
-# --- Chapter 1: walking between two codes ---------------------------------------------------------
+# --- Chapter 1: walking between two codes ---------------------------------------------
 
 
 def interpolate(z0, z1, num_steps):
@@ -242,11 +249,12 @@ def test_check_interpolation_explains_wrong_answers(answer, message):
 
 
 def test_check_interpolation_errors_are_assertion_errors():
-    # Notebook readers see the message as a failed assertion, not as a crash of the library.
+    # Notebook readers see the message as a failed assertion, not as a crash of the
+    # library.
     assert issubclass(ExerciseCheckError, AssertionError)
 
 
-# --- Chapter 2: the Gaussian KL -----------------------------------------------------------------------
+# --- Chapter 2: the Gaussian KL -------------------------------------------------------
 
 import math
 
@@ -258,7 +266,8 @@ from vae_lib.checks import (
 
 
 def gaussian_kl(mu, logvar):
-    """KL(N(mu, sigma^2) || N(0, 1)) = log(1/sigma) + (sigma^2 + mu^2) / 2 - 1/2, summed over latents."""
+    """KL(N(mu, sigma^2) || N(0, 1)) = log(1/sigma) + (sigma^2 + mu^2) / 2 - 1/2, summed
+    over latents."""
     log_sigma = logvar / 2
     return (-log_sigma + (torch.exp(logvar) + mu**2) / 2 - 0.5).sum(dim=1)
 
@@ -314,7 +323,10 @@ def test_check_gaussian_kl_names_the_typical_mistake(answer, hint):
     [
         (
             lambda mu, lv: gaussian_kl(mu, lv).sum(),
-            r"one KL per example, shaped \(6,\), got \(\)\. Sum over the latent dimensions only",
+            (
+                r"one KL per example, shaped \(6,\), got \(\)\. "
+                r"Sum over the latent dimensions only"
+            ),
         ),
         (
             lambda mu, lv: gaussian_kl(mu.T, lv.T),
@@ -344,7 +356,8 @@ def test_check_gaussian_kl_explains_other_mistakes_with_the_formula():
 
 
 def test_check_gaussian_kl_does_not_give_the_answer_to_the_inputs():
-    # The checker must hand the reader copies: an answer that writes into its inputs changes nothing.
+    # The checker must hand the reader copies: an answer that writes into its inputs
+    # changes nothing.
     def in_place(mu, lv):
         result = gaussian_kl(mu, lv)
         mu.zero_()
@@ -354,7 +367,7 @@ def test_check_gaussian_kl_does_not_give_the_answer_to_the_inputs():
     assert check_gaussian_kl(in_place) is True
 
 
-# --- Chapter 3: reparameterized sampling ---------------------------------------------------------------
+# --- Chapter 3: reparameterized sampling ----------------------------------------------
 
 
 def reparameterize(mu, logvar, eps):
@@ -380,7 +393,10 @@ def test_check_reparameterized_sample_accepts_a_right_answer(answer, capsys):
     [
         (
             lambda mu, lv, eps: mu + torch.exp(lv) * eps,
-            r"scaled eps by the variance exp\(logvar\); scale it by the standard deviation",
+            (
+                r"scaled eps by the variance exp\(logvar\); "
+                r"scale it by the standard deviation"
+            ),
         ),
         (
             lambda mu, lv, eps: mu + lv * eps,
@@ -441,7 +457,8 @@ def test_check_reparameterized_sample_needs_the_given_noise():
 
 
 def test_check_reparameterized_sample_checks_the_gradient_with_respect_to_logvar():
-    # Right values, but the path to logvar is cut and replaced by a constant copy: the gradient is wrong.
+    # Right values, but the path to logvar is cut and replaced by a constant copy: the
+    # gradient is wrong.
     def wrong_gradient(mu, lv, eps):
         std = torch.exp(0.5 * lv)
         return mu + std.detach() * eps + (lv - lv.detach())
@@ -452,7 +469,7 @@ def test_check_reparameterized_sample_checks_the_gradient_with_respect_to_logvar
         check_reparameterized_sample(wrong_gradient)
 
 
-# --- Chapter 2: the importance-weighted bound ----------------------------------------------------------
+# --- Chapter 2: the importance-weighted bound -----------------------------------------
 
 
 def iwae(log_weights):
@@ -517,7 +534,8 @@ def test_check_iwae_bound_explains_wrong_answers(answer, message):
 
 
 def test_check_iwae_bound_catches_a_mistake_only_for_large_log_weights():
-    # Right for moderate log weights, off for the -1000 ones (e.g. clamping the log weights).
+    # Right for moderate log weights, off for the -1000 ones (e.g. clamping the log
+    # weights).
     def clamped(w):
         return iwae(w.clamp(min=-500.0))
 
@@ -525,13 +543,14 @@ def test_check_iwae_bound_catches_a_mistake_only_for_large_log_weights():
         check_iwae_bound(clamped)
 
 
-# --- Hints for mistakes that produce NaN ------------------------------------------------------------
-# Taking log or sqrt of logvar itself gives NaN wherever logvar < 0, so these natural wrong answers
-# never match the checkers' hints (which are computed with logvar.abs()); the reader then sees only
-# the generic message. These two tests fail until the hints compare with NaNs in the same places.
+# --- Hints for mistakes that produce NaN ----------------------------------------------
+# Taking log or sqrt of logvar itself gives NaN wherever logvar < 0, so these natural
+# wrong answers never match the checkers' hints (which are computed with logvar.abs());
+# the reader then sees only the generic message. These two tests fail until the hints
+# compare with NaNs in the same places.
 
 
-def test_check_gaussian_kl_hints_at_logvar_used_as_the_variance_even_where_its_log_is_nan():
+def test_check_gaussian_kl_hints_at_logvar_used_as_the_variance_even_where_log_is_nan():
     with pytest.raises(ExerciseCheckError, match="used logvar as the variance itself"):
         check_gaussian_kl(lambda mu, lv: 0.5 * (mu**2 + lv - 1 - torch.log(lv)).sum(1))
 
@@ -543,7 +562,7 @@ def test_check_reparameterized_sample_hints_at_sqrt_of_logvar_even_where_it_is_n
         check_reparameterized_sample(lambda mu, lv, eps: mu + torch.sqrt(lv) * eps)
 
 
-# --- Chapter 4: spherical interpolation -------------------------------------------------------------
+# --- Chapter 4: spherical interpolation -----------------------------------------------
 
 from scipy.stats import norm
 
@@ -553,7 +572,8 @@ from vae_lib.latent import lerp, slerp
 
 
 def spherical(z_a, z_b, steps, *, norms=None, unit=False):
-    """The great circle from z_a's direction to z_b's, norms linear in t unless ``norms(t, |z_a|, |z_b|)``."""
+    """The great circle from z_a's direction to z_b's, norms linear in t unless
+    ``norms(t, |z_a|, |z_b|)``."""
     t = torch.linspace(0, 1, steps, dtype=z_a.dtype).unsqueeze(1)
     n_a, n_b = z_a.norm(), z_b.norm()
     u_a, u_b = z_a / n_a, z_b / n_b
@@ -567,7 +587,8 @@ def spherical(z_a, z_b, steps, *, norms=None, unit=False):
 
 
 def normalised_lerp(z_a, z_b, steps):
-    """Right ends and norms, directions in the right plane, but not at constant angular speed."""
+    """Right ends and norms, directions in the right plane, but not at constant angular
+    speed."""
     t = torch.linspace(0, 1, steps).unsqueeze(1)
     line = lerp(z_a, z_b, steps)
     return (
@@ -670,7 +691,7 @@ def test_check_slerp_wants_one_code_per_step(answer, message):
         check_slerp(answer)
 
 
-# --- Chapter 4: what a latent integer costs ---------------------------------------------------------
+# --- Chapter 4: what a latent integer costs -------------------------------------------
 
 
 def codec_bits(k, step):
@@ -680,7 +701,8 @@ def codec_bits(k, step):
 
 
 def scipy_bits(k, step):
-    """-log2 of N(0, 1)'s mass on [(k - 1/2) step, (k + 1/2) step], mirrored to k >= 0 (same mass)."""
+    """-log2 of N(0, 1)'s mass on [(k - 1/2) step, (k + 1/2) step], mirrored to k >= 0
+    (same mass)."""
     k = k.abs().double().numpy()
     return -torch.log2(
         torch.from_numpy(norm.sf((k - 0.5) * step) - norm.sf((k + 0.5) * step))
@@ -709,7 +731,10 @@ def test_check_code_length_accepts_a_right_answer(answer, capsys):
         (density_bits, "You used the density at k \\* step; .*probability mass"),
         (
             lambda k, step: -codec_bits(k, step),
-            "A code length is -log2 of a probability, a positive number: check the sign",
+            (
+                "A code length is -log2 of a probability, "
+                "a positive number: check the sign"
+            ),
         ),
     ],
     ids=["nats", "density", "sign"],
@@ -767,7 +792,7 @@ def test_check_code_length_wants_one_number_per_integer(answer, message):
         check_code_length(answer)
 
 
-# --- Chapter 6 checkers ----------------------------------------------------------------------------
+# --- Chapter 6 checkers ---------------------------------------------------------------
 
 from vae_lib import checks
 

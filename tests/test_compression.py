@@ -1,8 +1,10 @@
-"""vae_lib.compression: the latent codec against SciPy's normal distribution in float64, and JPEG.
+"""vae_lib.compression: the latent codec against SciPy's normal distribution in float64,
+and JPEG.
 
-The code lengths are compared with -log2 of the prior's mass on each cell, computed by SciPy on
-the side of the distribution where it keeps its precision (cdf below 0, sf above), so far-tail
-integers, where Phi(b) - Phi(a) rounds to 0 in float64, are checked too.
+The code lengths are compared with -log2 of the prior's mass on each cell, computed by
+SciPy on the side of the distribution where it keeps its precision (cdf below 0, sf
+above), so far-tail integers, where Phi(b) - Phi(a) rounds to 0 in float64, are checked
+too.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from vae_lib.metrics import psnr
 
 
 def ideal_bits(k: int, step: float) -> float:
-    """-log2 P(k) under N(0, 1), P(k) the mass on [(k - 1/2) step, (k + 1/2) step], in float64."""
+    """-log2 P(k) under N(0, 1), P(k) the mass on [(k - 1/2) step, (k + 1/2) step], in
+    float64."""
     lo, hi = (k - 0.5) * step, (k + 0.5) * step
     if k > 0:
         log_mass = norm.logsf(lo) + math.log1p(
@@ -50,7 +53,7 @@ def codec(steps, sent=None) -> LatentCodec:
     )
 
 
-# --- quantisation ---------------------------------------------------------------------------------
+# --- quantisation ---------------------------------------------------------------------
 
 
 def test_quantize_then_dequantize_returns_codes_on_the_grid():
@@ -86,7 +89,7 @@ def test_quantize_needs_codes_of_the_codecs_width():
         codec([1.0]).quantize([[0.0]])
 
 
-# --- code lengths ---------------------------------------------------------------------------------
+# --- code lengths ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("step", [0.05, 0.25, 1.0, 3.0])
@@ -100,10 +103,11 @@ def test_code_bits_match_scipy_for_each_integer(step):
 
 
 def test_code_bits_in_the_far_tail_where_the_naive_difference_underflows():
+    # the cell [9.875, 10.125]: mass about 4e-24, but Phi(b) - Phi(a) == 0 in float64
     step, k = (
         0.25,
         40,
-    )  # the cell [9.875, 10.125]: mass about 4e-24, but Phi(b) - Phi(a) == 0 in float64
+    )
     assert norm.cdf((k + 0.5) * step) - norm.cdf((k - 0.5) * step) == 0.0
     reference = -math.log2(norm.sf((k - 0.5) * step) - norm.sf((k + 0.5) * step))
     got = codec([step]).code_bits(torch.tensor([[k], [-k]]))
@@ -140,7 +144,8 @@ def test_dimensions_not_sent_cost_nothing():
 
 @pytest.mark.parametrize("step", [0.1, 0.7, 2.5])
 def test_code_bits_are_an_ideal_code_for_the_prior(step):
-    """Kraft with equality: the probabilities 2^-(bits - overhead) over all integers sum to 1."""
+    """Kraft with equality: the probabilities 2^-(bits - overhead) over all integers sum
+    to 1."""
     ks = torch.arange(-int(12 / step) - 2, int(12 / step) + 3)[:, None]
     bits = codec([step]).code_bits(ks).double() - ARITHMETIC_CODER_OVERHEAD_BITS
     assert torch.exp2(-bits).sum().item() == pytest.approx(1.0, abs=1e-5)
@@ -152,7 +157,7 @@ def test_a_finer_grid_costs_more_bits():
     assert fine.code_bits(fine.quantize(mu)) > coarse.code_bits(coarse.quantize(mu))
 
 
-# --- from_posterior -------------------------------------------------------------------------------
+# --- from_posterior -------------------------------------------------------------------
 
 
 def test_from_posterior_steps_are_scale_times_the_mean_posterior_std():
@@ -212,13 +217,13 @@ def test_from_posterior_rejects_a_bad_scale(scale):
 def test_from_posterior_rejects_bad_shapes(mu, logvar, sent, got):
     with pytest.raises(
         ValueError,
-        match=r"mu and logvar must be \(N, latent_dim\) and sent a bool \(latent_dim,\), got "
-        + got,
+        match=r"mu and logvar must be \(N, latent_dim\) and "
+        r"sent a bool \(latent_dim,\), got " + got,
     ):
         LatentCodec.from_posterior(mu, logvar, 1.0, sent)
 
 
-# --- JPEG -----------------------------------------------------------------------------------------
+# --- JPEG -----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -249,9 +254,8 @@ def test_jpeg_of_a_blank_image_is_nearly_exact():
 
 
 def test_scan_bytes_count_only_the_entropy_coded_segment():
-    sos = (
-        b"\xff\xda" + (8).to_bytes(2, "big") + b"\x01\x01\x00\x00\x3f\x00"
-    )  # length 8 includes its own 2 bytes
+    # length 8 includes its own 2 bytes
+    sos = b"\xff\xda" + (8).to_bytes(2, "big") + b"\x01\x01\x00\x00\x3f\x00"
     data = (
         b"\xff\xd8"
         + b"\xff\xdb"

@@ -1,7 +1,9 @@
-"""vae_lib.corrupt: the noise models against their definitions, seeded, and checked statistically.
+"""vae_lib.corrupt: the noise models against their definitions, seeded, and checked
+statistically.
 
 Statistical tolerances are about five standard errors of the estimate, so a correct
-implementation fails them with negligible probability while a wrong rate or scale does not pass.
+implementation fails them with negligible probability while a wrong rate or scale does
+not pass.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ def gen(seed: int = 0) -> torch.Generator:
 
 @pytest.fixture
 def x():
-    # Uniform values: none is exactly 0 or 1, so every salt or pepper hit changes its pixel.
+    # Uniform values: none is exactly 0 or 1, so every salt or pepper hit changes its
+    # pixel.
     return torch.rand(3, 1, 8, 8, generator=gen(100))
 
 
-# --- Gaussian noise -------------------------------------------------------------------------------
+# --- Gaussian noise -------------------------------------------------------------------
 
 
 def test_gaussian_noise_is_x_plus_sigma_times_the_generators_normals_clipped(x):
@@ -47,21 +50,20 @@ def test_gaussian_noise_with_sigma_zero_returns_x(x):
 
 
 def test_gaussian_noise_has_standard_deviation_sigma_away_from_the_edges():
-    x = torch.full(
-        (1, 1, 64, 64), 0.5
-    )  # 4096 pixels, 10 sigma from either edge: no clipping
+    # 4096 pixels, 10 sigma from either edge: no clipping
+    x = torch.full((1, 1, 64, 64), 0.5)
     sigma = 0.05
     d = (gaussian_noise(x, sigma, gen(2)) - x).flatten()
     assert abs(d.mean().item()) < 5 * sigma / 64
     assert d.std().item() == pytest.approx(sigma, rel=0.05)
     within_one_sigma = (d.abs() < sigma).float().mean().item()
-    assert within_one_sigma == pytest.approx(
-        math.erf(1 / math.sqrt(2)), abs=0.04
-    )  # 0.6827 for a Gaussian
+    # 0.6827 for a Gaussian
+    assert within_one_sigma == pytest.approx(math.erf(1 / math.sqrt(2)), abs=0.04)
 
 
 def test_gaussian_noise_clips_a_black_image_at_zero():
-    """y = max(sigma * eps, 0) on a black image: half the pixels stay 0, and E[y] = sigma / sqrt(2 pi)."""
+    """y = max(sigma * eps, 0) on a black image: half the pixels stay 0, and
+    E[y] = sigma / sqrt(2 pi)."""
     x = torch.zeros(1, 1, 64, 64)
     sigma = 0.2
     y = gaussian_noise(x, sigma, gen(3))
@@ -76,7 +78,7 @@ def test_gaussian_noise_keeps_a_float64_image_float64():
     assert y.dtype == torch.float64 and not torch.equal(y, x)
 
 
-# --- salt and pepper ------------------------------------------------------------------------------
+# --- salt and pepper ------------------------------------------------------------------
 
 
 def test_salt_and_pepper_changes_a_fraction_p_of_the_pixels():
@@ -84,20 +86,18 @@ def test_salt_and_pepper_changes_a_fraction_p_of_the_pixels():
     p = 0.2
     y = salt_and_pepper(x, p, gen(5))
     changed = y != x
-    assert changed.float().mean().item() == pytest.approx(
-        p, abs=0.03
-    )  # standard error 0.006
+    # standard error 0.006
+    assert changed.float().mean().item() == pytest.approx(p, abs=0.03)
     hits = y[changed]
     assert ((hits == 0) | (hits == 1)).all()
-    assert (hits == 1).float().mean().item() == pytest.approx(
-        0.5, abs=0.1
-    )  # salt and pepper alike
+    # salt and pepper alike
+    assert (hits == 1).float().mean().item() == pytest.approx(0.5, abs=0.1)
     assert torch.equal(y[~changed], x[~changed])
 
 
 def test_salt_and_pepper_on_a_black_image_changes_only_the_salt_hits():
-    """Pepper on a black pixel changes nothing: the changed fraction is p times the share of draws that
-    differ from the pixel, here p / 2."""
+    """Pepper on a black pixel changes nothing: the changed fraction is p times the
+    share of draws that differ from the pixel, here p / 2."""
     x = torch.zeros(1, 1, 64, 64)
     y = salt_and_pepper(x, 0.4, gen(6))
     assert ((y == 0) | (y == 1)).all()
@@ -108,15 +108,13 @@ def test_salt_and_pepper_hits_all_channels_of_a_colour_pixel_alike():
     x = torch.rand(2, 3, 16, 16, generator=gen(7))
     y = salt_and_pepper(x, 0.3, gen(8))
     changed = y != x
-    assert torch.equal(
-        changed.any(dim=1), changed.all(dim=1)
-    )  # a pixel is hit in every channel or none
+    # a pixel is hit in every channel or none
+    assert torch.equal(changed.any(dim=1), changed.all(dim=1))
     hit = changed[:, 0]
     assert hit.any()
     for c in (1, 2):
-        assert torch.equal(
-            y[:, c][hit], y[:, 0][hit]
-        )  # the same value, 0 or 1, in every channel
+        # the same value, 0 or 1, in every channel
+        assert torch.equal(y[:, c][hit], y[:, 0][hit])
     assert changed[:, 0].float().mean().item() == pytest.approx(0.3, abs=0.05)
 
 
@@ -139,7 +137,7 @@ def test_salt_and_pepper_keeps_dtype_and_shape():
     assert y.shape == x.shape and y.dtype == torch.float64 and y.is_contiguous()
 
 
-# --- shared behaviour -----------------------------------------------------------------------------
+# --- shared behaviour -----------------------------------------------------------------
 
 CORRUPTIONS = {
     "gaussian_noise": (gaussian_noise, 0.2),
@@ -194,7 +192,10 @@ def test_corruptions_do_not_touch_the_global_random_state(x, corrupt, level):
         (
             torch.rand(1, 4, 4),
             ValueError,
-            r"x must be a batch of images shaped \(B, C, H, W\), got a tensor of shape \(1, 4, 4\)",
+            (
+                r"x must be a batch of images shaped \(B, C, H, W\), "
+                r"got a tensor of shape \(1, 4, 4\)"
+            ),
         ),
         (
             torch.ones(1, 1, 4, 4, dtype=torch.uint8),

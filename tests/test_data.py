@@ -1,6 +1,8 @@
-"""vae_lib.data: MNIST shipped with the book, Fashion-MNIST found or downloaded, binarisation.
+"""vae_lib.data: MNIST shipped with the book, Fashion-MNIST found or downloaded,
+binarisation.
 
-Only this module loads the real MNIST files; the training split at most once (module fixture).
+Only this module loads the real MNIST files; the training split at most once (module
+fixture).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def no_data_dir_override(monkeypatch):
     monkeypatch.delenv(data.DATA_DIR_VARIABLE, raising=False)
 
 
-# --- MNIST ----------------------------------------------------------------------------------------
+# --- MNIST ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("split", ["train", "test"])
@@ -69,14 +71,16 @@ def test_mnist_images_are_float_pixels_in_the_unit_interval(mnist, split):
     assert images.shape == (sum(MNIST_COUNTS[split]), 1, 28, 28)
     assert images.dtype == torch.float32 and images.device.type == "cpu"
     assert images.min().item() == 0.0 and images.max().item() == 1.0
-    # Every value is k/255 for an integer k: the bytes were divided by 255, not normalised.
+    # Every value is k/255 for an integer k: the bytes were divided by 255, not
+    # normalised.
     k = images[:100] * 255
     assert torch.allclose(k, k.round(), atol=1e-4)
     assert dataset.classes == tuple("0123456789")
 
 
 def test_mnist_training_mean_is_the_well_known_value(mnist):
-    # The mean pixel of MNIST's training set, 0.1307, is the constant every tutorial normalises with.
+    # The mean pixel of MNIST's training set, 0.1307, is the constant every tutorial
+    # normalises with.
     assert mnist["train"].images.mean().item() == pytest.approx(0.1307, abs=5e-4)
 
 
@@ -105,7 +109,10 @@ def test_data_dir_is_the_repository_folder_unless_overridden(monkeypatch, tmp_pa
         (
             "cifar10",
             "train",
-            r"dataset name must be one of \('mnist', 'fashion-mnist', .*\), got 'cifar10'",
+            (
+                r"dataset name must be one of \('mnist', 'fashion-mnist', .*\), "
+                r"got 'cifar10'"
+            ),
         ),
         ("MNIST", "test", r"dataset name must be one of \('mnist', 'fashion-mnist'"),
         (
@@ -120,12 +127,13 @@ def test_load_dataset_rejects_unknown_names_and_splits(name, split, message):
         load_dataset(name, split)
 
 
-# --- corrupted copies of MNIST --------------------------------------------------------------------
+# --- corrupted copies of MNIST --------------------------------------------------------
 
 
 @pytest.fixture
 def mnist_copy(tmp_path):
-    """A data folder whose mnist/ holds real copies of the test files (the training files linked)."""
+    """A data folder whose mnist/ holds real copies of the test files (the training
+    files linked)."""
     folder = tmp_path / "mnist"
     folder.mkdir()
     for source in MNIST_DIR.glob("*.gz"):
@@ -195,12 +203,13 @@ def test_a_missing_mnist_file_says_how_to_restore_it(mnist_copy):
         load_dataset("mnist", "test", root=mnist_copy)
 
 
-# --- Fashion-MNIST: local folder, system folder, download -----------------------------------------
+# --- Fashion-MNIST: local folder, system folder, download -----------------------------
 
 
 @pytest.fixture
 def fashion_spec(monkeypatch, synthetic_sha256):
-    """Replace the Fashion-MNIST spec (for this test) by one for the synthetic data set."""
+    """Replace the Fashion-MNIST spec (for this test) by one for the synthetic data
+    set."""
 
     def replace(**changes) -> data.DatasetSpec:
         spec = dataclasses.replace(
@@ -315,7 +324,7 @@ def test_fashion_mnist_download_with_a_bad_file_keeps_nothing_of_it(
     assert not list((tmp_path / "fashion-mnist").glob("*.part"))
 
 
-# --- binarisation ---------------------------------------------------------------------------------
+# --- binarisation ---------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -353,7 +362,8 @@ def test_binarize_dynamic_draws_afresh_and_is_unbiased(grey):
     first, second = binarize_dynamic(grey), binarize_dynamic(grey)
     assert _is_binary(first) and _is_binary(second)
     assert not torch.equal(first, second)
-    # The mean of n draws has standard error sqrt(p (1 - p) / n) <= 0.5 / sqrt(n); allow 5 of them.
+    # The mean of n draws has standard error sqrt(p (1 - p) / n) <= 0.5 / sqrt(n); allow
+    # 5 of them.
     n = 4000
     generator = torch.Generator().manual_seed(0)
     mean = torch.stack([binarize_dynamic(grey, generator) for _ in range(n)]).mean(0)
@@ -380,7 +390,7 @@ def test_binarize_rejects_bad_images(binarize, x, error, message):
         binarize(x)
 
 
-# --- colour patches cut from the bundled photographs ----------------------------------------------
+# --- colour patches cut from the bundled photographs ----------------------------------
 
 
 @pytest.mark.parametrize(
@@ -398,11 +408,12 @@ def test_patch_test_sets_are_colour_patches_labelled_by_their_photo(name, size, 
     assert 0.0 <= dataset.images.min().item() and dataset.images.max().item() <= 1.0
     assert dataset.classes == photos.SPLIT_PHOTOS["test"] == ("chelsea", "coffee")
     assert dataset.labels.dtype == torch.int64 and dataset.labels.shape == (count,)
-    # Label i is photo i % 2: every label names a class, and both photos give the same number.
+    # Label i is photo i % 2: every label names a class, and both photos give the same
+    # number.
     assert dataset.labels.tolist() == [i % len(dataset.classes) for i in range(count)]
     assert torch.bincount(dataset.labels).tolist() == [count // 2] * 2
-    # The first patch of each label is cut from (possibly mirrored) that photograph: try every
-    # place whose corner pixel matches.
+    # The first patch of each label is cut from (possibly mirrored) that photograph: try
+    # every place whose corner pixel matches.
     for k, photo_name in enumerate(dataset.classes):
         photo = photos.load_photo(photo_name)
         found = False
@@ -442,7 +453,8 @@ def test_patch_sets_differ_between_sizes_and_splits_as_declared():
 
 
 def test_patch_training_set_comes_from_the_training_photos_only(monkeypatch):
-    # The real training split holds 48,000 patches; a 50-patch version of the spec is enough here.
+    # The real training split holds 48,000 patches; a 50-patch version of the spec is
+    # enough here.
     small = dataclasses.replace(data.PATCH_DATASETS["photo-patches-32"], num_train=50)
     monkeypatch.setitem(data.PATCH_DATASETS, "photo-patches-32", small)
     train = load_dataset("photo-patches-32", "train")

@@ -1,8 +1,10 @@
-"""vae_lib.estimators: score-function and pathwise gradient estimates of d/dtheta E_q[f(z)].
+"""vae_lib.estimators: score-function and pathwise gradient estimates of d/dtheta
+E_q[f(z)].
 
-The test objective f(z) = ||z - c||^2 has E_q[f] = ||mu - c||^2 + sum_j std_j^2 under
-q = N(mu, diag(std)^2), so the exact gradient is 2 (mu - c) for mu and 2 std^2 for log_std.
-Per-sample estimates are also checked against autograd applied to log q and to z(mu, log_std).
+The test objective f(z) = ||z - c||^2 has E_q[f] = ||mu - c||^2 + sum_j std_j^2
+under q = N(mu, diag(std)^2), so the exact gradient is 2 (mu - c) for mu and 2 std^2
+for log_std. Per-sample estimates are also checked against autograd applied to log q
+and to z(mu, log_std).
 """
 
 from __future__ import annotations
@@ -50,12 +52,14 @@ def assert_unbiased(
     assert (
         (per_sample.mean(dim=0) - expected).abs() < z_limit * standard_error
     ).all(), (
-        f"mean {per_sample.mean(0)}, expected {expected}, standard error {standard_error}"
+        f"mean {per_sample.mean(0)}, expected {expected}, "
+        f"standard error {standard_error}"
     )
 
 
 def test_exact_gradient_matches_autograd_of_the_closed_form_expectation():
-    # The reference itself: differentiate E_q[f] = ||mu - c||^2 + sum exp(2 log_std) with autograd.
+    # The reference itself: differentiate E_q[f] = ||mu - c||^2 + sum exp(2 log_std)
+    # with autograd.
     mu, log_std = MU.clone().requires_grad_(True), LOG_STD.clone().requires_grad_(True)
     (((mu - C) ** 2).sum() + torch.exp(2 * log_std).sum()).backward()
     torch.testing.assert_close(torch.cat([mu.grad, log_std.grad]), exact_gradient())
@@ -74,8 +78,9 @@ def test_estimates_are_shaped_samples_by_two_d(name):
 def test_estimators_are_unbiased(name, num_samples):
     per_sample = estimates(ESTIMATORS[name], num_samples, seed=1)
     assert_unbiased(per_sample, exact_gradient())
-    # The check is sharp: 5 standard errors stay below the smallest exact component, 2 exp(-1) = 0.74,
-    # so a missing factor 2 or a dropped term would be seen (observed: 0.45 and 0.34).
+    # The check is sharp: 5 standard errors stay below the smallest exact component,
+    # 2 exp(-1) = 0.74, so a missing factor 2 or a dropped term would be seen
+    # (observed: 0.45 and 0.34).
     assert 5 * (per_sample.std(0) / math.sqrt(num_samples)).max() < 0.5
 
 
@@ -86,7 +91,7 @@ def test_pathwise_has_lower_variance_than_the_score_function_here():
     assert pathwise.sum() < 0.2 * score.sum()  # observed: about 35 times lower
 
 
-def test_a_constant_baseline_keeps_the_score_function_unbiased_and_reduces_its_variance():
+def test_a_constant_baseline_keeps_score_function_unbiased_and_reduces_its_variance():
     plain = estimates(score_function_gradients, 20_000, seed=3)
     with_baseline = estimates(
         score_function_gradients, 20_000, seed=3, baseline=exact_mean_of_f()
@@ -132,7 +137,7 @@ def test_estimates_are_reproducible_for_a_generator_seed(name):
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-# --- each row against autograd, for the z that f was actually given -----------------------------------
+# --- each row against autograd, for the z that f was actually given -------------------
 
 
 def recording(f):
@@ -153,9 +158,8 @@ def test_score_function_rows_are_f_times_the_autograd_score():
     def log_q(params):
         return Normal(params[:3], params[3:].exp()).log_prob(z).sum(-1)  # (6,)
 
-    score = torch.autograd.functional.jacobian(
-        log_q, torch.cat([MU, LOG_STD])
-    )  # (6, 6)
+    # (6, 6)
+    score = torch.autograd.functional.jacobian(log_q, torch.cat([MU, LOG_STD]))
     torch.testing.assert_close(
         per_sample, (squared_distance(z) - 1.25).unsqueeze(1) * score
     )
@@ -175,7 +179,8 @@ def test_pathwise_rows_are_autograd_through_the_reparameterization():
 
 
 def test_score_function_never_differentiates_f():
-    # f may be a black box (a simulator, a rounding step): its values are all the estimator uses.
+    # f may be a black box (a simulator, a rounding step): its values are all the
+    # estimator uses.
     def non_differentiable(z):
         assert not z.requires_grad
         return torch.round(z).sum(-1)
@@ -184,7 +189,7 @@ def test_score_function_never_differentiates_f():
     assert got.shape == (100, 6) and torch.isfinite(got).all()
 
 
-# --- bad input ----------------------------------------------------------------------------------------
+# --- bad input ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ESTIMATORS)

@@ -1,4 +1,5 @@
-"""vae_lib.files: IDX parsing, SHA-256 verification, atomic writes and checked downloads."""
+"""vae_lib.files: IDX parsing, SHA-256 verification, atomic writes and checked
+downloads."""
 
 from __future__ import annotations
 
@@ -18,9 +19,8 @@ from vae_lib.files import (
     sha256_hex,
 )
 
-PAYLOAD = (
-    bytes(range(256)) * 40
-)  # 10 KiB, compressible enough to make gzip's job non-trivial
+# 10 KiB, compressible enough to make gzip's job non-trivial
+PAYLOAD = bytes(range(256)) * 40
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 WRONG_SHA = "0" * 64
 
@@ -32,7 +32,7 @@ def test_sha256_hex_matches_the_nist_test_vector():
     )
 
 
-# --- parse_idx ------------------------------------------------------------------------------------
+# --- parse_idx ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 3, 4)])
@@ -78,7 +78,7 @@ def test_parse_idx_rejects_a_length_that_disagrees_with_the_header(make_idx, del
         parse_idx(data)
 
 
-# --- read_verified --------------------------------------------------------------------------------
+# --- read_verified --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("level", [1, 9])
@@ -120,16 +120,17 @@ def test_read_verified_reports_a_truncated_gzip(tmp_path):
 
 
 def test_read_verified_reports_any_corrupted_byte_as_a_data_file_error(tmp_path):
-    """Flip, one at a time, every third byte of the deflate stream: each copy must fail as DataFileError.
+    """Flip, one at a time, every third byte of the deflate stream: each copy must fail
+    as DataFileError.
 
-    (A corrupted deflate block makes zlib raise ``zlib.error``, which must not leak out.)
+    (A corrupted deflate block makes zlib raise ``zlib.error``, which must not leak
+    out.)
     """
     compressed = gzip.compress(PAYLOAD)
     path = tmp_path / "payload.gz"
     escaped = []
-    for offset in range(
-        10, len(compressed) - 8, 3
-    ):  # after the 10-byte header, before the trailer
+    # after the 10-byte header, before the trailer
+    for offset in range(10, len(compressed) - 8, 3):
         corrupted = bytearray(compressed)
         corrupted[offset] ^= 0xFF
         path.write_bytes(corrupted)
@@ -144,11 +145,12 @@ def test_read_verified_reports_any_corrupted_byte_as_a_data_file_error(tmp_path)
         else:
             escaped.append((offset, "no error"))
     assert not escaped, (
-        f"{len(escaped)} corrupted copies did not raise DataFileError, e.g. {escaped[:3]}"
+        f"{len(escaped)} corrupted copies did not raise DataFileError, "
+        f"e.g. {escaped[:3]}"
     )
 
 
-# --- atomic_path ----------------------------------------------------------------------------------
+# --- atomic_path ----------------------------------------------------------------------
 
 
 def test_atomic_path_renames_into_place_when_the_block_succeeds(tmp_path):
@@ -179,7 +181,7 @@ def test_atomic_path_leaves_the_target_untouched_when_the_block_raises(
         assert list(tmp_path.iterdir()) == [target]
 
 
-# --- download_verified ----------------------------------------------------------------------------
+# --- download_verified ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["payload.gz", "payload.bin"])

@@ -1,8 +1,10 @@
-"""Inpainting (Chapter 6): vae_lib.restore's completions and samplers, psnr and the likelihoods with ``where=``.
+"""Inpainting (Chapter 6): vae_lib.restore's completions and samplers, psnr and the
+likelihoods with ``where=``.
 
-The VAE methods run on tiny untrained VAEs (8x8 images). The samplers are also checked against the
-exact conditional p(z | x_obs) of a hand-built VAE with two pixels and one latent dimension, which
-quadrature on a grid computes to four digits. Statistical tolerances are about five standard errors.
+The VAE methods run on tiny untrained VAEs (8x8 images). The samplers are also checked
+against the exact conditional p(z | x_obs) of a hand-built VAE with two pixels and one
+latent dimension, which quadrature on a grid computes to four digits. Statistical
+tolerances are about five standard errors.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def assert_observed_exact(
         assert torch.equal(draw[observed], y[observed])
 
 
-# --- keep_observed, mean_fill, biharmonic, naive_inpaint -------------------------------------------
+# --- keep_observed, mean_fill, biharmonic, naive_inpaint ------------------------------
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -111,7 +113,8 @@ def test_keep_observed_keeps_ys_dtype():
 
 @pytest.mark.parametrize("method", ["keep_observed", "mean_fill", "biharmonic"])
 def test_a_mask_per_channel_is_rejected_with_the_expected_shape(method):
-    """A pixel is missing in all its channels at once: masks are (B, 1, H, W), nothing else."""
+    """A pixel is missing in all its channels at once: masks are (B, 1, H, W), nothing
+    else."""
     y = torch.rand(1, 3, 6, 6, generator=gen(9))
     mask = torch.zeros(1, 3, 6, 6, dtype=torch.bool)
     mask[0, 0, 2:4, 2:4] = True
@@ -163,7 +166,8 @@ def test_mean_fill_fills_with_each_images_mean_of_its_observed_pixels_per_channe
 
 
 def ramp(channels: int = 1) -> torch.Tensor:
-    """A linear ramp per channel (biharmonic, so biharmonic inpainting reproduces it): (1, C, 12, 10)."""
+    """A linear ramp per channel (biharmonic, so biharmonic inpainting reproduces it):
+    (1, C, 12, 10)."""
     i, j = torch.arange(12.0)[:, None], torch.arange(10.0)[None, :]
     slopes = [(0.5, 0.3), (-0.2, 0.6), (0.1, -0.4)][:channels]
     return torch.stack(
@@ -186,9 +190,8 @@ def test_biharmonic_restores_a_ramp_through_scattered_holes_closely():
     x = ramp()
     mask = random_mask(x, 0.5, gen(10))
     error = (biharmonic(hide(x, mask), mask) - x).abs()[0, 0]
-    assert (
-        error[2:-2, 2:-2].max() < 0.01
-    )  # away from the border, where holes are surrounded
+    # away from the border, where holes are surrounded
+    assert error[2:-2, 2:-2].max() < 0.01
     assert error.max() < 0.1 and error.mean() < 0.005  # hiding them cost 0.2 on average
 
 
@@ -250,7 +253,7 @@ def test_classical_fills_check_their_mask_and_images(fill, y):
         fill(y + 1, square_mask(y, 2))
 
 
-# --- psnr and the likelihoods with where= ----------------------------------------------------------
+# --- psnr and the likelihoods with where= ---------------------------------------------
 
 
 @pytest.mark.parametrize("per_channel", [False, True])
@@ -407,7 +410,7 @@ def test_vae_log_likelihood_where_is_the_loss_of_the_selected_pixels(kwargs, y):
     ).all() or model.config.likelihood == "gaussian"
 
 
-# --- observed_likelihood, log_posterior, map_inpaint -----------------------------------------------
+# --- observed_likelihood, log_posterior, map_inpaint ----------------------------------
 
 
 @pytest.mark.parametrize(
@@ -473,7 +476,8 @@ def test_map_inpaint_raises_the_posterior_of_the_observed_pixels(model, y, mask)
 
 
 def test_map_inpaint_ignores_the_values_in_the_holes(model, y, mask):
-    """The objective sees the observed pixels only, but the start (the encoder's mean) sees all of y."""
+    """The objective sees the observed pixels only, but the start (the encoder's mean)
+    sees all of y."""
     _, black = map_inpaint(model, hide(y, mask, 0.0), mask, num_steps=200, lr=0.1)
     _, white = map_inpaint(model, hide(y, mask, 1.0), mask, num_steps=200, lr=0.1)
     full = mask.expand_as(y)
@@ -483,9 +487,8 @@ def test_map_inpaint_ignores_the_values_in_the_holes(model, y, mask):
 
 
 def test_map_inpaint_leaves_the_model_unchanged(model, y, mask):
-    model.decoder[0].weight.requires_grad_(
-        False
-    )  # a caller's frozen layer stays frozen
+    # a caller's frozen layer stays frozen
+    model.decoder[0].weight.requires_grad_(False)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     flags = {k: p.requires_grad for k, p in model.named_parameters()}
     map_inpaint(model, y, mask, num_steps=5)
@@ -503,7 +506,7 @@ def test_map_inpaint_rejects_bad_masks_and_settings(model, y):
         map_inpaint(model, y, square_mask(y, 2), num_steps=0)
 
 
-# --- samplers ----------------------------------------------------------------------------------------
+# --- samplers -------------------------------------------------------------------------
 
 
 def run_posterior_samples(model, y, mask, **kwargs):
@@ -599,8 +602,9 @@ def test_metropolis_acceptance_counts_accepted_steps_after_burn_in(model, y, mas
 def test_metropolis_rejection_keeps_the_code_and_acceptance_counts_the_moves(
     model, y, mask
 ):
-    """With thin = 1 and no burn-in every state is kept: a refused proposal repeats the previous code
-    exactly, an accepted one (a continuous draw) changes it, and the acceptance counts the changes."""
+    """With thin = 1 and no burn-in every state is kept: a refused proposal repeats the
+    previous code exactly, an accepted one (a continuous draw) changes it, and the
+    acceptance counts the changes."""
     num_samples = 12
     draws = metropolis_within_gibbs(
         model, y, mask, num_samples=num_samples, burn_in=0, thin=1, generator=gen(34)
@@ -609,9 +613,8 @@ def test_metropolis_rejection_keeps_the_code_and_acceptance_counts_the_moves(
         start = model.encode(y)[0]
     chain = torch.cat([start[None], draws.codes])  # (S + 1, B, d)
     moved = (chain[1:] != chain[:-1]).any(dim=2)  # (S, B)
-    assert torch.equal(
-        moved, (chain[1:] != chain[:-1]).all(dim=2)
-    )  # all coordinates or none
+    # all coordinates or none
+    assert torch.equal(moved, (chain[1:] != chain[:-1]).all(dim=2))
     torch.testing.assert_close(draws.acceptance, moved.float().mean(dim=0))
     assert (~moved).any() and moved.any()
 
@@ -647,17 +650,21 @@ def test_samplers_reject_bad_masks(model, y, sample):
 def test_posterior_samples_needs_one_start_code_per_image(model, y, mask):
     with pytest.raises(
         ValueError,
-        match=r"z_start must hold one code per image, shape \(3, latent_dim\), got \(2, 3\)",
+        match=(
+            r"z_start must hold one code per image, shape \(3, latent_dim\), "
+            r"got \(2, 3\)"
+        ),
     ):
         posterior_samples(model, y, mask, torch.zeros(2, 3), num_samples=1, burn_in=0)
 
 
-# --- exactness on a VAE whose conditional is known -------------------------------------------------
+# --- exactness on a VAE whose conditional is known ------------------------------------
 
 
 def two_pixel_vae() -> VAE:
-    """Two pixels, one latent dimension, linear decoder logits (3 z + 0.5, -2.5 z + 0.3) and an encoder
-    whose proposal depends on both pixels (so the Metropolis correction matters)."""
+    """Two pixels, one latent dimension, linear decoder logits (3 z + 0.5, -2.5 z + 0.3)
+    and an encoder whose proposal depends on both pixels (so the Metropolis correction
+    matters)."""
     model = VAE(VAEConfig(image_shape=(1, 1, 2), latent_dim=1, hidden_dims=()))
     with torch.no_grad():
         model.decoder[0].weight.copy_(torch.tensor([[3.0], [-2.5]]))
@@ -669,14 +676,13 @@ def two_pixel_vae() -> VAE:
 
 @pytest.fixture(scope="module")
 def two_pixels():
-    """The model, 500 copies of the image (1, 0) with pixel 1 missing, and by quadrature E[z | x_0 = 1],
-    sd[z | x_0 = 1] and P(x_1 = 1 | x_0 = 1)."""
+    """The model, 500 copies of the image (1, 0) with pixel 1 missing, and by quadrature
+    E[z | x_0 = 1], sd[z | x_0 = 1] and P(x_1 = 1 | x_0 = 1)."""
     model = two_pixel_vae()
     z = torch.linspace(-9, 9, 40001, dtype=torch.float64)
     logits = 3 * z + 0.5, -2.5 * z + 0.3
-    weights = torch.softmax(
-        -0.5 * z**2 + F.logsigmoid(logits[0]), dim=0
-    )  # p(z | x_0 = 1) on the grid
+    # p(z | x_0 = 1) on the grid
+    weights = torch.softmax(-0.5 * z**2 + F.logsigmoid(logits[0]), dim=0)
     mean = (weights * z).sum().item()
     sd = math.sqrt((weights * z**2).sum().item() - mean**2)
     p_one = (weights * torch.sigmoid(logits[1])).sum().item()
@@ -709,14 +715,14 @@ def test_exact_samplers_draw_from_the_models_conditional(two_pixels, sample):
     draws = sample(model, y, mask)
     assert draws.codes.mean().item() == pytest.approx(mean, abs=0.05)
     assert draws.codes.std().item() == pytest.approx(sd, abs=0.05)
-    assert draws.mean()[:, 0, 0, 1].mean().item() == pytest.approx(
-        p_one, abs=0.02
-    )  # P(x_1 = 1 | x_0 = 1)
+    # P(x_1 = 1 | x_0 = 1)
+    assert draws.mean()[:, 0, 0, 1].mean().item() == pytest.approx(p_one, abs=0.02)
     assert torch.equal(draws.images[..., 0], torch.ones(40, 500, 1, 1))
 
 
 def test_pseudo_gibbs_misses_the_conditional_that_the_exact_samplers_find(two_pixels):
-    """The check above has the power to tell: pseudo-Gibbs, which trusts the encoder, lands elsewhere."""
+    """The check above has the power to tell: pseudo-Gibbs, which trusts the encoder,
+    lands elsewhere."""
     model, y, mask, (mean, _, p_one) = two_pixels
     draws = pseudo_gibbs(
         model, y, mask, num_samples=40, burn_in=30, thin=2, generator=gen(35)
@@ -736,7 +742,7 @@ def test_importance_weights_estimate_the_conditional_log_likelihood(two_pixels):
         assert got.item() == pytest.approx(math.log(probability), abs=0.02)
 
 
-# --- conditional_log_likelihood ------------------------------------------------------------------------
+# --- conditional_log_likelihood -------------------------------------------------------
 
 
 @pytest.fixture
@@ -762,9 +768,8 @@ def test_conditional_log_likelihood_of_one_code_is_the_likelihood_of_the_missing
 def test_conditional_log_likelihood_averages_the_likelihoods_of_the_codes(
     model, y, mask, codes
 ):
-    per_code = torch.stack(
-        [missing_log_likelihood(model, y, mask, z) for z in codes]
-    )  # (S, B)
+    # (S, B)
+    per_code = torch.stack([missing_log_likelihood(model, y, mask, z) for z in codes])
     expected = torch.logsumexp(per_code, dim=0) - math.log(5)
     torch.testing.assert_close(
         conditional_log_likelihood(model, y, mask, codes), expected
@@ -826,7 +831,7 @@ def test_conditional_log_likelihood_rejects_bad_shapes(model, y, mask, codes):
         conditional_log_likelihood(model, y, mask.float(), codes)
 
 
-# --- importance_sample -----------------------------------------------------------------------------------
+# --- importance_sample ----------------------------------------------------------------
 
 
 def test_importance_sample_shapes_and_seed(model, y, mask):

@@ -1,7 +1,9 @@
-"""vae_lib.latent: codes, rate and distortion, active units and paths through the latent space.
+"""vae_lib.latent: codes, rate and distortion, active units and paths through the latent
+space.
 
-Rate and distortion are checked against the closed-form KL and the model's own forward pass; the
-paths against their geometric definitions; the grid against SciPy's normal quantiles.
+Rate and distortion are checked against the closed-form KL and the model's own forward
+pass; the paths against their geometric definitions; the grid against SciPy's normal
+quantiles.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def x():
     return torch.rand(10, 1, 8, 8, generator=torch.Generator().manual_seed(0))
 
 
-# --- codes and reconstructions --------------------------------------------------------------------
+# --- codes and reconstructions --------------------------------------------------------
 
 
 @pytest.mark.parametrize("batch_size", [1000, 3])
@@ -66,9 +68,8 @@ def test_latent_means_are_the_encoders_means(model, x, batch_size):
 
 def test_reconstruct_decodes_the_posterior_mean(model, x):
     with torch.no_grad():
-        expected = torch.sigmoid(
-            model.decode(model.encode(x)[0])
-        )  # E[x | z] of a Bernoulli decoder
+        # E[x | z] of a Bernoulli decoder
+        expected = torch.sigmoid(model.decode(model.encode(x)[0]))
     got = reconstruct(model, x, batch_size=4)
     assert got.shape == x.shape
     torch.testing.assert_close(got, expected)
@@ -91,7 +92,7 @@ def test_latent_functions_need_a_positive_batch_size(model, x, fn):
         fn(model, x, batch_size=0)
 
 
-# --- rate and distortion --------------------------------------------------------------------------
+# --- rate and distortion --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("changes", LIKELIHOODS.values(), ids=LIKELIHOODS.keys())
@@ -161,7 +162,7 @@ def test_kl_per_dimension_matches_torch_distributions(model, x):
     )
 
 
-# --- active units ---------------------------------------------------------------------------------
+# --- active units ---------------------------------------------------------------------
 
 
 def test_active_units_thresholds_the_variance_of_the_means():
@@ -213,7 +214,7 @@ def test_active_units_needs_a_positive_threshold(threshold):
         active_units(torch.zeros(4, 2), threshold)
 
 
-# --- lerp -----------------------------------------------------------------------------------------
+# --- lerp -----------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -267,7 +268,7 @@ def test_paths_need_tensors(path):
         path(torch.ones(2), [1.0, 1.0], 3)
 
 
-# --- slerp ----------------------------------------------------------------------------------------
+# --- slerp ----------------------------------------------------------------------------
 
 
 def test_slerp_starts_at_z_a_and_ends_at_z_b(codes):
@@ -291,13 +292,11 @@ def test_slerp_directions_stay_on_the_great_circle(codes):
     z_a, z_b = codes
     path = slerp(z_a, z_b, 9)
     directions = path / path.norm(dim=1, keepdim=True)
-    basis, _ = torch.linalg.qr(
-        torch.stack([z_a, z_b], dim=1)
-    )  # orthonormal basis of span(z_a, z_b)
+    # orthonormal basis of span(z_a, z_b)
+    basis, _ = torch.linalg.qr(torch.stack([z_a, z_b], dim=1))
     in_plane = directions @ basis
-    torch.testing.assert_close(
-        in_plane @ basis.T, directions
-    )  # nothing outside the plane
+    # nothing outside the plane
+    torch.testing.assert_close(in_plane @ basis.T, directions)
     torch.testing.assert_close(in_plane.norm(dim=1), torch.ones(9, dtype=torch.float64))
 
 
@@ -339,8 +338,8 @@ def test_slerp_of_parallel_codes_is_the_line_between_them(factor):
 
 
 def test_slerp_of_opposite_codes_is_refused():
-    """Opposite directions: every half great circle joins them, so slerp must refuse rather than
-    divide by sin(pi) ~ 0 and collapse the path to the origin."""
+    """Opposite directions: every half great circle joins them, so slerp must refuse
+    rather than divide by sin(pi) ~ 0 and collapse the path to the origin."""
     z_a, z_b = torch.tensor([1.0, 0.5, 0.0]), torch.tensor([-2.0, -1.0, 0.0])
     with pytest.raises(ValueError, match="opposite directions"):
         slerp(z_a, z_b, 5)
@@ -354,7 +353,7 @@ def test_slerp_of_a_zero_code_is_refused(zero):
         slerp(codes["z_a"], codes["z_b"], 4)
 
 
-# --- grid and traversals --------------------------------------------------------------------------
+# --- grid and traversals --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("n", [1, 3, 6])
@@ -364,23 +363,21 @@ def test_latent_grid_takes_normal_quantiles_row_major_with_z2_decreasing(n):
     assert grid.shape == (n * n, 2)
     q = norm.ppf(np.linspace(1 - extent, extent, n))
     cells = grid.reshape(n, n, 2).double().numpy()  # [row, column, coordinate]
-    np.testing.assert_allclose(
-        cells[:, :, 0], np.tile(q, (n, 1)), atol=1e-5
-    )  # z_1 grows along each row
+    # z_1 grows along each row
+    np.testing.assert_allclose(cells[:, :, 0], np.tile(q, (n, 1)), atol=1e-5)
+    # z_2 falls down rows
     np.testing.assert_allclose(
         cells[:, :, 1], np.tile(q[::-1, None], (1, n)), atol=1e-5
-    )  # z_2 falls down rows
+    )
 
 
 def test_latent_grid_is_symmetric_about_the_origin():
     grid = latent_grid(5)
     torch.testing.assert_close(grid, -grid.flip(0))
-    assert torch.equal(
-        grid[12], torch.zeros(2)
-    )  # the centre cell of an odd grid is the prior's mean
-    assert grid[0].tolist() == pytest.approx(
-        [norm.ppf(0.05), norm.ppf(0.95)], abs=1e-5
-    )  # top left: z_1 low, z_2 high
+    # the centre cell of an odd grid is the prior's mean
+    assert torch.equal(grid[12], torch.zeros(2))
+    # top left: z_1 low, z_2 high
+    assert grid[0].tolist() == pytest.approx([norm.ppf(0.05), norm.ppf(0.95)], abs=1e-5)
 
 
 @pytest.mark.parametrize(

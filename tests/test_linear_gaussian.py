@@ -1,8 +1,10 @@
-"""vae_lib.linear_gaussian: the exact marginal, posterior and joint against independent computations.
+"""vae_lib.linear_gaussian: the exact marginal, posterior and joint against independent
+computations.
 
-The references here are built by hand -- a MultivariateNormal from the covariance written out
-column by column, a log-density from slogdet and solve, and numerical integration over a fine
-grid of z when the latent space is one-dimensional -- never from the model's own formulas.
+The references here are built by hand -- a MultivariateNormal from the covariance
+written out column by column, a log-density from slogdet and solve, and numerical
+integration over a fine grid of z when the latent space is one-dimensional -- never from
+the model's own formulas.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def x(model) -> torch.Tensor:
 def hand_log_joint(
     model: LinearGaussianModel, x: torch.Tensor, z: torch.Tensor
 ) -> torch.Tensor:
-    """log N(z; 0, I) + log N(x; W z + b, sigma^2 I) from torch.distributions.Normal: z (..., B, d) -> (..., B)."""
+    """log N(z; 0, I) + log N(x; W z + b, sigma^2 I) from torch.distributions.Normal:
+    z (..., B, d) -> (..., B)."""
     prior = (
         Normal(torch.zeros((), dtype=DTYPE), torch.ones((), dtype=DTYPE))
         .log_prob(z)
@@ -53,12 +56,12 @@ def grid_integrals(
     num_points: int = 40_001,
     half_width: float = 12.0,
 ):
-    """For d = 1: log p(x), E[z | x] and Var[z | x] by the trapezoidal rule on a fine grid of z."""
+    """For d = 1: log p(x), E[z | x] and Var[z | x] by the trapezoidal rule on a fine
+    grid of z."""
     assert model.latent_dim == 1
     z = torch.linspace(-half_width, half_width, num_points, dtype=DTYPE)  # (G,)
-    log_joint = hand_log_joint(
-        model, x, z.view(-1, 1, 1).expand(-1, x.shape[0], 1)
-    )  # (G, B)
+    # (G, B)
+    log_joint = hand_log_joint(model, x, z.view(-1, 1, 1).expand(-1, x.shape[0], 1))
     shift = log_joint.max(dim=0).values
     density = torch.exp(log_joint - shift)  # p(x, z) / exp(shift)
     mass = torch.trapezoid(density, z, dim=0)
@@ -67,7 +70,7 @@ def grid_integrals(
     return torch.log(mass) + shift, mean, variance
 
 
-# --- the marginal p(x) ----------------------------------------------------------------------------
+# --- the marginal p(x) ----------------------------------------------------------------
 
 
 def test_log_marginal_matches_a_multivariate_normal_built_by_hand(model, x):
@@ -109,7 +112,7 @@ def test_log_marginal_accepts_float32_x_and_computes_in_float64(model, x):
     )
 
 
-# --- the joint and the posterior ------------------------------------------------------------------
+# --- the joint and the posterior ------------------------------------------------------
 
 
 def test_log_joint_matches_torch_distributions(model, x):
@@ -123,9 +126,8 @@ def test_log_joint_matches_torch_distributions(model, x):
 
 def test_posterior_matches_numerical_integration_in_one_dimension():
     model = LinearGaussianModel.random(data_dim=2, latent_dim=1, sigma=0.8, seed=7)
-    x = model.sample(4, seed=8) + torch.tensor(
-        [1.5, -1.0], dtype=DTYPE
-    )  # not only typical points
+    # not only typical points
+    x = model.sample(4, seed=8) + torch.tensor([1.5, -1.0], dtype=DTYPE)
     _, mean, variance = grid_integrals(model, x)
     posterior = model.posterior(x)
     torch.testing.assert_close(posterior.mean.squeeze(1), mean, rtol=0, atol=1e-8)
@@ -142,9 +144,10 @@ def test_posterior_satisfies_bayes_rule_for_every_z(model, x):
     posterior = model.posterior(x)
     log_evidence = hand_log_joint(model, x, z) - posterior.log_prob(z)  # (7, 5)
     assert log_evidence.std(dim=0).max() < 1e-10  # constant in z ...
+    # = log p(x)
     torch.testing.assert_close(
         log_evidence, model.log_marginal(x).expand(7, -1), rtol=0, atol=1e-10
-    )  # = log p(x)
+    )
 
 
 def test_posterior_has_one_gaussian_per_example(model, x):
@@ -153,7 +156,8 @@ def test_posterior_has_one_gaussian_per_example(model, x):
     assert posterior.batch_shape == (5,) and posterior.event_shape == (
         model.latent_dim,
     )
-    # The covariance does not depend on x: (I + W^T W / sigma^2)^{-1}, written out independently.
+    # The covariance does not depend on x: (I + W^T W / sigma^2)^{-1}, written out
+    # independently.
     precision = (
         torch.eye(model.latent_dim, dtype=DTYPE) + model.W.T @ model.W / model.sigma**2
     )
@@ -177,7 +181,7 @@ def test_posterior_mean_is_linear_in_x(model):
     torch.testing.assert_close(mean(a + b - x0), mean(a) + mean(b), rtol=0, atol=1e-10)
 
 
-# --- sampling ---------------------------------------------------------------------------------------
+# --- sampling -------------------------------------------------------------------------
 
 
 def test_sample_has_the_marginal_mean_and_covariance():
@@ -187,16 +191,16 @@ def test_sample_has_the_marginal_mean_and_covariance():
     assert samples.shape == (n, 3) and samples.dtype == DTYPE
     covariance = model.W @ model.W.T + model.sigma**2 * torch.eye(3, dtype=DTYPE)
     variances = covariance.diagonal()
-    # Standard errors of the sample mean and of each sample covariance entry (Gaussian data).
+    # Standard errors of the sample mean and of each sample covariance entry (Gaussian
+    # data).
     mean_se = (variances / n).sqrt()
     cov_se = (
         (variances.unsqueeze(0) * variances.unsqueeze(1) + covariance**2) / n
     ).sqrt()
     assert ((samples.mean(0) - model.b).abs() < 5 * mean_se).all()
     assert ((torch.cov(samples.T) - covariance).abs() < 5 * cov_se).all()
-    assert (
-        cov_se.max() < 0.02
-    )  # sharp enough to see a missing noise term sigma^2 = 0.25
+    # sharp enough to see a missing noise term sigma^2 = 0.25
+    assert cov_se.max() < 0.02
 
 
 def test_sample_is_reproducible_for_a_seed():
@@ -216,7 +220,7 @@ def test_random_is_reproducible_and_float64():
     assert not torch.equal(a.W, LinearGaussianModel.random(4, 2, seed=1).W)
 
 
-# --- bad input ----------------------------------------------------------------------------------------
+# --- bad input ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""vae_lib.losses against torch.distributions and a Monte Carlo estimate; KLWarmup's schedule."""
+"""vae_lib.losses against torch.distributions and a Monte Carlo estimate; KLWarmup's
+schedule."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def test_kl_is_zero_exactly_at_the_prior():
 
 
 def test_kl_matches_a_monte_carlo_estimate(gen):
-    """KL = E_q[log q(z) - log p(z)]; the mean of n draws is within 5 standard errors of it."""
+    """KL = E_q[log q(z) - log p(z)]; the mean of n draws is within 5 standard errors of
+    it."""
     mu = torch.tensor([[0.5, -1.0, 2.0]], dtype=torch.float64)
     logvar = torch.tensor([[0.3, -0.7, 0.0]], dtype=torch.float64)
     q, p = (
@@ -64,9 +66,8 @@ def test_kl_matches_a_monte_carlo_estimate(gen):
     )
     closed_form = gaussian_kl_standard_normal(mu, logvar).item()
     assert abs(closed_form - estimate) < 5 * standard_error
-    assert (
-        standard_error < 0.01
-    )  # the test is sharp enough to catch a wrong factor or term
+    # the test is sharp enough to catch a wrong factor or term
+    assert standard_error < 0.01
 
 
 def test_bernoulli_log_likelihood_matches_torch_distributions_on_binary_x(gen):
@@ -198,7 +199,7 @@ def test_every_loss_returns_float32_per_example_under_bf16_autocast(name):
     assert out.dtype == torch.float32 and out.shape == (2,)
 
 
-# --- KL warm-up -----------------------------------------------------------------------------------
+# --- KL warm-up -----------------------------------------------------------------------
 
 from vae_lib.losses import KLWarmup, gaussian_kl_per_dimension
 from vae_lib.models import VAE, VAEConfig
@@ -206,7 +207,8 @@ from vae_lib.train import evaluate, fit
 
 
 class BetaRecorder(torch.nn.Module):
-    """Stands in for a VAE: records the beta of each loss call and returns beta per example."""
+    """Stands in for a VAE: records the beta of each loss call and returns beta per
+    example."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -308,9 +310,8 @@ def test_kl_warmup_counts_the_optimizer_steps_of_fit():
         progress=False,
         device="cpu",
     )
-    assert (
-        warmup.step == 3 * 3
-    )  # ceil(20 / 8) = 3 batches per epoch; validation does not count
+    # ceil(20 / 8) = 3 batches per epoch; validation does not count
+    assert warmup.step == 3 * 3
     assert len(history.train_loss) == len(history.val_loss) == 3
     assert all(math.isfinite(v) for v in history.train_loss + history.val_loss)
     evaluate(model, val_x, loss_fn=warmup)

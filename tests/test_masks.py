@@ -1,7 +1,8 @@
-"""vae_lib.corrupt: masks of missing pixels (Chapter 6) and the checks every inpainting method runs on them.
+"""vae_lib.corrupt: masks of missing pixels (Chapter 6) and the checks every inpainting
+method runs on them.
 
-A mask is bool (B, 1, H, W), True where a pixel is missing; every mask leaves at least one pixel of
-each image observed. Statistical tolerances are about five standard errors.
+A mask is bool (B, 1, H, W), True where a pixel is missing; every mask leaves at least
+one pixel of each image observed. Statistical tolerances are about five standard errors.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def hidden_per_image(mask: torch.Tensor) -> list[int]:
     return mask.flatten(1).sum(dim=1).tolist()
 
 
-# Every mask maker with settings that hide some but not all pixels of an 8x8 or 7x10 image.
+# Every mask maker with settings that hide some but not all pixels of an 8x8 or 7x10
+# image.
 MAKERS = {
     "square": lambda x: square_mask(x, 4),
     "square-at": lambda x: square_mask(x, 3, top=1, left=2),
@@ -52,7 +54,7 @@ MAKERS = {
 }
 
 
-# --- shared behaviour -----------------------------------------------------------------------------
+# --- shared behaviour -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("make", MAKERS.values(), ids=MAKERS.keys())
@@ -127,9 +129,8 @@ def test_random_masks_follow_their_seed_and_differ_between_images(make):
     first, again, other = (make(x, gen(s)) for s in (7, 7, 8))
     assert torch.equal(first, again)
     assert not torch.equal(first, other)
-    assert (
-        len({tuple(m.flatten().tolist()) for m in first}) > 1
-    )  # not one mask copied to every image
+    # not one mask copied to every image
+    assert len({tuple(m.flatten().tolist()) for m in first}) > 1
 
 
 @pytest.mark.parametrize("make", RANDOM_MAKERS.values(), ids=RANDOM_MAKERS.keys())
@@ -146,7 +147,7 @@ def test_random_masks_need_a_torch_generator(x, make, generator):
         make(x, generator)
 
 
-# --- square ---------------------------------------------------------------------------------------
+# --- square ---------------------------------------------------------------------------
 
 
 def test_square_mask_is_centred_by_default():
@@ -196,7 +197,7 @@ def test_square_mask_rejects_bad_sizes_and_corners(x, kwargs, message):
         square_mask(x, **kwargs)
 
 
-# --- half -----------------------------------------------------------------------------------------
+# --- half -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -236,7 +237,7 @@ def test_half_mask_of_a_one_row_image_would_hide_everything():
         half_mask(torch.rand(1, 1, 1, 6), "bottom")
 
 
-# --- rows -----------------------------------------------------------------------------------------
+# --- rows -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("start", "stop"), [(2, 5), (0, 1), (7, 8), (0, 7)])
@@ -266,7 +267,7 @@ def test_rows_mask_rejects_bad_bands(x, start, stop, message):
         rows_mask(x, start, stop)
 
 
-# --- random ---------------------------------------------------------------------------------------
+# --- random ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.01, 0.1, 0.3, 0.5, 0.75, 0.99])
@@ -277,12 +278,14 @@ def test_random_mask_hides_exactly_round_fraction_h_w_pixels_per_image(fraction)
 
 
 def test_random_mask_is_uniform_over_pixels():
-    """Each pixel is missing with probability fraction; 2000 images of 4x4 give a standard error of 0.01."""
+    """Each pixel is missing with probability fraction; 2000 images of 4x4 give a
+    standard error of 0.01."""
     x = torch.rand(2000, 1, 4, 4, generator=gen())
     mask = random_mask(x, 0.25, gen(2))
     per_pixel = mask.float().mean(dim=0)[0]
     assert (per_pixel - 0.25).abs().max().item() < 0.05
-    # and the images are independent: two images agree no more than chance says (0.25^2 + 0.75^2 = 0.625)
+    # and the images are independent: two images agree no more than chance says
+    # (0.25^2 + 0.75^2 = 0.625)
     agreement = (mask[::2] == mask[1::2]).float().mean().item()
     assert agreement == pytest.approx(0.625, abs=0.02)
 
@@ -308,7 +311,7 @@ def test_random_mask_rejects_bad_fractions(x, fraction, message):
         random_mask(x, fraction, gen())
 
 
-# --- strokes --------------------------------------------------------------------------------------
+# --- strokes --------------------------------------------------------------------------
 
 
 def test_stroke_mask_is_reproducible_and_never_empty():
@@ -327,14 +330,14 @@ def test_a_wider_brush_covers_every_pixel_of_a_narrower_one_and_more():
 
 
 def test_stroke_pixels_lie_close_to_a_chain_of_segments():
-    """A brush of diameter w hides pixels within w / 2 of the stroke: a one-pixel brush leaves a thin
-    line, so few pixels compared with the stroke's length, and a single connected piece."""
+    """A brush of diameter w hides pixels within w / 2 of the stroke: a one-pixel brush
+    leaves a thin line, so few pixels compared with the stroke's length, and a single
+    connected piece."""
     x = torch.rand(1, 1, 28, 28, generator=gen())
     mask = stroke_mask(x, 1, 1.0, gen(9), segments=1)[0, 0]
     n = int(mask.sum())
-    assert (
-        0 < n <= 0.5 * 28 * 1.5 + 2
-    )  # at most the longest segment (0.5 * 28) times sqrt(2), plus the ends
+    # at most the longest segment (0.5 * 28) times sqrt(2), plus the ends
+    assert 0 < n <= 0.5 * 28 * 1.5 + 2
     # connected: flood fill from one hidden pixel (8-neighbourhood) reaches all of them
     seen, todo = set(), [tuple(mask.nonzero()[0].tolist())]
     while todo:
@@ -382,11 +385,12 @@ def test_stroke_mask_rejects_bad_segment_counts(x, segments):
         stroke_mask(x, 1, 2.0, gen(), segments=segments)
 
 
-# --- training masks -------------------------------------------------------------------------------
+# --- training masks -------------------------------------------------------------------
 
 
 def classify(mask: torch.Tensor) -> str:
-    """Which of the five kinds a (H, W) mask looks like: half, band, square or other (random/strokes)."""
+    """Which of the five kinds a (H, W) mask looks like: half, band, square or other
+    (random/strokes)."""
     h, w = mask.shape
     halves = {
         "top": (slice(0, h // 2), slice(None)),
@@ -423,7 +427,8 @@ def test_training_mask_mixes_every_kind_of_hole_and_observes_a_pixel_of_each_ima
     assert (~mask).flatten(1).any(dim=1).all()
     kinds = [classify(m[0]) for m in mask]
     counts = {k: kinds.count(k) for k in ("half", "band", "square", "other")}
-    # five kinds in equal shares: 40 expected of each, 80 of random pixels and strokes together
+    # five kinds in equal shares: 40 expected of each, 80 of random pixels and strokes
+    # together
     assert (
         counts["half"] >= 20
         and counts["band"] >= 20
@@ -431,9 +436,8 @@ def test_training_mask_mixes_every_kind_of_hole_and_observes_a_pixel_of_each_ima
         and counts["other"] >= 50
     ), counts
     fractions = mask.float().mean(dim=(1, 2, 3))
-    assert (
-        fractions.min() < 0.1 and fractions.max() > 0.45
-    )  # small squares to halves and more
+    # small squares to halves and more
+    assert fractions.min() < 0.1 and fractions.max() > 0.45
 
 
 @pytest.mark.parametrize("size", [2, 3, 4])
@@ -443,7 +447,7 @@ def test_training_mask_of_tiny_images_keeps_at_least_one_pixel_observed(size):
     assert (~mask).flatten(1).any(dim=1).all()
 
 
-# --- check_mask and hide --------------------------------------------------------------------------
+# --- check_mask and hide --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8, torch.int64])

@@ -1,4 +1,5 @@
-"""vae_lib.metrics: PSNR against a hand computation, SSIM against scikit-image called directly."""
+"""vae_lib.metrics: PSNR against a hand computation, SSIM against scikit-image called
+directly."""
 
 from __future__ import annotations
 
@@ -67,7 +68,10 @@ def test_psnr_returns_float32_without_a_graph(gen):
 def test_metrics_reject_mismatched_shapes(metric):
     with pytest.raises(
         ValueError,
-        match=r"x_hat and x must have the same shape, got \(2, 1, 8, 8\) and \(2, 1, 8, 9\)",
+        match=(
+            r"x_hat and x must have the same shape, "
+            r"got \(2, 1, 8, 8\) and \(2, 1, 8, 9\)"
+        ),
     ):
         metric(torch.zeros(2, 1, 8, 8), torch.zeros(2, 1, 8, 9))
 
@@ -85,7 +89,7 @@ def test_metrics_need_batches_of_images_in_the_unit_interval(metric):
         metric(torch.zeros(1, 1, 8, 8), torch.full((1, 1, 8, 8), 2.0))
 
 
-# --- SSIM -----------------------------------------------------------------------------------------
+# --- SSIM -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("channels", [1, 3])

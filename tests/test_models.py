@@ -47,7 +47,7 @@ def images(gen, batch=5, shape=(1, 8, 8)):
     return torch.rand(batch, *shape, generator=gen)
 
 
-# --- shapes ---------------------------------------------------------------------------------------
+# --- shapes ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
@@ -121,7 +121,7 @@ def test_count_parameters_skips_frozen_ones():
     assert count_parameters(model) == total - (64 * 3 + 3)
 
 
-# --- configs --------------------------------------------------------------------------------------
+# --- configs --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_build_model_rejects_other_configs(config):
         build_model(config)
 
 
-# --- bad inputs -----------------------------------------------------------------------------------
+# --- bad inputs -----------------------------------------------------------------------
 
 
 @pytest.fixture(params=["ae", "bernoulli"])
@@ -230,7 +230,10 @@ def model(request):
         (
             torch.rand(2, 1, 8, 9),
             ValueError,
-            r"images of shape \(C, H, W\) = \(1, 8, 8\), got a tensor of shape \(2, 1, 8, 9\)",
+            (
+                r"images of shape \(C, H, W\) = \(1, 8, 8\), "
+                r"got a tensor of shape \(2, 1, 8, 9\)"
+            ),
         ),
         (
             torch.rand(2, 3, 8, 8),
@@ -240,7 +243,10 @@ def model(request):
         (
             torch.rand(1, 8, 8),
             ValueError,
-            r"x must be a batch of images shaped \(B, C, H, W\), got a tensor of shape \(1, 8, 8\)",
+            (
+                r"x must be a batch of images shaped \(B, C, H, W\), "
+                r"got a tensor of shape \(1, 8, 8\)"
+            ),
         ),
         (torch.rand(2, 64), ValueError, r"shaped \(B, C, H, W\)"),
         (
@@ -267,7 +273,8 @@ def test_vae_rejects_pixels_outside_the_unit_interval(value):
 
 
 def test_autoencoder_accepts_any_real_pixels():
-    # The linear autoencoder of Chapter 1 is applied to centred data, so values outside [0, 1] are fine.
+    # The linear autoencoder of Chapter 1 is applied to centred data, so values outside
+    # [0, 1] are fine.
     model = Autoencoder(AutoencoderConfig(**SMALL, hidden_dims=(), output="identity"))
     x = torch.linspace(-3, 3, 2 * 64).reshape(2, 1, 8, 8)
     assert model(x).shape == x.shape
@@ -290,7 +297,7 @@ def test_decode_rejects_a_non_tensor(model):
         model.decode([[0.0, 0.0, 0.0]])
 
 
-# --- likelihoods ----------------------------------------------------------------------------------
+# --- likelihoods ----------------------------------------------------------------------
 
 
 def test_bernoulli_vae_log_likelihood_matches_torch_distributions(gen):
@@ -346,7 +353,7 @@ def test_autoencoder_loss_is_the_summed_squared_error(gen):
     torch.testing.assert_close(model.loss(x), ((model(x) - x) ** 2).sum(dim=(1, 2, 3)))
 
 
-# --- reparameterisation ---------------------------------------------------------------------------
+# --- reparameterisation ---------------------------------------------------------------
 
 
 def test_reparameterize_draws_from_the_right_gaussian(gen):
@@ -386,7 +393,7 @@ def test_forward_is_reproducible_with_a_seeded_generator(gen):
     torch.testing.assert_close(first.x_param, model.decode(first.z))
 
 
-# --- sampling -------------------------------------------------------------------------------------
+# --- sampling -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("variant", VAE_VARIANTS)

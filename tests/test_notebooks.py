@@ -1,8 +1,10 @@
-"""The book's notebooks: every stored one is one clean run; the checker and the student copies work."""
+"""The book's notebooks: every stored one is one clean run; the checker and the student
+copies work; the set-up cell fails in one readable sentence."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -126,7 +128,8 @@ def test_student_version_removes_gated_and_inline_solutions_and_outputs():
                 2, [{"output_type": "stream", "name": "stdout", "text": "checked"}]
             ),
             _markdown(
-                "```{exercise} Two\n:label: ex-2\nThink.\n```\n\n```{solution} ex-2\n:class: dropdown\n\nBecause.\n```\nAfter."
+                "```{exercise} Two\n:label: ex-2\nThink.\n```\n\n"
+                "```{solution} ex-2\n:class: dropdown\n\nBecause.\n```\nAfter."
             ),
         ],
     }
@@ -139,9 +142,8 @@ def test_student_version_removes_gated_and_inline_solutions_and_outputs():
     )
     code = student["cells"][2]
     assert code["outputs"] == [] and code["execution_count"] is None
-    assert (
-        "widgets" not in student["metadata"] and notebook["cells"][3]["outputs"]
-    )  # original untouched
+    # original untouched
+    assert "widgets" not in student["metadata"] and notebook["cells"][3]["outputs"]
 
 
 def test_student_version_rejects_an_unclosed_solution():
@@ -162,3 +164,56 @@ def test_student_version_of_each_chapter_keeps_exercises_and_drops_solutions(pat
     assert all(
         not c.get("outputs") for c in student["cells"] if c["cell_type"] == "code"
     )
+
+
+def _setup_source(path: Path) -> str:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "".join(next(c for c in cells if c["cell_type"] == "code")["source"])
+
+
+def test_every_chapter_starts_with_the_same_setup_cell():
+    sources = {_setup_source(path) for path in NOTEBOOKS}
+    assert len(sources) == 1, "the chapters' set-up cells differ"
+    assert "VAE_BOOK_REPO" in sources.pop()
+
+
+def test_setup_cell_stops_run_all_with_one_sentence_when_cloning_fails(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    hide_vae_lib = (  # as on Colab: vae_lib is not importable
+        "import importlib.util\n"
+        "find_spec = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *args: (\n"
+        "    None if name == 'vae_lib' else find_spec(name, *args)\n"
+        ")"
+    )
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(hide_vae_lib),
+            nbformat.v4.new_code_cell(_setup_source(NOTEBOOKS[0])),
+            nbformat.v4.new_code_cell("print('the next cell ran')"),
+        ]
+    )
+    missing = tmp_path / "no-such-repository"
+    client = NotebookClient(
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    os.environ["VAE_BOOK_REPO"], saved = str(missing), os.environ.get("VAE_BOOK_REPO")
+    try:
+        with pytest.raises(CellExecutionError):
+            client.execute()
+    finally:
+        os.environ.pop("VAE_BOOK_REPO")
+        if saved is not None:
+            os.environ["VAE_BOOK_REPO"] = saved
+    (error,) = notebook.cells[1].outputs
+    assert error["ename"] == "SetupError"
+    (line,) = error["traceback"]  # one line: the message, no traceback
+    assert line.startswith("SetupError: Could not clone the book's repository from")
+    assert str(missing) in line and "VAE_BOOK_REPO" in line
+    assert notebook.cells[2].outputs == []  # Run All stopped there

@@ -1,5 +1,5 @@
-"""vae_lib.photos: the bundled photographs, the train/test split of them, random patches (checked by
-finding each patch in its source by brute force) and antialiased resizing.
+"""vae_lib.photos: the bundled photographs, the train/test split of them, random patches
+(checked by finding each patch in its source by brute force) and antialiased resizing.
 
 Everything is offline: the photographs ship inside the scikit-image wheel.
 """
@@ -25,7 +25,8 @@ def gen(seed: int = 0) -> torch.Generator:
 
 
 def unique_photos(*shapes: tuple[int, int, int]) -> list[torch.Tensor]:
-    """Synthetic photos in which every value (over all photos and channels) occurs exactly once."""
+    """Synthetic photos in which every value (over all photos and channels) occurs
+    exactly once."""
     total = sum(c * h * w for c, h, w in shapes)
     values = torch.arange(total, dtype=torch.float32) / total
     out, first = [], 0
@@ -36,8 +37,9 @@ def unique_photos(*shapes: tuple[int, int, int]) -> list[torch.Tensor]:
 
 
 def places(photo: torch.Tensor, patch: torch.Tensor) -> list[tuple[int, int, bool]]:
-    """Every (top, left, mirrored) at which ``patch`` (C, s, s) occurs in ``photo`` (C, H, W), by
-    brute force: every place whose corner pixel matches is compared in full."""
+    """Every (top, left, mirrored) at which ``patch`` (C, s, s) occurs in ``photo``
+    (C, H, W), by brute force: every place whose corner pixel matches is compared in
+    full."""
     s = patch.shape[-1]
     found = []
     for mirrored, candidate in ((False, patch), (True, patch.flip(-1))):
@@ -49,7 +51,7 @@ def places(photo: torch.Tensor, patch: torch.Tensor) -> list[tuple[int, int, boo
     return found
 
 
-# --- the photographs ------------------------------------------------------------------------------
+# --- the photographs ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", PHOTOS)
@@ -102,7 +104,7 @@ def test_every_photo_has_a_credit_with_a_licence():
         assert "public domain" in credit or "CC0" in credit, name
 
 
-# --- random patches -------------------------------------------------------------------------------
+# --- random patches -------------------------------------------------------------------
 
 
 def test_random_patches_shapes_and_balanced_sources():
@@ -131,7 +133,8 @@ def test_each_patch_occurs_in_its_source_photo_and_nowhere_else(flips):
     for i, (patch, k) in enumerate(zip(patches, source.tolist())):
         assert k == i % len(images)
         found = places(images[k], patch)
-        # Values are unique, so a patch of side > 1 fits in exactly one place of one photo.
+        # Values are unique, so a patch of side > 1 fits in exactly one place of one
+        # photo.
         assert len(found) == 1, (i, found)
         mirrored += found[0][2]
         for other in set(range(len(images))) - {k}:
@@ -145,7 +148,8 @@ def test_each_patch_occurs_in_its_source_photo_and_nowhere_else(flips):
 def test_patch_places_are_uniform_over_every_possible_corner():
     image = unique_photos((1, 6, 7))[0]
     patches, _ = random_patches([image], 1200, 4, gen(11), flips=False)
-    # 3 x 4 = 12 possible corners, 100 draws expected at each; the value at the corner names it.
+    # 3 x 4 = 12 possible corners, 100 draws expected at each; the value at the corner
+    # names it.
     corner_values = patches[:, 0, 0, 0]
     counts = torch.stack(
         [(corner_values == image[0, t, l]).sum() for t in range(3) for l in range(4)]
@@ -166,9 +170,8 @@ def test_patches_cut_from_a_real_photo_occur_in_it():
     assert source.tolist() == [0, 0, 0]
     for patch in patches:
         assert places(coffee, patch), "patch not found in its photo, mirrored or not"
-    assert (
-        places(coffee, torch.rand(3, 8, 8, generator=gen())) == []
-    )  # the search can say no
+    # the search can say no
+    assert places(coffee, torch.rand(3, 8, 8, generator=gen())) == []
 
 
 @pytest.mark.parametrize(
@@ -240,7 +243,7 @@ def test_random_patches_given_one_photo_instead_of_a_list_says_so():
         random_patches(torch.zeros(3, 8, 8), 4, 4, gen())
 
 
-# --- patch data sets ------------------------------------------------------------------------------
+# --- patch data sets ------------------------------------------------------------------
 
 
 def test_patch_dataset_of_the_test_split():
@@ -265,7 +268,7 @@ def test_patch_dataset_rejects_an_unknown_split():
         patch_dataset("valid", 16, 10)
 
 
-# --- resizing -------------------------------------------------------------------------------------
+# --- resizing -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("size", [(8, 5), (17, 23), (40, 50), (1, 1)])

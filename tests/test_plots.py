@@ -1,4 +1,5 @@
-"""vae_lib.plots: image grids and the figures built on them (Agg backend, figures closed)."""
+"""vae_lib.plots: image grids and the figures built on them (Agg backend, figures
+closed)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def close_figures():
 
 
 def constant_images(batch: int, channels: int, h: int, w: int) -> torch.Tensor:
-    """Image i is filled with the value (i + 1) / (batch + 2) (channel c adds c / 100)."""
+    """Image i is filled with the value (i + 1) / (batch + 2) (channel c adds
+    c / 100)."""
     values = (torch.arange(batch) + 1) / (batch + 2)
     x = values.reshape(batch, 1, 1, 1).expand(batch, channels, h, w).clone()
     return x + torch.arange(channels).reshape(1, channels, 1, 1) / 100
@@ -49,7 +51,8 @@ def test_image_grid_places_each_image_in_its_cell(channels, batch, nrow, padding
         cell = grid[top : top + h, left : left + w]
         np.testing.assert_allclose(cell, x[i].permute(1, 2, 0).numpy())
         covered[top : top + h, left : left + w] = True
-    # Padding and empty cells are 0: white under the "gray_r" colour map that show_images uses.
+    # Padding and empty cells are 0: white under the "gray_r" colour map that
+    # show_images uses.
     assert (grid[~covered] == 0.0).all()
 
 

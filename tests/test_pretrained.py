@@ -1,7 +1,9 @@
-"""vae_lib.pretrained: recipes, build, verify, load and the command line, with one tiny recipe.
+"""vae_lib.pretrained: recipes, build, verify, load and the command line, with one tiny
+recipe.
 
-The registry is replaced by a 784-8-2 VAE trained for one epoch, and the data sets by their first
-256 images, so a build takes a fraction of a second; every folder is under tmp_path.
+The registry is replaced by a 784-8-2 VAE trained for one epoch, and the data sets by
+their first 256 images, so a build takes a fraction of a second; every folder is under
+tmp_path.
 """
 
 from __future__ import annotations
@@ -48,14 +50,14 @@ METRIC_KEYS = {
 }
 
 
-_load_dataset = (
-    pretrained.load_dataset
-)  # the real one, kept before any test replaces it
+# the real one, kept before any test replaces it
+_load_dataset = pretrained.load_dataset
 
 
 @functools.cache
 def small_dataset(*args, **kwargs):
-    """The first 256 examples of what load_dataset(*args, **kwargs) returns (copied, so the rest is freed)."""
+    """The first 256 examples of what load_dataset(*args, **kwargs) returns (copied, so
+    the rest is freed)."""
     subset = _load_dataset(*args, **kwargs).subset(SUBSET)
     return dataclasses.replace(
         subset, images=subset.images.clone(), labels=subset.labels.clone()
@@ -64,14 +66,16 @@ def small_dataset(*args, **kwargs):
 
 @pytest.fixture(autouse=True)
 def tiny_world(monkeypatch):
-    """Only the tiny recipes exist, the data sets are their first 256 images, the mode is full."""
+    """Only the tiny recipes exist, the data sets are their first 256 images, the mode
+    is full."""
     monkeypatch.setattr(pretrained, "RECIPES", {r.name: r for r in (TINY, WARMUP)})
     for variable in (MODE_VARIABLE, RETRAIN_VARIABLE, DATA_DIR_VARIABLE):
         monkeypatch.delenv(variable, raising=False)
+    # read from the repository's data/ before a test moves $VAE_BOOK_DATA
     for split in (
         "train",
         "test",
-    ):  # read from the repository's data/ before a test moves $VAE_BOOK_DATA
+    ):
         small_dataset("mnist", split)
     monkeypatch.setattr(pretrained, "load_dataset", small_dataset)
 
@@ -98,7 +102,7 @@ def edit_metric(folder, key, change, name="tiny") -> None:
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
 
-# --- the registry ---------------------------------------------------------------------------------
+# --- the registry ---------------------------------------------------------------------
 
 
 def test_every_shipped_recipe_is_registered_under_its_own_name_with_a_model_config():
@@ -148,7 +152,7 @@ def test_an_unknown_recipe_name_lists_the_known_ones(call, tmp_path, monkeypatch
     ).exists()  # nothing was built before the check
 
 
-# --- evaluation -----------------------------------------------------------------------------------
+# --- evaluation -----------------------------------------------------------------------
 
 
 def test_evaluate_checkpoint_reports_rate_distortion_and_active_units():
@@ -179,7 +183,7 @@ def test_evaluate_checkpoint_defaults_to_the_test_set():
     )
 
 
-# --- build and verify -----------------------------------------------------------------------------
+# --- build and verify -----------------------------------------------------------------
 
 
 def test_build_writes_weights_and_a_record_with_the_metrics(capsys, built):
@@ -200,8 +204,10 @@ def test_build_writes_weights_and_a_record_with_the_metrics(capsys, built):
     assert math.isfinite(metrics["train_loss"][0])
     out = capsys.readouterr().out
     assert out.startswith(
-        f"tiny: negative_elbo {metrics['negative_elbo']:.2f}, rate {metrics['rate']:.2f}, "
-        f"distortion {metrics['distortion']:.2f}, active_units {metrics['active_units']} ("
+        f"tiny: negative_elbo {metrics['negative_elbo']:.2f}, "
+        f"rate {metrics['rate']:.2f}, "
+        f"distortion {metrics['distortion']:.2f}, "
+        f"active_units {metrics['active_units']} ("
     )
 
 
@@ -274,7 +280,7 @@ def test_verify_of_a_missing_checkpoint_says_which_file(tmp_path):
         pretrained.verify(["tiny"], tmp_path)
 
 
-# --- training -------------------------------------------------------------------------------------
+# --- training -------------------------------------------------------------------------
 
 
 def test_the_kl_warmup_recipe_ramps_beta_over_its_warmup_epochs(tmp_path, monkeypatch):
@@ -312,7 +318,7 @@ def test_a_recipe_without_warmup_trains_with_its_fixed_beta(tmp_path, monkeypatc
     assert betas == [0.25] * math.ceil(SUBSET / TINY.batch_size)
 
 
-# --- load -----------------------------------------------------------------------------------------
+# --- load -----------------------------------------------------------------------------
 
 
 def refuse_training(*args, **kwargs):
@@ -321,7 +327,8 @@ def refuse_training(*args, **kwargs):
 
 @pytest.mark.parametrize("mode", ["quick", "full"])
 def test_load_reads_the_shipped_checkpoint_without_training(built, monkeypatch, mode):
-    # In full mode it loads because there is no GPU and no $VAE_BOOK_RETRAIN (on a GPU it would train).
+    # In full mode it loads because there is no GPU and no $VAE_BOOK_RETRAIN (on a GPU
+    # it would train).
     monkeypatch.setenv(MODE_VARIABLE, mode)
     monkeypatch.setenv(DATA_DIR_VARIABLE, str(built.parent))
     monkeypatch.setattr(pretrained, "train_recipe", refuse_training)
@@ -352,16 +359,17 @@ def test_load_retrains_with_the_recipe_when_asked(built, monkeypatch, how):
     if how == "environment":
         monkeypatch.setenv(RETRAIN_VARIABLE, "1")
     before = (built / "tiny.json").read_bytes()
-    model, metrics = pretrained.load(
+    _model, metrics = pretrained.load(
         "tiny",
         retrain=True if how == "argument" else None,
         device="cpu",
         progress=False,
     )
     assert set(metrics) == METRIC_KEYS
+    # seeded
     assert metrics["negative_elbo"] == pytest.approx(
         record(built)["metrics"]["negative_elbo"], abs=1e-4
-    )  # seeded
+    )
     assert (
         built / "tiny.json"
     ).read_bytes() == before  # load never overwrites a shipped checkpoint
@@ -380,7 +388,7 @@ def test_load_retrain_true_wins_over_quick_mode(built, monkeypatch):
     assert calls == [TINY] and metrics == {"x": 1.0}
 
 
-# --- the command line -----------------------------------------------------------------------------
+# --- the command line -----------------------------------------------------------------
 
 
 def test_main_list_prints_each_recipe(capsys):
@@ -427,7 +435,7 @@ def test_main_rejects_an_unknown_command(capsys):
     assert "invalid choice: 'train'" in capsys.readouterr().err
 
 
-# --- denoising recipes (Chapter 5) ----------------------------------------------------------------
+# --- denoising recipes (Chapter 5) ----------------------------------------------------
 
 DENOISERS = {
     "tiny_dae": Recipe(
@@ -454,9 +462,8 @@ def test_denoising_recipes_record_denoising_psnr_and_verify(
     metrics = record(tmp_path, name)["metrics"]
     assert set(pretrained.DENOISING_TESTS) <= set(metrics)
     assert all(math.isfinite(metrics[key]) for key in pretrained.DENOISING_TESTS)
-    assert ("negative_elbo" in metrics) == (
-        name == "tiny_dvae"
-    )  # only a VAE has an ELBO
+    # only a VAE has an ELBO
+    assert ("negative_elbo" in metrics) == (name == "tiny_dvae")
     assert pretrained.verify([name], tmp_path) == []
 
 
@@ -476,6 +483,5 @@ def test_denoising_recipes_train_on_noisy_inputs_with_clean_targets(
     noisy, clean = seen[0]
     assert noisy.shape == clean.shape and not torch.equal(noisy, clean)
     train_images = small_dataset("mnist", "train").images
-    assert any(
-        torch.equal(clean[0], image) for image in train_images
-    )  # the targets are clean training images
+    # the targets are clean training images
+    assert any(torch.equal(clean[0], image) for image in train_images)

@@ -1,6 +1,7 @@
-"""vae_lib.restore: the classical filters against SciPy and scikit-image called directly, the noise
-log-likelihoods against torch.distributions and scipy.stats, and the VAE methods against their
-definitions on a tiny untrained VAE (8x8 images, two latent dimensions).
+"""vae_lib.restore: the classical filters against SciPy and scikit-image called
+directly, the noise log-likelihoods against torch.distributions and scipy.stats, and the
+VAE methods against their definitions on a tiny untrained VAE (8x8 images, two latent
+dimensions).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def flat(x_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.zeros(x_hat.shape[0])
 
 
-# --- Gaussian and median filters ------------------------------------------------------------------
+# --- Gaussian and median filters ------------------------------------------------------
 
 
 def test_gaussian_filter_matches_scipy_on_one_grey_image():
@@ -105,9 +106,8 @@ def test_median_filter_removes_isolated_salt_and_pepper_exactly(row, col):
     y[0, 0, row, col] = 1.0
     y[0, 0, 2, 6] = 0.0  # a pepper pixel too, away from the salt
     assert torch.equal(median_filter(y), torch.full((1, 1, 9, 9), 0.4))
-    assert not torch.equal(
-        gaussian_filter(y, 1.0), torch.full((1, 1, 9, 9), 0.4)
-    )  # a blur only spreads it
+    # a blur only spreads it
+    assert not torch.equal(gaussian_filter(y, 1.0), torch.full((1, 1, 9, 9), 0.4))
 
 
 def test_median_filter_keeps_a_straight_edge_that_the_gaussian_filter_blurs():
@@ -148,7 +148,10 @@ def test_baselines_reject_bad_settings(y, call, message):
 def test_baselines_need_batches_of_images_in_the_unit_interval(restore):
     with pytest.raises(
         ValueError,
-        match=r"must be a batch of images shaped \(B, C, H, W\), got a tensor of shape \(8, 8\)",
+        match=(
+            r"must be a batch of images shaped \(B, C, H, W\), "
+            r"got a tensor of shape \(8, 8\)"
+        ),
     ):
         restore(torch.rand(8, 8))
     with pytest.raises(
@@ -157,7 +160,7 @@ def test_baselines_need_batches_of_images_in_the_unit_interval(restore):
         restore(torch.full((1, 1, 8, 8), 2.0))
 
 
-# --- non-local means ------------------------------------------------------------------------------
+# --- non-local means ------------------------------------------------------------------
 
 
 def test_nl_means_matches_scikit_image_on_a_grey_image():
@@ -189,7 +192,7 @@ def test_nl_means_reduces_the_error_of_a_noisy_smooth_image(channels):
     assert mse_restored < 0.5 * mse_noisy
 
 
-# --- best_setting ---------------------------------------------------------------------------------
+# --- best_setting ---------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -199,7 +202,8 @@ def pair():
 
 
 def blend(clean: torch.Tensor, peak: float):
-    """A fake restorer that moves the damaged image towards ``clean``, closest when the setting is ``peak``."""
+    """A fake restorer that moves the damaged image towards ``clean``, closest when the
+    setting is ``peak``."""
 
     def restore(damaged: torch.Tensor, setting: float) -> torch.Tensor:
         return clean + min(1.0, 0.1 + abs(setting - peak)) * (damaged - clean)
@@ -237,7 +241,10 @@ def test_best_setting_needs_matching_pairs_of_images(pair):
     damaged, clean = pair
     with pytest.raises(
         ValueError,
-        match=r"damaged and clean must have the same shape, got \(2, 1, 8, 8\) and \(1, 1, 8, 8\)",
+        match=(
+            r"damaged and clean must have the same shape, "
+            r"got \(2, 1, 8, 8\) and \(1, 1, 8, 8\)"
+        ),
     ):
         best_setting(gaussian_filter, damaged, clean[:1], [1.0])
     with pytest.raises(ValueError, match=r"clean must hold pixel values in \[0, 1\]"):
@@ -245,8 +252,9 @@ def test_best_setting_needs_matching_pairs_of_images(pair):
 
 
 def test_best_setting_accepts_a_numpy_array_of_candidates(pair):
-    """np.linspace / np.geomspace are the natural way to write a grid of settings. BUG: ``if not
-    candidates`` on an array raises 'The truth value of an array ... is ambiguous'."""
+    """np.linspace / np.geomspace are the natural way to write a grid of settings. BUG:
+    ``if not candidates`` on an array raises 'The truth value of an array ... is
+    ambiguous'."""
     damaged, clean = pair
     best, scores = best_setting(
         gaussian_filter, damaged, clean, np.array([0.3, 1.0, 5.0])
@@ -254,7 +262,7 @@ def test_best_setting_accepts_a_numpy_array_of_candidates(pair):
     assert best in (0.3, 1.0, 5.0) and len(scores) == 3
 
 
-# --- naive VAE ------------------------------------------------------------------------------------
+# --- naive VAE ------------------------------------------------------------------------
 
 
 def test_naive_vae_decodes_the_encoders_mean(model, y):
@@ -265,15 +273,14 @@ def test_naive_vae_decodes_the_encoders_mean(model, y):
     torch.testing.assert_close(got, expected)
 
 
-# --- noise log-likelihoods ------------------------------------------------------------------------
+# --- noise log-likelihoods ------------------------------------------------------------
 
 
 @pytest.fixture
 def images():
     g = gen(9)
-    return tuple(
-        torch.rand(3, 2, 4, 4, generator=g) for _ in range(3)
-    )  # x_hat_a, x_hat_b, y
+    # x_hat_a, x_hat_b, y
+    return tuple(torch.rand(3, 2, 4, 4, generator=g) for _ in range(3))
 
 
 def test_gaussian_noise_log_likelihood_is_normal_log_prob_up_to_a_constant(images):
@@ -297,11 +304,12 @@ def test_outlier_log_likelihood_is_a_mixture_of_a_narrow_gaussian_and_a_uniform(
     p, tau = 0.1, 0.05
     x_hat = torch.tensor([0.2, 0.7, 0.4]).view(1, 1, 1, 3)
     y = torch.tensor([0.25, 1.0, 0.4]).view(1, 1, 1, 3)
+    # (x_hat, y) per pixel; the uniform's density is 1
     pairs = [
         (0.2, 0.25),
         (0.7, 1.0),
         (0.4, 0.4),
-    ]  # (x_hat, y) per pixel; the uniform's density is 1
+    ]
     expected = sum(math.log((1 - p) * norm.pdf(b, a, tau) + p * 1.0) for a, b in pairs)
     got = outlier_log_likelihood(p, tau)(x_hat, y)
     assert got.shape == (1,)
@@ -312,9 +320,8 @@ def test_outlier_log_likelihood_caps_the_cost_of_an_outlier_at_log_p():
     x_hat, y = torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1)  # 20 tau away
     got = outlier_log_likelihood(0.05, 0.05)(x_hat, y).item()
     assert got == pytest.approx(math.log(0.05), abs=1e-6)
-    assert gaussian_noise_log_likelihood(0.05)(x_hat, y).item() == pytest.approx(
-        -200.0
-    )  # a Gaussian pays dearly
+    # a Gaussian pays dearly
+    assert gaussian_noise_log_likelihood(0.05)(x_hat, y).item() == pytest.approx(-200.0)
 
 
 @pytest.mark.parametrize("p", [0, 1, 0.0, 1.0, -0.1, 1.5, float("nan"), True, "0.1"])
@@ -383,20 +390,22 @@ def test_clipped_gaussian_mixes_the_three_cases_pixel_by_pixel():
     sigma = 0.2
     x_hat = torch.tensor([0.1, 0.5, 0.9, 0.3], dtype=torch.float64).view(1, 1, 2, 2)
     y = torch.tensor([0.0, 0.6, 1.0, 0.0], dtype=torch.float64).view(1, 1, 2, 2)
+    # y = 1 at x_hat 0.9; y = 0
     expected = (
         norm.logcdf(-0.1 / sigma)
         + norm.logpdf(0.6, 0.5, sigma)  # y = 0 at x_hat 0.1; y inside
         + norm.logcdf((0.9 - 1) / sigma)
         + norm.logcdf(-0.3 / sigma)
-    )  # y = 1 at x_hat 0.9; y = 0
+    )
     assert clipped_gaussian_log_likelihood(sigma)(x_hat, y).item() == pytest.approx(
         expected, rel=1e-9
     )
 
 
 def test_clipped_gaussian_is_normalised_over_its_point_masses_and_density():
-    """P(y = 0) + integral of the density over (0, 1) + P(y = 1) = 1 for each x_hat: the point masses
-    and the density are weighed against each other correctly, with no constant dropped."""
+    """P(y = 0) + integral of the density over (0, 1) + P(y = 1) = 1 for each x_hat: the
+    point masses and the density are weighed against each other correctly, with no
+    constant dropped."""
     sigma = 0.3
     x_hat = torch.tensor([0.05, 0.5, 0.8], dtype=torch.float64).view(3, 1, 1, 1)
     log_likelihood = clipped_gaussian_log_likelihood(sigma)
@@ -414,7 +423,7 @@ def test_clipped_gaussian_is_normalised_over_its_point_masses_and_density():
     )
 
 
-# --- MAP latent -----------------------------------------------------------------------------------
+# --- MAP latent -----------------------------------------------------------------------
 
 
 def objective(model, log_likelihood, z, y):
@@ -448,8 +457,8 @@ def test_map_latent_leaves_the_model_unchanged_and_trainable(model, y):
 
 
 def test_map_latent_keeps_frozen_parameters_frozen(model, y):
-    """BUG: map_latent sets requires_grad back to True on every parameter, unfreezing what the
-    caller froze (e.g. a frozen encoder while fine-tuning the decoder)."""
+    """BUG: map_latent sets requires_grad back to True on every parameter, unfreezing
+    what the caller froze (e.g. a frozen encoder while fine-tuning the decoder)."""
     frozen = model.encoder[1].weight
     frozen.requires_grad_(False)
     map_latent(model, y, gaussian_noise_log_likelihood(0.1), num_steps=5)
@@ -458,8 +467,10 @@ def test_map_latent_keeps_frozen_parameters_frozen(model, y):
 
 
 def test_map_latent_works_inside_no_grad(model, y):
-    """map_latent optimises internally; a caller's ``torch.no_grad()`` evaluation block should not break it.
-    BUG: raises 'element 0 of tensors does not require grad and does not have a grad_fn'."""
+    """map_latent optimises internally; a caller's ``torch.no_grad()`` evaluation block
+    should not break it.
+    BUG: raises 'element 0 of tensors does not require grad and does not have a
+    grad_fn'."""
     log_likelihood = gaussian_noise_log_likelihood(0.1)
     expected, _ = map_latent(model, y, log_likelihood, num_steps=10)
     with torch.no_grad():
@@ -481,9 +492,8 @@ def test_map_latent_optimises_each_image_on_its_own(model, y):
 
 def test_map_latent_with_very_broad_noise_follows_the_prior_to_zero(model, y):
     with torch.no_grad():
-        model.encoder[3].bias[:2] = torch.tensor(
-            [2.0, -1.5]
-        )  # start the search far from the origin
+        # start the search far from the origin
+        model.encoder[3].bias[:2] = torch.tensor([2.0, -1.5])
         start = model.encode(y)[0]
     assert (start.norm(dim=1) > 1.5).all()
     z_broad, _ = map_latent(model, y, gaussian_noise_log_likelihood(1e3), num_steps=200)
@@ -508,7 +518,7 @@ def test_map_latent_rejects_bad_settings(model, y, kwargs, message):
         map_latent(model, y, gaussian_noise_log_likelihood(0.1), **kwargs)
 
 
-# --- posterior samples (Metropolis-adjusted Langevin) ----------------------------------------------
+# --- posterior samples (Metropolis-adjusted Langevin) ---------------------------------
 
 
 @pytest.fixture
@@ -518,7 +528,8 @@ def z_map(model, y):
 
 
 class LinearDecoder(torch.nn.Module):
-    """x_hat = A z reshaped to (1, 2, 2): with Gaussian noise the posterior over z is Gaussian and known."""
+    """x_hat = A z reshaped to (1, 2, 2): with Gaussian noise the posterior over z is
+    Gaussian and known."""
 
     def __init__(self, a: torch.Tensor) -> None:
         super().__init__()
@@ -532,9 +543,8 @@ def test_langevin_samples_match_the_exact_gaussian_posterior_of_a_linear_decoder
     a = torch.tensor([[1.0, 0.0], [0.5, 1.0], [0.0, 2.0], [1.0, -1.0]])
     sigma = 0.5
     y = torch.tensor([[0.6, 0.2, 0.9, 0.3]])
-    covariance = torch.linalg.inv(
-        torch.eye(2) + a.T @ a / sigma**2
-    )  # exact posterior of z
+    # exact posterior of z
+    covariance = torch.linalg.inv(torch.eye(2) + a.T @ a / sigma**2)
     mean = covariance @ a.T @ y[0] / sigma**2
     images, acceptance = langevin_samples(
         LinearDecoder(a),
@@ -602,7 +612,7 @@ def test_langevin_samples_need_one_start_code_per_image(model, y):
         langevin_samples(model, y, flat, torch.zeros(y.shape[0] + 1, 2))
 
 
-# --- the damaged image's name in error messages ---------------------------------------------------
+# --- the damaged image's name in error messages ---------------------------------------
 
 RESTORERS = {
     "gaussian_filter": lambda model, y: gaussian_filter(y, 1.0),
@@ -618,7 +628,9 @@ RESTORERS = {
 
 @pytest.mark.parametrize("restore", RESTORERS.values(), ids=RESTORERS.keys())
 def test_restorers_name_the_damaged_image_y_in_their_errors(model, restore):
-    """The argument is ``y``; in this module ``x`` means the clean image, so a message about "x" misleads.
-    BUG: every restorer reports the damaged image as "x" (check_images is called without a name)."""
+    """The argument is ``y``; in this module ``x`` means the clean image, so a message
+    about "x" misleads.
+    BUG: every restorer reports the damaged image as "x" (check_images is called
+    without a name)."""
     with pytest.raises(ValueError, match=r"^y must hold pixel values in \[0, 1\]"):
         restore(model, torch.full((1, 1, 8, 8), 1.5))

@@ -1,9 +1,11 @@
-"""The checkpoints shipped in data/checkpoints: present, small, and still giving their recorded metrics.
+"""The checkpoints shipped in data/checkpoints: present, small, and still giving their
+recorded metrics.
 
-``verify`` re-evaluates every shipped model on its data set's test split (MNIST, or Chapter 7's
-held-out photo patches) on the CPU and compares each metric with the one recorded when it was built,
-within ``METRIC_TOLERANCE`` nats or ``RELATIVE_TOLERANCE`` of large values (rounding only: the
-evaluation is seeded). Rebuild them with ``make checkpoints``.
+``verify`` re-evaluates every shipped model on its data set's test split (MNIST, or
+Chapter 7's held-out photo patches) on the CPU and compares each metric with the one
+recorded when it was built, within ``METRIC_TOLERANCE`` nats or ``RELATIVE_TOLERANCE``
+of large values (rounding only: the evaluation is seeded). Rebuild them with
+``make checkpoints``.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ def test_the_shipped_checkpoints_take_at_most_25_mb():
     total = sum(p.stat().st_size for p in CHECKPOINTS.rglob("*") if p.is_file())
     assert total > 0
     assert total <= MAX_TOTAL_BYTES, (
-        f"data/checkpoints holds {total / 1e6:.1f} MB, over {MAX_TOTAL_BYTES / 1e6:.0f} MB"
+        f"data/checkpoints holds {total / 1e6:.1f} MB, "
+        f"over {MAX_TOTAL_BYTES / 1e6:.0f} MB"
     )
 
 
@@ -79,12 +82,12 @@ def test_each_record_holds_consistent_metrics(name):
     assert len(metrics["train_loss"]) == RECIPES[name].num_epochs
     if RECIPES[name].denoising:
         assert set(DENOISING_TESTS) <= set(metrics)
-        assert all(
-            metrics[key] > 10 for key in DENOISING_TESTS
-        )  # far above the noisy input at these levels
+        # far above the noisy input at these levels
+        assert all(metrics[key] > 10 for key in DENOISING_TESTS)
     if isinstance(model, VAE):
         assert METRIC_KEYS <= set(metrics)
-        # float32 sums: 1e-3 nats, or a relative 1e-6 for the thousands of nats of a Gaussian decoder
+        # float32 sums: 1e-3 nats, or a relative 1e-6 for the thousands of nats of a
+        # Gaussian decoder
         assert metrics["negative_elbo"] == pytest.approx(
             metrics["rate"] + metrics["distortion"], abs=1e-3, rel=1e-6
         )
@@ -94,7 +97,8 @@ def test_each_record_holds_consistent_metrics(name):
 
 
 def test_the_beta_sweep_trades_rate_for_distortion():
-    """A larger KL weight gives a cheaper code and a worse reconstruction (Higgins et al. 2017)."""
+    """A larger KL weight gives a cheaper code and a worse reconstruction
+    (Higgins et al. 2017)."""
     sweep = sorted(
         (
             r
@@ -119,7 +123,10 @@ def test_the_beta_sweep_trades_rate_for_distortion():
 def test_a_shipped_checkpoint_refuses_a_different_latent_dim(name):
     config = RECIPES[name].config
     wrong = dataclasses.replace(config, latent_dim=config.latent_dim + 1)
-    message = f"latent_dim is {config.latent_dim} in the checkpoint but {config.latent_dim + 1} was asked for"
+    message = (
+        f"latent_dim is {config.latent_dim} in the checkpoint "
+        f"but {config.latent_dim + 1} was asked for"
+    )
     with pytest.raises(CheckpointError, match=re.escape(message)):
         load_checkpoint(CHECKPOINTS / name, expected_config=wrong)
 

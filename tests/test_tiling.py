@@ -1,9 +1,11 @@
-"""vae_lib.tiling: tile placement, the blending window, and restoring images of any size tile by
-tile or by resizing, checked with restore functions whose right answer is known (identity,
-constants, per-tile offsets, garbage) on small synthetic images.
+"""vae_lib.tiling: tile placement, the blending window, and restoring images of any size
+tile by tile or by resizing, checked with restore functions whose right answer is known
+(identity, constants, per-tile offsets, garbage) on small synthetic images.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 import torch
@@ -36,7 +38,8 @@ def smooth_image(c: int, h: int, w: int) -> torch.Tensor:
 
 
 class Recorder:
-    """A restore function that records what it was called with and returns ``answer(tiles)``."""
+    """A restore function that records what it was called with and returns
+    ``answer(tiles)``."""
 
     def __init__(self, answer=identity) -> None:
         self.calls: list[tuple[torch.Tensor, ...]] = []
@@ -47,7 +50,7 @@ class Recorder:
         return self.answer(args[0])
 
 
-# --- tile placement -------------------------------------------------------------------------------
+# --- tile placement -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -70,7 +73,7 @@ def test_tile_starts_cover_the_axis_exactly(length, tile, overlap):
     assert starts[0] == 0
     assert starts[-1] == length - tile
     assert all(isinstance(s, int) for s in starts)
-    steps = [b - a for a, b in zip(starts, starts[1:])]
+    steps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(1 <= step <= tile - overlap for step in steps), steps
     covered = set()
     for s in starts:
@@ -113,7 +116,7 @@ def test_tile_starts_rejects_bad_arguments(length, tile, overlap, message):
         tile_starts(length, tile, overlap)
 
 
-# --- blending window ------------------------------------------------------------------------------
+# --- blending window ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("tile", [1, 2, 7, 8, 32])
@@ -124,10 +127,11 @@ def test_blending_window_is_positive_symmetric_and_largest_in_the_middle(tile):
     assert torch.allclose(window, window.T)
     assert torch.allclose(window, window.flip(0))
     assert torch.allclose(window, window.flip(1))
+    # one index for odd tiles, the two central for even
     middle = [
         (tile - 1) // 2,
         tile // 2,
-    ]  # one index for odd tiles, the two central for even
+    ]
     assert window.max().item() == pytest.approx(window[middle[0], middle[0]].item())
     assert window[middle[1], middle[1]].item() == pytest.approx(window.max().item())
     # Falls off towards the edges along each axis from the middle.
@@ -143,7 +147,7 @@ def test_blending_window_is_the_product_of_sine_ramps():
     assert 0 < blending_window(32)[0, 0].item() < 0.01
 
 
-# --- split_tiles and stitch -----------------------------------------------------------------------
+# --- split_tiles and stitch -----------------------------------------------------------
 
 
 def test_split_tiles_cuts_the_tiles_at_their_corners_and_stitch_puts_them_back():
@@ -169,7 +173,7 @@ def test_stitch_fails_when_the_tiles_leave_a_gap():
         stitch(tiles, 4, 6)
 
 
-# --- restore_by_tiles -----------------------------------------------------------------------------
+# --- restore_by_tiles -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -250,7 +254,10 @@ def test_restore_gets_tiles_and_masks_and_padding_is_marked_missing():
 
 def test_restore_returning_the_wrong_shape_is_a_clear_error():
     y = torch.rand(1, 3, 40, 40, generator=gen())
-    message = r"restore must return tiles shaped like its input \(4, 3, 32, 32\), got \(4, 3, 28, 28\)"
+    message = (
+        r"restore must return tiles shaped like its input \(4, 3, 32, 32\), "
+        r"got \(4, 3, 28, 28\)"
+    )
     with pytest.raises(ValueError, match=message):
         restore_by_tiles(lambda t: t[:, :, 2:-2, 2:-2], y)
     with pytest.raises(ValueError, match=r"got \(4, 1, 32, 32\)"):
@@ -258,9 +265,8 @@ def test_restore_returning_the_wrong_shape_is_a_clear_error():
 
 
 def test_batch_size_splits_the_tiles_without_changing_the_result():
-    y = torch.rand(
-        2, 3, 40, 70, generator=gen(5)
-    )  # 2 x 3 = 6 tiles of 32 in each image
+    # 2 x 3 = 6 tiles of 32 in each image
+    y = torch.rand(2, 3, 40, 70, generator=gen(5))
 
     def answer(t: torch.Tensor) -> torch.Tensor:
         return (t * t.mean(dim=(1, 2, 3), keepdim=True)).sqrt()
@@ -283,8 +289,8 @@ def test_per_tile_offsets_are_blended_without_seams():
     # Every pixel is a weighted mean of the offsets of the tiles over it ...
     assert out.min().item() >= 0.5 + offsets.min().item() - 1e-6
     assert out.max().item() <= 0.5 + offsets.max().item() + 1e-6
-    # ... and it changes gradually: no jump between neighbours comes near the offsets' spread,
-    # as a hard seam between tiles would.
+    # ... and it changes gradually: no jump between neighbours comes near the offsets'
+    # spread, as a hard seam between tiles would.
     jump = max(out.diff(dim=2).abs().max().item(), out.diff(dim=3).abs().max().item())
     assert jump < 0.25 * spread, (jump, spread)
 
@@ -358,7 +364,7 @@ def test_restore_by_tiles_rejects_bad_arguments(y, kwargs, error, message):
         restore_by_tiles(identity, y, **kwargs)
 
 
-# --- restore_by_resizing --------------------------------------------------------------------------
+# --- restore_by_resizing --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("shape", [(3, 48, 80), (3, 20, 13), (1, 100, 37)])

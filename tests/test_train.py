@@ -24,7 +24,8 @@ def make_model(kind: str, seed: int = 0):
 
 @pytest.fixture
 def data():
-    """40 images with structure to learn (two prototypes plus noise) and 10 for validation."""
+    """40 images with structure to learn (two prototypes plus noise) and 10 for
+    validation."""
     gen = torch.Generator().manual_seed(0)
     prototypes = torch.rand(2, 1, 6, 6, generator=gen)
     pick = torch.randint(0, 2, (50,), generator=gen)
@@ -128,14 +129,14 @@ def test_fit_without_validation_leaves_val_loss_empty(data):
 
 
 def test_fit_sees_every_example_once_per_epoch(data):
-    """With a loss that does not depend on the model, the epoch mean is the data's mean."""
+    """With a loss that does not depend on the model, the epoch mean is the data's
+    mean."""
     model = make_model("ae")
     x = data[0][:37]  # not a multiple of the batch size
 
     def pixel_sum(model, batch):
-        anchor = (
-            sum(p.sum() for p in model.parameters()) * 0
-        )  # something to back-propagate through
+        # something to back-propagate through
+        anchor = sum(p.sum() for p in model.parameters()) * 0
         return batch.flatten(1).sum(1) + anchor
 
     history = fit(model, x, num_epochs=2, batch_size=8, loss_fn=pixel_sum, **QUIET)
@@ -147,9 +148,8 @@ def test_fit_sees_every_example_once_per_epoch(data):
 def test_same_seed_same_history_and_weights(data, kind):
     runs = []
     for _ in range(2):
-        model = make_model(
-            kind, seed=0
-        )  # also reseeds the global generator the VAE samples from
+        # also reseeds the global generator the VAE samples from
+        model = make_model(kind, seed=0)
         history = fit(
             model, data[0], num_epochs=2, batch_size=16, seed=3, val_x=data[1], **QUIET
         )
@@ -172,10 +172,12 @@ def test_different_seeds_differ(data):
 
 
 def test_vae_fit_is_reproducible_from_its_seed_alone(data):
-    """fit(seed=...) should fix all the randomness of training, the VAE's noise included.
+    """fit(seed=...) should fix all the randomness of training, the VAE's noise
+    included.
 
-    Two copies of the same VAE trained with the same seed must end identical, whatever the
-    global generator did in between (e.g. another cell of the notebook drew a random number).
+    Two copies of the same VAE trained with the same seed must end identical, whatever
+    the global generator did in between (e.g. another cell of the notebook drew a random
+    number).
     """
     model_a, model_b = make_model("vae"), make_model("vae")
     model_b.load_state_dict(model_a.state_dict())
@@ -191,7 +193,8 @@ def test_vae_fit_is_reproducible_from_its_seed_alone(data):
 
 
 def test_evaluate_of_a_vae_is_deterministic_for_a_given_seed(data):
-    """evaluate(..., seed=s) takes a seed, so two calls on the same model and data must agree."""
+    """evaluate(..., seed=s) takes a seed, so two calls on the same model and data must
+    agree."""
     model = make_model("vae")
     assert evaluate(model, data[1], seed=0) == evaluate(model, data[1], seed=0)
 
@@ -220,11 +223,11 @@ def test_fit_applies_the_transform_to_every_batch(data):
 
 
 def test_targets_travel_with_their_images():
-    """With targets, each batch's y rows belong to its x rows, in training and in validation."""
+    """With targets, each batch's y rows belong to its x rows, in training and in
+    validation."""
     n = 23
-    x = (
-        (torch.arange(n) / n).reshape(n, 1, 1, 1).expand(n, 1, 6, 6).contiguous()
-    )  # image i is all i/n
+    # image i is all i/n
+    x = (torch.arange(n) / n).reshape(n, 1, 1, 1).expand(n, 1, 6, 6).contiguous()
     y = torch.arange(n)
     calls = []
 
@@ -325,7 +328,8 @@ def test_evaluate_rejects_bad_arguments(x, batch_size, error, message):
 
 @pytest.mark.parametrize("mixed_precision", [None, False, True])
 def test_mixed_precision_is_a_no_op_on_the_cpu(data, mixed_precision):
-    # bf16 autocast is only ever enabled on CUDA; on the CPU every setting trains identically.
+    # bf16 autocast is only ever enabled on CUDA; on the CPU every setting trains
+    # identically.
     reference, model = make_model("ae"), make_model("ae")
     fit(reference, data[0], num_epochs=1, **QUIET)
     fit(model, data[0], num_epochs=1, mixed_precision=mixed_precision, **QUIET)
@@ -336,7 +340,8 @@ def test_mixed_precision_is_a_no_op_on_the_cpu(data, mixed_precision):
 
 
 def test_fit_checks_the_first_batch_values_and_skips_them_afterwards(data, monkeypatch):
-    # Reading a min/max makes a GPU host wait, so only the first batch's values are checked.
+    # Reading a min/max makes a GPU host wait, so only the first batch's values are
+    # checked.
     from vae_lib import validate
 
     calls = []
@@ -359,19 +364,22 @@ def test_fit_rejects_a_vae_batch_outside_the_unit_interval(data):
         fit(make_model("vae"), bad, num_epochs=1, batch_size=8, **QUIET)
 
 
-# --- Learning-rate schedules, Adam's settings, timing and torch.compile ------------------------
+# --- Learning-rate schedules, Adam's settings, timing and torch.compile ---------------
 
+import itertools
 import math
 import time
+from typing import ClassVar
 
 import vae_lib.train as train_module
 from vae_lib.train import model_loss, scaled_learning_rate, scheduled_lr
 
 
 class RecordingAdam(torch.optim.Adam):
-    """Adam that records the arguments it was built with and the learning rate of every step."""
+    """Adam that records the arguments it was built with and the learning rate of every
+    step."""
 
-    instances: list[RecordingAdam] = []
+    instances: ClassVar[list[RecordingAdam]] = []
 
     def __init__(self, params, **kwargs):
         super().__init__(params, **kwargs)
@@ -386,7 +394,8 @@ class RecordingAdam(torch.optim.Adam):
 
 @pytest.fixture
 def recording_adam(monkeypatch):
-    """Replace torch.optim.Adam (as fit looks it up) by RecordingAdam; yield the list of instances."""
+    """Replace torch.optim.Adam (as fit looks it up) by RecordingAdam; yield the list of
+    instances."""
     RecordingAdam.instances = []
     monkeypatch.setattr(train_module.torch.optim, "Adam", RecordingAdam)
     return RecordingAdam.instances
@@ -418,9 +427,8 @@ def test_cosine_schedule_matches_the_hand_formula():
     }
     got = {step: scheduled_lr(step, total, lr, "cosine") for step in expected}
     assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
-    assert got[52] == pytest.approx(
-        lr / 2, rel=0.02
-    )  # about half-way down at the middle of the decay
+    # about half-way down at the middle of the decay
+    assert got[52] == pytest.approx(lr / 2, rel=0.02)
     assert 0 < got[99] < 1e-3 * lr  # close to zero at the last step
 
 
@@ -432,10 +440,11 @@ def test_cosine_schedule_warms_up_then_decreases(total_steps, warmup):
     lrs = [scheduled_lr(s, total_steps, lr, "cosine") for s in range(total_steps)]
     assert all(v > 0 for v in lrs)
     assert max(lrs) == pytest.approx(lr, rel=1e-12)
-    # Warm-up: strictly increasing, reaching lr at its last step; afterwards strictly decreasing.
+    # Warm-up: strictly increasing, reaching lr at its last step; afterwards strictly
+    # decreasing.
     assert lrs[warmup - 1] == pytest.approx(lr, rel=1e-12)
-    assert all(a < b for a, b in zip(lrs[:warmup], lrs[1:warmup]))
-    assert all(a > b for a, b in zip(lrs[warmup:], lrs[warmup + 1 :]))
+    assert all(a < b for a, b in itertools.pairwise(lrs[:warmup]))
+    assert all(a > b for a, b in itertools.pairwise(lrs[warmup:]))
     if warmup > 1:
         assert lrs[0] == pytest.approx(lr / warmup, rel=1e-12)
 
@@ -475,9 +484,8 @@ def test_scaled_learning_rate_linear_rule_is_proportional_to_the_batch():
     assert scaled_learning_rate(512, rule="linear") == pytest.approx(4e-3, rel=1e-12)
     assert scaled_learning_rate(64, rule="linear") == pytest.approx(5e-4, rel=1e-12)
     assert scaled_learning_rate(128, rule="linear") == pytest.approx(1e-3, rel=1e-12)
-    assert scaled_learning_rate(512) == scaled_learning_rate(
-        512, rule="linear"
-    )  # the default
+    # the default
+    assert scaled_learning_rate(512) == scaled_learning_rate(512, rule="linear")
 
 
 @pytest.mark.parametrize(
@@ -661,9 +669,8 @@ def test_train_seconds_exclude_validation(data):
     for train_s, epoch_s in zip(history.train_seconds, history.epoch_seconds):
         assert 0 <= train_s <= epoch_s
         assert train_s >= 3 * train_sleep  # three training steps an epoch
-        assert (
-            epoch_s - train_s >= val_sleep
-        )  # the validation pass (one batch of 10) is excluded
+        # the validation pass (one batch of 10) is excluded
+        assert epoch_s - train_s >= val_sleep
 
 
 def test_train_seconds_without_validation(data):
@@ -681,9 +688,8 @@ def test_torch_compile_wraps_the_training_loss(data, monkeypatch, loss_fn):
     def custom(model, batch):
         return model.loss(batch)
 
-    def fake_compile(
-        fn, *args, **kwargs
-    ):  # no real compilation: far too slow for a unit test
+    # no real compilation: far too slow for a unit test
+    def fake_compile(fn, *args, **kwargs):
         compiled.append(fn)
 
         def wrapper(*a, **k):
@@ -708,12 +714,10 @@ def test_torch_compile_wraps_the_training_loss(data, monkeypatch, loss_fn):
         **chosen,
         **QUIET,
     )
-    assert compiled == [
-        model_loss if loss_fn is None else custom
-    ]  # compiled once, not per epoch
-    assert (
-        step_calls == [16, 16, 8] * 2
-    )  # every training step goes through the compiled loss
+    # compiled once, not per epoch
+    assert compiled == [model_loss if loss_fn is None else custom]
+    # every training step goes through the compiled loss
+    assert step_calls == [16, 16, 8] * 2
     assert len(history.train_loss) == len(history.val_loss) == 2
     after = state(model)
     assert all(not torch.equal(before[k], after[k]) for k in before)

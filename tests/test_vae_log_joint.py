@@ -1,4 +1,5 @@
-"""VAE.posterior and VAE.log_joint (Chapter 2's importance weights) against torch.distributions."""
+"""VAE.posterior and VAE.log_joint (Chapter 2's importance weights) against
+torch.distributions."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def images(config: VAEConfig, batch: int = 3) -> torch.Tensor:
 
 
 def reference_log_joint(model: VAE, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """log N(z; 0, I) + log p(x | z), one decoder call per sample k, from torch.distributions."""
+    """log N(z; 0, I) + log p(x | z), one decoder call per sample k, from
+    torch.distributions."""
     rows = []
     for z_k in z:  # (B, d)
         log_prior = Normal(0.0, 1.0).log_prob(z_k).sum(-1)
@@ -83,7 +85,8 @@ def test_log_joint_matches_torch_distributions_for_each_sample(name):
 
 
 def test_log_joint_pairs_sample_k_of_image_b_with_image_b():
-    # Different images with the same codes must give different rows; swapping images swaps columns.
+    # Different images with the same codes must give different rows; swapping images
+    # swaps columns.
     config = CONFIGS["bernoulli-mlp"]
     model = make_vae(config)
     x = images(config, batch=2)

@@ -1,4 +1,5 @@
-"""vae_lib.widgets: PNG rendering and the latent explorer (ipywidgets, no kernel needed)."""
+"""vae_lib.widgets: PNG rendering and the latent explorer (ipywidgets, no kernel
+needed)."""
 
 from __future__ import annotations
 
@@ -22,15 +23,16 @@ def decode_png(data: bytes) -> Image.Image:
     return picture
 
 
-# --- to_png ---------------------------------------------------------------------------------------
+# --- to_png ---------------------------------------------------------------------------
 
 
 def test_to_png_enlarges_each_pixel_to_a_block():
     image = torch.rand(3, 4, 5, generator=torch.Generator().manual_seed(0))
     picture = decode_png(to_png(image, scale=3))
+    # (width, height)
     assert (
         picture.format == "PNG" and picture.mode == "RGB" and picture.size == (15, 12)
-    )  # (width, height)
+    )
     pixels = np.asarray(picture)
     expected = (image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     assert np.array_equal(pixels, np.kron(expected, np.ones((3, 3, 1), dtype=np.uint8)))
@@ -40,9 +42,8 @@ def test_to_png_draws_grey_images_black_on_white():
     image = torch.tensor([[[0.0, 1.0], [0.25, 0.5]]])
     picture = decode_png(to_png(image, scale=2))
     assert picture.mode == "L" and picture.size == (4, 4)
-    expected = np.array(
-        [[255, 0], [191, 128]], dtype=np.uint8
-    )  # 255 * (1 - value), rounded
+    # 255 * (1 - value), rounded
+    expected = np.array([[255, 0], [191, 128]], dtype=np.uint8)
     assert np.array_equal(
         np.asarray(picture), expected.repeat(2, axis=0).repeat(2, axis=1)
     )
@@ -88,7 +89,7 @@ def test_to_png_rejects_bad_inputs(image, scale, error, message):
         to_png(image, scale)
 
 
-# --- latent_explorer ------------------------------------------------------------------------------
+# --- latent_explorer ------------------------------------------------------------------
 
 
 @pytest.fixture

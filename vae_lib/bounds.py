@@ -1,12 +1,15 @@
-"""Bounds on log p(x) by importance sampling: ELBO, IWAE and the log-likelihood estimate (Chapter 2).
+"""Bounds on log p(x) by importance sampling: ELBO, IWAE and the log-likelihood estimate
+(Chapter 2).
 
-A latent-variable model enters through ``log_joint(x, z) -> (K, B)``, the value of log p(x, z) for
-K samples per example, and an approximate posterior ``q``: a ``torch.distributions`` object with
-batch shape (B,) and event shape (d,). With log importance weights
+A latent-variable model enters through ``log_joint(x, z) -> (K, B)``, the value of
+log p(x, z) for K samples per example, and an approximate posterior ``q``: a
+``torch.distributions`` object with batch shape (B,) and event shape (d,).
+With log importance weights
 log w_k = log p(x, z_k) - log q(z_k | x), z_k ~ q:
 
 * ELBO  = E_q[log w]                                    (Kingma & Welling 2014)
-* IWAE_K = E[log (1/K) sum_k w_k]  >= ELBO, rising to log p(x) as K grows (Burda et al. 2016)
+* IWAE_K = E[log (1/K) sum_k w_k]  >= ELBO, rising to log p(x) as K grows
+  (Burda et al. 2016)
 """
 
 from __future__ import annotations
@@ -19,22 +22,23 @@ from torch.distributions import Distribution, Independent, MultivariateNormal, N
 
 from .validate import check_positive_int, check_tensor
 
-LogJoint = Callable[
-    [torch.Tensor, torch.Tensor], torch.Tensor
-]  # (x (B, ...), z (K, B, d)) -> (K, B)
+# (x (B, ...), z (K, B, d)) -> (K, B)
+LogJoint = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def log_importance_weights(
     log_joint: LogJoint, x: torch.Tensor, q: Distribution, num_samples: int
 ) -> torch.Tensor:
-    """log w = log p(x, z) - log q(z | x) for ``num_samples`` draws z ~ q per example: (K, B).
+    """log w = log p(x, z) - log q(z | x) for ``num_samples`` draws z ~ q per example:
+    (K, B).
 
     Draws with ``rsample``, so gradients flow to q's parameters.
     """
     check_positive_int(num_samples, "num_samples")
     if len(q.batch_shape) != 1 or q.batch_shape[0] != x.shape[0]:
         raise ValueError(
-            f"q must have batch shape ({x.shape[0]},) to match x, got {tuple(q.batch_shape)}"
+            f"q must have batch shape ({x.shape[0]},) to match x, got "
+            f"{tuple(q.batch_shape)}"
         )
     z = q.rsample((num_samples,))  # (K, B, d)
     return log_joint(x, z) - q.log_prob(z)
@@ -72,7 +76,8 @@ def _reparameterize(q: Distribution, eps: torch.Tensor) -> torch.Tensor:
     if isinstance(q, Independent) and isinstance(q.base_dist, Normal):
         return q.base_dist.loc + q.base_dist.scale * eps
     raise TypeError(
-        f"the proposal must be a Gaussian (Independent Normal or MultivariateNormal), got {type(q).__name__}"
+        "the proposal must be a Gaussian (Independent Normal or MultivariateNormal), "
+        f"got {type(q).__name__}"
     )
 
 
@@ -91,18 +96,20 @@ def log_likelihood_estimate(
     chunk_size: int = 500,
     seed: int = 0,
 ) -> torch.Tensor:
-    """Importance-sampled estimate of log p(x) per example (N,), with q(z|x) as the proposal.
+    """Importance-sampled estimate of log p(x) per example (N,), with q(z|x) as the
+    proposal.
 
     ``model`` needs ``posterior(x)`` (a Gaussian) and ``log_joint(x, z)``; a
     :class:`vae_lib.models.VAE` has both. The K = ``num_samples`` weights are processed
-    ``chunk_size`` at a time for ``batch_size`` images and combined with a running logsumexp, so
-    memory does not grow with K: the largest tensors are the decoder's outputs, chunk_size *
-    batch_size * D floats (500 * 100 * 784 * 4 B = 157 MB by default, about three such tensors at
-    the peak) and the noise, K * batch_size * d floats (100 MB for K = 5000, d = 50); measured on
-    the CPU for Chapter 2's VAE, the process's peak memory grew by about 0.8 GB. Each
-    example's noise comes from its own generator seeded by (seed, index), so its estimate depends
-    neither on batch_size nor on chunk_size. The estimate is IWAE_K: a lower bound in expectation
-    that converges to log p(x) as K grows.
+    ``chunk_size`` at a time for ``batch_size`` images and combined with a running
+    logsumexp, so memory does not grow with K: the largest tensors are the decoder's
+    outputs, chunk_size * batch_size * D floats (500 * 100 * 784 * 4 B = 157 MB by
+    default, about three such tensors at the peak) and the noise, K * batch_size * d
+    floats (100 MB for K = 5000, d = 50); measured on the CPU for Chapter 2's VAE, the
+    process's peak memory grew by about 0.8 GB. Each example's noise comes from its own
+    generator seeded by (seed, index), so its estimate depends neither on batch_size nor
+    on chunk_size. The estimate is IWAE_K: a lower bound in expectation that converges
+    to log p(x) as K grows.
     """
     check_positive_int(num_samples, "num_samples")
     check_positive_int(batch_size, "batch_size")
@@ -117,6 +124,7 @@ def log_likelihood_estimate(
         for start in range(0, x.shape[0], batch_size):
             batch = x[start : start + batch_size].to(device)
             q = model.posterior(batch)
+            # (K, B, d)
             eps = torch.stack(
                 [
                     torch.randn(
@@ -131,7 +139,7 @@ def log_likelihood_estimate(
                     for j in range(batch.shape[0])
                 ],
                 dim=1,
-            )  # (K, B, d)
+            )
             running = torch.full((batch.shape[0],), -math.inf, device=device)
             for done in range(0, num_samples, chunk_size):
                 z = _reparameterize(q, eps[done : done + chunk_size])  # (k, B, d)
@@ -146,6 +154,7 @@ def log_likelihood_estimate(
 
 
 def bits_per_dim(nats: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
-    """Convert a negative log-likelihood in nats per example to bits per dimension: nats / (D ln 2)."""
+    """Convert a negative log-likelihood in nats per example to bits per dimension:
+    nats / (D ln 2)."""
     check_positive_int(num_dims, "num_dims")
     return nats / (num_dims * math.log(2))

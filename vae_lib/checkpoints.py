@@ -1,10 +1,12 @@
-"""Save and restore trained models: safetensors weights plus a JSON config, never pickle.
+"""Save and restore trained models: safetensors weights plus a JSON config, never
+pickle.
 
-``save_checkpoint(model, "data/checkpoints/ch4_vae")`` writes ``ch4_vae.safetensors`` (the
-weights, with the config also in its metadata) and ``ch4_vae.json`` (model class, config and
-recorded metrics, for people to read). Both are written under temporary names and renamed when
-complete. ``load_or_train`` is how chapters get models too slow to train on a CPU: it loads the
-shipped checkpoint there and trains from scratch on a GPU (used from Chapter 4 on).
+``save_checkpoint(model, "data/checkpoints/ch4_vae")`` writes ``ch4_vae.safetensors``
+(the weights, with the config also in its metadata) and ``ch4_vae.json`` (model class,
+config and recorded metrics, for people to read). Both are written under temporary names
+and renamed when complete. ``load_or_train`` is how chapters get models too slow to
+train on a CPU: it loads the shipped checkpoint there and trains from scratch on a GPU
+(used from Chapter 4 on).
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def _record(model: nn.Module, metrics: dict[str, float] | None) -> dict:
 
 
 def config_from_record(record: dict) -> NetworkConfig:
-    """Rebuild the frozen config stored in a checkpoint's JSON record (lists back to tuples)."""
+    """Rebuild the frozen config stored in a checkpoint's JSON record
+    (lists back to tuples)."""
     try:
         _, config_class = MODEL_CLASSES[record["model"]]
         fields = {
@@ -106,12 +109,14 @@ def load_checkpoint(
             embedded = json.loads((weights.metadata() or {}).get("vae_lib", "{}"))
     except (ValueError, SafetensorError) as exc:
         raise CheckpointError(
-            f"checkpoint {weights_path} is incomplete or corrupted ({exc}); save it again"
+            f"checkpoint {weights_path} is incomplete or corrupted ({exc}); "
+            "save it again"
         ) from exc
     config = config_from_record(record)
     if embedded != {"model": record["model"], "config": record["config"]}:
         raise CheckpointError(
-            f"{weights_path} and {json_path} describe different models; save the checkpoint again"
+            f"{weights_path} and {json_path} describe different models; save the "
+            "checkpoint again"
         )
     if expected_config is not None and config != expected_config:
         diff = {
@@ -123,13 +128,15 @@ def load_checkpoint(
             if getattr(config, f.name, None) != getattr(expected_config, f.name)
         }
         raise CheckpointError(
-            f"checkpoint {weights_path} holds a {record['model']} with a different config than expected: "
+            f"checkpoint {weights_path} holds a {record['model']} with a different "
+            "config than expected: "
             + ", ".join(
                 f"{k} is {stored!r} in the checkpoint but {wanted!r} was asked for"
                 for k, (stored, wanted) in diff.items()
             )
             + (
-                f" (config types {type(config).__name__} vs {type(expected_config).__name__})"
+                f" (config types {type(config).__name__} vs "
+                f"{type(expected_config).__name__})"
                 if not diff
                 else ""
             )
@@ -140,7 +147,8 @@ def load_checkpoint(
         model.load_state_dict(state, strict=True)
     except (RuntimeError, OSError, SafetensorError) as exc:
         raise CheckpointError(
-            f"weights in {weights_path} do not fit a {record['model']} with config {config}: {exc}"
+            f"weights in {weights_path} do not fit a {record['model']} with config "
+            f"{config}: {exc}"
         ) from exc
     return model.to(resolve_device(device)).eval(), record.get("metrics", {})
 
@@ -154,11 +162,13 @@ def load_or_train(
     save: bool = False,
     device: str | torch.device | None = None,
 ) -> tuple[nn.Module, dict[str, float]]:
-    """Load the checkpoint at ``path`` or train a fresh model with ``train(model) -> metrics``.
+    """Load the checkpoint at ``path`` or train a fresh model with
+    ``train(model) -> metrics``.
 
-    ``retrain=None`` trains when a CUDA GPU is present, when ``$VAE_BOOK_RETRAIN=1``, or when no
-    checkpoint exists, and loads otherwise; ``True``/``False`` force either way. With
-    ``save=True`` a freshly trained model is written to ``path`` (as ``make checkpoints`` does).
+    ``retrain=None`` trains when a CUDA GPU is present, when ``$VAE_BOOK_RETRAIN=1``, or
+    when no checkpoint exists, and loads otherwise; ``True``/``False`` force either way.
+    With ``save=True`` a freshly trained model is written to ``path`` (as
+    ``make checkpoints`` does).
     """
     device = resolve_device(device)
     weights_path, _ = _paths(path)

@@ -1,14 +1,16 @@
 """Automatic checks for the chapters' exercises.
 
-Each ``check_*`` function runs a reader's answer on fresh inputs, compares it with a reference
-and either prints a confirmation (returning True) or raises :class:`ExerciseCheckError` that
-explains what is wrong -- with a specific hint when the answer matches a typical mistake.
+Each ``check_*`` function runs a reader's answer on fresh inputs, compares it with a
+reference and either prints a confirmation (returning True) or raises
+:class:`ExerciseCheckError` that explains what is wrong -- with a specific hint when the
+answer matches a typical mistake.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 
 import torch
 
@@ -32,7 +34,8 @@ def _as_float(value: object, what: str) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ExerciseCheckError(
-                f"{what} should be one number, got a tensor of shape {tuple(value.shape)}"
+                f"{what} should be one number, got a tensor of shape "
+                f"{tuple(value.shape)}"
             )
         return float(value.item())
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -47,8 +50,8 @@ def _shaped_like(
     hint: str = "",
     sep: str = ".",
 ) -> torch.Tensor:
-    """``got`` as a detached tensor of ``expected``'s dtype, or an error saying ``requirement``
-    (e.g. "the answer must be shaped") and the shape that arrived."""
+    """``got`` as a detached tensor of ``expected``'s dtype, or an error saying
+    ``requirement`` (e.g. "the answer must be shaped") and the shape that arrived."""
     if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
         shape = (
             tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
@@ -59,13 +62,15 @@ def _shaped_like(
     return got.detach().to(expected.dtype)
 
 
-# --- Chapter 1, exercise "PCA's optimum" -------------------------------------------------------
+# --- Chapter 1, exercise "PCA's optimum" ----------------------------------------------
 
 
 def pca_reconstruction_error(x: torch.Tensor, k: int) -> float:
-    """Reference: mean over examples of ||x - x_hat||^2 for the best rank-k affine reconstruction.
+    """Reference: mean over examples of ||x - x_hat||^2 for the best rank-k affine
+    reconstruction.
 
-    x: (N, D). Equals the sum of the discarded eigenvalues of the covariance (divided by N).
+    x: (N, D). Equals the sum of the discarded eigenvalues of the covariance
+    (divided by N).
     """
     centred = x - x.mean(dim=0)
     singular_values = torch.linalg.svdvals(centred)
@@ -73,7 +78,8 @@ def pca_reconstruction_error(x: torch.Tensor, k: int) -> float:
 
 
 def check_pca_error(fn: Callable[[torch.Tensor, int], float]) -> bool:
-    """Check ``fn(x (N, D), k) -> float``: PCA's mean squared reconstruction error per example."""
+    """Check ``fn(x (N, D), k) -> float``: PCA's mean squared reconstruction error per
+    example."""
     generator = torch.Generator().manual_seed(1)
     scales = torch.linspace(3.0, 0.1, 12)
     x = (
@@ -91,31 +97,46 @@ def check_pca_error(fn: Callable[[torch.Tensor, int], float]) -> bool:
         hints = [
             (
                 float((s_raw[k:] ** 2).sum() / n),
-                "you did not subtract the mean first: PCA fits an affine subspace "
-                "through the data's mean, and without centring the first direction is spent on the mean",
+                (
+                    "you did not subtract the mean first: PCA fits an affine "
+                    "subspace through the data's mean, and without centring the "
+                    "first direction is spent on the mean"
+                ),
             ),
             (
                 expected / d,
-                "you averaged over pixels as well; the book's error sums over pixels and averages over examples",
+                (
+                    "you averaged over pixels as well; the book's error sums over "
+                    "pixels and averages over examples"
+                ),
             ),
             (
                 float((s[:k] ** 2).sum() / n),
-                "that is the variance the top k directions keep; the error is what the "
-                "other directions hold",
+                (
+                    "that is the variance the top k directions keep; the error is what "
+                    "the other directions hold"
+                ),
             ),
             (
                 expected * n / (n - 1),
-                "you divided by N - 1 (an unbiased covariance); the mean error over the N examples divides by N",
+                (
+                    "you divided by N - 1 (an unbiased covariance); the mean error "
+                    "over the N examples divides by N"
+                ),
             ),
             (
                 float((s[k + 1 :] ** 2).sum() / n),
-                "off by one: with k components you keep eigenvalues 1..k and lose k+1..D",
+                (
+                    "off by one: with k components you keep eigenvalues 1..k and "
+                    "lose k+1..D"
+                ),
             ),
         ]
         for wrong, hint in hints:
             if _close(got, wrong):
                 raise ExerciseCheckError(
-                    f"for k={k} you returned {got:.6g}, expected {expected:.6g}: {hint}."
+                    f"for k={k} you returned {got:.6g}, expected {expected:.6g}: "
+                    f"{hint}."
                 )
         raise ExerciseCheckError(
             f"for k={k} you returned {got:.6g}, expected {expected:.6g}."
@@ -125,11 +146,12 @@ def check_pca_error(fn: Callable[[torch.Tensor, int], float]) -> bool:
     )
 
 
-# --- Chapter 1, exercise "counting parameters" ---------------------------------------------------
+# --- Chapter 1, exercise "counting parameters" ----------------------------------------
 
 
 def check_parameter_count(fn: Callable[[int, Sequence[int], int], int]) -> bool:
-    """Check ``fn(num_pixels, hidden_dims, latent_dim) -> int`` against vae_lib's MLP autoencoder."""
+    """Check ``fn(num_pixels, hidden_dims, latent_dim) -> int`` against vae_lib's MLP
+    autoencoder."""
     for num_pixels, hidden, latent in (
         (784, (256,), 2),
         (784, (512, 256), 16),
@@ -146,29 +168,35 @@ def check_parameter_count(fn: Callable[[int, Sequence[int], int], int]) -> bool:
         if got == expected:
             continue
         sizes = [num_pixels, *hidden, latent]
-        weights_only = 2 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        weights_only = 2 * sum(a * b for a, b in pairwise(sizes))
         hint = ""
         if got == weights_only:
-            hint = " You counted the weight matrices but not the biases: each layer also has one bias per output."
-        elif got * 2 == expected or got == sum(
-            a * b + b for a, b in zip(sizes[:-1], sizes[1:])
-        ):
-            hint = " That is the encoder alone; the decoder mirrors it and has parameters of its own."
+            hint = (
+                " You counted the weight matrices but not the biases: each layer "
+                "also has one bias per output."
+            )
+        elif got * 2 == expected or got == sum(a * b + b for a, b in pairwise(sizes)):
+            hint = (
+                " That is the encoder alone; the decoder mirrors it and has "
+                "parameters of its own."
+            )
         raise ExerciseCheckError(
-            f"for num_pixels={num_pixels}, hidden_dims={hidden}, latent_dim={latent} you returned {got}, expected {expected}.{hint}"
+            f"for num_pixels={num_pixels}, hidden_dims={hidden}, latent_dim={latent} "
+            f"you returned {got}, expected {expected}.{hint}"
         )
     return _passed(
         "your count matches the autoencoder's parameters for three architectures."
     )
 
 
-# --- Chapter 1, exercise "walking between two codes" ---------------------------------------------
+# --- Chapter 1, exercise "walking between two codes" ----------------------------------
 
 
 def check_interpolation(
     fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor],
 ) -> bool:
-    """Check ``fn(z0 (d,), z1 (d,), num_steps) -> (num_steps, d)``: evenly spaced, both ends included."""
+    """Check ``fn(z0 (d,), z1 (d,), num_steps) -> (num_steps, d)``: evenly spaced, both
+    ends included."""
     generator = torch.Generator().manual_seed(2)
     z0, z1 = torch.randn(2, 5, generator=generator)
     for steps in (2, 7):
@@ -188,18 +216,23 @@ def check_interpolation(
         elif torch.allclose(got[0], z0, atol=1e-5) and not torch.allclose(
             got[-1], z1, atol=1e-5
         ):
-            hint = " The last row should be z1 itself: use steps t = 0, 1/(n-1), ..., 1 (torch.linspace), not arange."
+            hint = (
+                " The last row should be z1 itself: use steps t = 0, 1/(n-1), ..., 1 "
+                "(torch.linspace), not arange."
+            )
         raise ExerciseCheckError(
-            f"with num_steps={steps} the rows are not z0 + t (z1 - z0) for evenly spaced t in [0, 1].{hint}"
+            f"with num_steps={steps} the rows are not z0 + t (z1 - z0) for evenly "
+            f"spaced t in [0, 1].{hint}"
         )
     return _passed("your path starts at z0, ends at z1 and takes even steps.")
 
 
-# --- Chapter 2, exercise "the Gaussian KL" ------------------------------------------------------
+# --- Chapter 2, exercise "the Gaussian KL" --------------------------------------------
 
 
 def check_gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """Check ``fn(mu (B, d), logvar (B, d)) -> (B,)``: KL(N(mu, diag(exp(logvar))) || N(0, I))."""
+    """Check ``fn(mu (B, d), logvar (B, d)) -> (B,)``:
+    KL(N(mu, diag(exp(logvar))) || N(0, I))."""
     generator = torch.Generator().manual_seed(3)
     mu = torch.randn(6, 4, generator=generator, dtype=torch.float64)
     logvar = torch.randn(6, 4, generator=generator, dtype=torch.float64)
@@ -218,7 +251,8 @@ def check_gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
     )
     if torch.allclose(got, expected, rtol=1e-6, atol=1e-9):
         return _passed(
-            "your KL matches torch.distributions.kl_divergence for six random Gaussians."
+            "your KL matches torch.distributions.kl_divergence for six random "
+            "Gaussians."
         )
 
     def kl_with(var, log_var):
@@ -229,7 +263,10 @@ def check_gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
         (2 * expected, "you dropped the factor 1/2 in front of the sum"),
         (
             kl_with(torch.exp(2 * logvar), 2 * logvar),
-            "you treated logvar as log(sigma); it is log(sigma^2), so sigma^2 = exp(logvar)",
+            (
+                "you treated logvar as log(sigma); it is log(sigma^2), so sigma^2 = "
+                "exp(logvar)"
+            ),
         ),
         (
             kl_with(logvar, torch.log(logvar)),
@@ -248,18 +285,19 @@ def check_gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
         if torch.allclose(got, wrong, rtol=1e-6, atol=1e-9, equal_nan=True):
             raise ExerciseCheckError(f"not yet: {hint}.")
     raise ExerciseCheckError(
-        "the values differ from KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum(mu^2 + exp(logvar) - 1 - logvar)."
+        "the values differ from KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum(mu^2 + "
+        "exp(logvar) - 1 - logvar)."
     )
 
 
-# --- Chapter 3, exercise "reparameterized sampling" ----------------------------------------------
+# --- Chapter 3, exercise "reparameterized sampling" -----------------------------------
 
 
 def check_reparameterized_sample(
     fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
 ) -> bool:
-    """Check ``fn(mu (B, d), logvar (B, d), eps (B, d)) -> z (B, d)``: z = mu + exp(logvar / 2) * eps,
-    differentiable with respect to mu and logvar."""
+    """Check ``fn(mu (B, d), logvar (B, d), eps (B, d)) -> z (B, d)``:
+    z = mu + exp(logvar / 2) * eps, differentiable with respect to mu and logvar."""
     generator = torch.Generator().manual_seed(4)
     mu = torch.randn(5, 3, generator=generator, dtype=torch.float64, requires_grad=True)
     logvar = torch.randn(
@@ -273,19 +311,31 @@ def check_reparameterized_sample(
         hints = [
             (
                 mu + torch.exp(logvar) * eps,
-                "you scaled eps by the variance exp(logvar); scale it by the standard deviation exp(logvar / 2)",
+                (
+                    "you scaled eps by the variance exp(logvar); scale it by the "
+                    "standard deviation exp(logvar / 2)"
+                ),
             ),
             (
                 mu + logvar * eps,
-                "logvar is a log-variance: the standard deviation is exp(logvar / 2), not logvar",
+                (
+                    "logvar is a log-variance: the standard deviation is "
+                    "exp(logvar / 2), not logvar"
+                ),
             ),
             (
                 mu + torch.sqrt(logvar) * eps,
-                "logvar is a log-variance: exponentiate it before taking the square root",
+                (
+                    "logvar is a log-variance: exponentiate it before taking the "
+                    "square root"
+                ),
             ),
             (
                 mu + torch.sqrt(logvar.abs()) * eps,
-                "logvar is a log-variance: exponentiate it before taking the square root",
+                (
+                    "logvar is a log-variance: exponentiate it before taking the "
+                    "square root"
+                ),
             ),
             (
                 mu + eps,
@@ -298,8 +348,9 @@ def check_reparameterized_sample(
         raise ExerciseCheckError("z should be mu + exp(logvar / 2) * eps, elementwise.")
     if not got.requires_grad:
         raise ExerciseCheckError(
-            "the values are right but no gradient reaches mu and logvar: build z from them with "
-            "differentiable operations (no .detach(), no torch.no_grad(), no .sample())."
+            "the values are right but no gradient reaches mu and logvar: build z "
+            "from them with differentiable operations (no .detach(), no "
+            "torch.no_grad(), no .sample())."
         )
     grad_mu, grad_logvar = torch.autograd.grad(
         got.sum(), (mu, logvar), allow_unused=True
@@ -310,18 +361,20 @@ def check_reparameterized_sample(
         )
     if not torch.allclose(grad_logvar, 0.5 * torch.exp(0.5 * logvar) * eps, atol=1e-9):
         raise ExerciseCheckError(
-            "the gradient with respect to logvar is wrong: is the noise really eps, passed in?"
+            "the gradient with respect to logvar is wrong: is the noise really eps, "
+            "passed in?"
         )
     return _passed(
         "z = mu + exp(logvar / 2) * eps, and gradients flow to mu and logvar."
     )
 
 
-# --- Chapter 2, exercise "the importance-weighted bound" ------------------------------------------
+# --- Chapter 2, exercise "the importance-weighted bound" ------------------------------
 
 
 def check_iwae_bound(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
-    """Check ``fn(log_weights (K, B)) -> (B,)``: log (1/K) sum_k exp(log_weights[k]), computed stably."""
+    """Check ``fn(log_weights (K, B)) -> (B,)``: log (1/K) sum_k exp(log_weights[k]),
+    computed stably."""
     generator = torch.Generator().manual_seed(5)
     moderate = torch.randn(7, 4, generator=generator, dtype=torch.float64) * 2 - 3
     large = moderate - 1000.0  # log weights of large images: exp() underflows to zero
@@ -338,13 +391,17 @@ def check_iwae_bound(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
             continue
         if not torch.isfinite(got).all():
             raise ExerciseCheckError(
-                "with log weights near -1000 your answer is not finite: exp() underflows to 0. "
-                "Use torch.logsumexp, which subtracts the largest value first."
+                "with log weights near -1000 your answer is not finite: exp() "
+                "underflows to 0. Use torch.logsumexp, which subtracts the largest "
+                "value first."
             )
         hints = [
             (
                 log_weights.mean(dim=0),
-                "that is the average of the log weights, the ELBO; IWAE takes the log of the average weight",
+                (
+                    "that is the average of the log weights, the ELBO; IWAE takes "
+                    "the log of the average weight"
+                ),
             ),
             (
                 torch.logsumexp(log_weights, dim=0),
@@ -360,15 +417,17 @@ def check_iwae_bound(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
                 raise ExerciseCheckError(f"not yet: {hint}.")
         raise ExerciseCheckError("the values differ from log (1/K) sum_k exp(log w_k).")
     return _passed(
-        "your bound is log-mean-exp of the weights and stays finite for very negative log weights."
+        "your bound is log-mean-exp of the weights and stays finite for very "
+        "negative log weights."
     )
 
 
-# --- Chapter 4, exercise "spherical interpolation" ---------------------------------------------
+# --- Chapter 4, exercise "spherical interpolation" ------------------------------------
 
 
 def check_slerp(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -> bool:
-    """Check ``fn(z_a (d,), z_b (d,), steps) -> (steps, d)`` against :func:`vae_lib.latent.slerp`."""
+    """Check ``fn(z_a (d,), z_b (d,), steps) -> (steps, d)`` against
+    :func:`vae_lib.latent.slerp`."""
     from .latent import lerp, slerp
 
     generator = torch.Generator().manual_seed(4)
@@ -385,34 +444,49 @@ def check_slerp(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -
         norms, wanted = got.norm(dim=1), expected.norm(dim=1)
         hint = ""
         if torch.allclose(got, lerp(z_a, z_b, steps), atol=1e-4):
-            hint = " That is the straight line (lerp): move along the great circle between the directions instead."
+            hint = (
+                " That is the straight line (lerp): move along the great circle "
+                "between the directions instead."
+            )
         elif torch.allclose(norms, torch.ones_like(norms), atol=1e-4):
-            hint = " Your codes all have norm 1: scale each direction by the norm interpolated from |z_a| to |z_b|."
+            hint = (
+                " Your codes all have norm 1: scale each direction by the norm "
+                "interpolated from |z_a| to |z_b|."
+            )
         elif torch.allclose(
             got / norms[:, None], expected / wanted[:, None], atol=1e-4
         ):
-            hint = " The directions are right but the norms are not: interpolate the norm linearly, |z_a| to |z_b|."
+            hint = (
+                " The directions are right but the norms are not: interpolate the "
+                "norm linearly, |z_a| to |z_b|."
+            )
         elif not torch.allclose(got[0], z_a, atol=1e-4) or not torch.allclose(
             got[-1], z_b, atol=1e-4
         ):
-            hint = " The path must start at z_a and end at z_b (use t = torch.linspace(0, 1, steps))."
+            hint = (
+                " The path must start at z_a and end at z_b (use t = "
+                "torch.linspace(0, 1, steps))."
+            )
         raise ExerciseCheckError(
             f"with steps={steps} the codes differ from the spherical path.{hint}"
         )
     return _passed(
-        "your path follows the great circle and its norms change linearly from |z_a| to |z_b|."
+        "your path follows the great circle and its norms change linearly from |z_a| "
+        "to |z_b|."
     )
 
 
-# --- Chapter 4, exercise "what a latent integer costs" ----------------------------------------
+# --- Chapter 4, exercise "what a latent integer costs" --------------------------------
 
 
 def check_code_length(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool:
-    """Check ``fn(k (n,) integers, step) -> bits (n,)``: -log2 of N(0, 1)'s mass on [(k-1/2)step, (k+1/2)step]."""
+    """Check ``fn(k (n,) integers, step) -> bits (n,)``: -log2 of N(0, 1)'s mass on
+    [(k-1/2)step, (k+1/2)step]."""
     k = torch.tensor([-3, -1, 0, 1, 2, 5])
     for step in (0.25, 1.5):
         normal = torch.distributions.Normal(0.0, 1.0)
-        # The cell of -|k| (same mass by symmetry) via erfc, which keeps its precision in the tail.
+        # The cell of -|k| (same mass by symmetry) via erfc, which keeps its precision
+        # in the tail.
         edges = (
             (k.abs().double() + torch.tensor([[-0.5], [0.5]], dtype=torch.float64))
             * step
@@ -430,7 +504,10 @@ def check_code_length(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool
             continue
         hint = ""
         if torch.allclose(got, expected * math.log(2), rtol=1e-3, atol=1e-3):
-            hint = " Those are nats: divide the natural log by log 2 (or use torch.log2) to get bits."
+            hint = (
+                " Those are nats: divide the natural log by log 2 "
+                "(or use torch.log2) to get bits."
+            )
         elif torch.allclose(
             got,
             -torch.log2(normal.log_prob(k * step).exp()).float(),
@@ -438,22 +515,27 @@ def check_code_length(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool
             atol=1e-3,
         ):
             hint = (
-                " You used the density at k * step; a code is sent for the whole cell, so use its probability"
-                " mass, Phi((k + 1/2) step) - Phi((k - 1/2) step)."
+                " You used the density at k * step; a code is sent for the whole "
+                "cell, so use its probability mass, Phi((k + 1/2) step) - "
+                "Phi((k - 1/2) step)."
             )
         elif torch.allclose(got, -expected, rtol=1e-3, atol=1e-3):
-            hint = " A code length is -log2 of a probability, a positive number: check the sign."
+            hint = (
+                " A code length is -log2 of a probability, a positive number: check "
+                "the sign."
+            )
         raise ExerciseCheckError(
             f"with step={step} the code lengths differ from -log2 P(k).{hint}"
         )
     return _passed("each integer costs -log2 of the prior's mass on its cell.")
 
 
-# --- Chapter 5, exercise "PSNR" ----------------------------------------------------------------
+# --- Chapter 5, exercise "PSNR" -------------------------------------------------------
 
 
 def check_psnr(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """Check ``fn(x_hat, x) -> (B,)``: 10 log10(1 / MSE) per image, for images in [0, 1]."""
+    """Check ``fn(x_hat, x) -> (B,)``: 10 log10(1 / MSE) per image, for images in
+    [0, 1]."""
     from .metrics import psnr
 
     generator = torch.Generator().manual_seed(5)
@@ -470,26 +552,33 @@ def check_psnr(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool
     mse = ((x_hat - x) ** 2).flatten(1).mean(1)
     hint = ""
     if torch.allclose(got, 20 * torch.log10(1 / mse), atol=1e-3):
-        hint = " MSE is already a squared error: use 10 log10, not 20 log10 (that is for the root-mean-square error)."
+        hint = (
+            " MSE is already a squared error: use 10 log10, not 20 log10 (that is "
+            "for the root-mean-square error)."
+        )
     elif torch.allclose(got, -10 * torch.log(mse), atol=1e-3):
         hint = " Use log10, not the natural log: decibels are tenths of a power of ten."
     elif torch.allclose(
         got, torch.full_like(got, -10 * math.log10(mse.mean().item())), atol=1e-3
     ):
-        hint = " Average the squared error over each image's pixels only, keeping one PSNR per image."
+        hint = (
+            " Average the squared error over each image's pixels only, keeping one "
+            "PSNR per image."
+        )
     raise ExerciseCheckError(
         f"your PSNRs {got.tolist()} differ from the expected {expected.tolist()}.{hint}"
     )
 
 
-# --- Chapter 5, exercise "the likelihood of a clipped pixel" ---------------------------------------
+# --- Chapter 5, exercise "the likelihood of a clipped pixel" --------------------------
 
 
 def check_clipped_gaussian(
     fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor],
 ) -> bool:
-    """Check ``fn(x_hat, y, sigma) -> (B,)``: log-likelihood of y = clip(x_hat + sigma eps, 0, 1), up to a
-    constant that does not depend on x_hat (compared through differences between two x_hat)."""
+    """Check ``fn(x_hat, y, sigma) -> (B,)``: log-likelihood of
+    y = clip(x_hat + sigma eps, 0, 1), up to a constant that does not depend on x_hat
+    (compared through differences between two x_hat)."""
     from .restore import clipped_gaussian_log_likelihood
 
     generator = torch.Generator().manual_seed(6)
@@ -512,7 +601,8 @@ def check_clipped_gaussian(
     )
     if torch.allclose(got, expected, rtol=1e-4, atol=1e-3):
         return _passed(
-            "black and white pixels get the probability mass beyond them, the others the Gaussian density."
+            "black and white pixels get the probability mass beyond them, the others "
+            "the Gaussian density."
         )
     plain = (-0.5 * ((y - a) / sigma) ** 2).flatten(1).sum(1) - (
         -0.5 * ((y - b) / sigma) ** 2
@@ -520,19 +610,22 @@ def check_clipped_gaussian(
     hint = ""
     if torch.allclose(got, plain, rtol=1e-4, atol=1e-3):
         hint = (
-            " That is the plain Gaussian: a pixel at exactly 0 (or 1) only tells you that x_hat + noise fell"
-            " below 0 (above 1), so it has probability Phi(-x_hat / sigma) (or Phi((x_hat - 1) / sigma))."
+            " That is the plain Gaussian: a pixel at exactly 0 (or 1) only tells you "
+            "that x_hat + noise fell below 0 (above 1), so it has probability "
+            "Phi(-x_hat / sigma) (or Phi((x_hat - 1) / sigma))."
         )
     raise ExerciseCheckError(
-        f"differences between two x_hat came out {got.tolist()}, expected {expected.tolist()}.{hint}"
+        f"differences between two x_hat came out {got.tolist()}, expected "
+        f"{expected.tolist()}.{hint}"
     )
 
 
-# --- Chapter 6, exercise "PSNR on the missing pixels" ---------------------------------------------
+# --- Chapter 6, exercise "PSNR on the missing pixels" ---------------------------------
 
 
 def check_missing_psnr(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> bool:
-    """Check ``fn(whole_psnr, num_pixels, num_missing) -> missing_psnr`` when observed pixels are exact."""
+    """Check ``fn(whole_psnr, num_pixels, num_missing) -> missing_psnr`` when observed
+    pixels are exact."""
     whole = torch.tensor([12.0, 17.5, 30.0])
     got = _shaped_like(
         fn(whole.clone(), 784, 196),
@@ -546,22 +639,26 @@ def check_missing_psnr(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> 
         )
     hint = ""
     if torch.allclose(got, whole + 10 * math.log10(784 / 196), atol=1e-3):
-        hint = " The error concentrates on fewer pixels, so their mean squared error is larger: subtract."
+        hint = (
+            " The error concentrates on fewer pixels, so their mean squared error is "
+            "larger: subtract."
+        )
     elif torch.allclose(got, whole - 20 * math.log10(784 / 196), atol=1e-3):
         hint = " PSNR uses 10 log10 of a ratio of mean squared errors, not 20 log10."
     raise ExerciseCheckError(
-        f"for whole-image PSNRs {whole.tolist()} with 196 of 784 pixels missing you gave "
-        f"{got.tolist()}, expected {expected.tolist()}.{hint}"
+        f"for whole-image PSNRs {whole.tolist()} with 196 of 784 pixels missing you "
+        f"gave {got.tolist()}, expected {expected.tolist()}.{hint}"
     )
 
 
-# --- Chapter 6, exercise "the Metropolis-within-Gibbs acceptance ratio" -----------------------------
+# --- Chapter 6, exercise "the Metropolis-within-Gibbs acceptance ratio" ---------------
 
 
 def check_mwg_log_ratio(fn: Callable[..., torch.Tensor]) -> bool:
-    """Check ``fn(log_px_new, log_px_old, z_new, z_old, log_q_new, log_q_old) -> log rho`` (B,): the
-    log acceptance ratio of Metropolis-within-Gibbs, with log p(x | z) terms, codes (B, d) and the
-    proposal's log densities log q(z_new | x), log q(z_old | x)."""
+    """Check
+    ``fn(log_px_new, log_px_old, z_new, z_old, log_q_new, log_q_old) -> log rho`` (B,):
+    the log acceptance ratio of Metropolis-within-Gibbs, with log p(x | z) terms, codes
+    (B, d) and the proposal's log densities log q(z_new | x), log q(z_old | x)."""
     generator = torch.Generator().manual_seed(6)
     log_px_new, log_px_old = (
         -100 * torch.rand(4, generator=generator),
@@ -598,26 +695,37 @@ def check_mwg_log_ratio(fn: Callable[..., torch.Tensor]) -> bool:
         log_px_new + log_prior_new - log_q_old - log_px_old - log_prior_old + log_q_new,
         atol=1e-4,
     ):
-        hint = " The proposal terms are the wrong way round: the move to z_new is proposed with q(z_new | x), so it divides."
+        hint = (
+            " The proposal terms are the wrong way round: the move to z_new is "
+            "proposed with q(z_new | x), so it divides."
+        )
     elif torch.allclose(
         got, log_px_new + log_prior_new - log_px_old - log_prior_old, atol=1e-4
     ):
-        hint = " The proposal is not symmetric: include log q(z_old | x) - log q(z_new | x)."
+        hint = (
+            " The proposal is not symmetric: include log q(z_old | x) - log "
+            "q(z_new | x)."
+        )
     elif torch.allclose(
         got, log_px_new + log_q_old - log_px_old - log_q_new, atol=1e-4
     ):
-        hint = " The target is the joint p(x, z) = p(x | z) p(z): include the prior log N(z; 0, I)."
+        hint = (
+            " The target is the joint p(x, z) = p(x | z) p(z): include the prior log "
+            "N(z; 0, I)."
+        )
     raise ExerciseCheckError(
-        f"your log ratios {got.tolist()} differ from the expected {expected.tolist()}.{hint}"
+        f"your log ratios {got.tolist()} differ from the expected "
+        f"{expected.tolist()}.{hint}"
     )
 
 
-# --- Chapter 7, exercise "a fixed variance is a beta" -------------------------------------------
+# --- Chapter 7, exercise "a fixed variance is a beta" ---------------------------------
 
 
 def check_equivalent_beta(fn: Callable[[float], float]) -> bool:
-    """Check ``fn(sigma) -> beta``: the KL weight of a beta-VAE trained on summed squared error that
-    has the same optimum as a VAE with a Gaussian p(x|z) of fixed standard deviation ``sigma``."""
+    """Check ``fn(sigma) -> beta``: the KL weight of a beta-VAE trained on summed
+    squared error that has the same optimum as a VAE with a Gaussian p(x|z) of fixed
+    standard deviation ``sigma``."""
     for sigma in (0.05, 0.1, 0.3, 1.0):
         got, expected = (
             _as_float(fn(sigma), f"the answer for sigma = {sigma}"),
@@ -627,25 +735,34 @@ def check_equivalent_beta(fn: Callable[[float], float]) -> bool:
             continue
         hint = ""
         if _close(got, sigma**2):
-            hint = " The Gaussian's exponent is ||x - mu||^2 / (2 sigma^2): multiply the loss by 2 sigma^2, not sigma^2."
+            hint = (
+                " The Gaussian's exponent is ||x - mu||^2 / (2 sigma^2): multiply "
+                "the loss by 2 sigma^2, not sigma^2."
+            )
         elif _close(got, 1 / (2 * sigma**2)):
-            hint = " That is the weight of the squared error relative to the KL; beta weighs the KL relative to the squared error."
+            hint = (
+                " That is the weight of the squared error relative to the KL; beta "
+                "weighs the KL relative to the squared error."
+            )
         elif _close(got, 2 * sigma):
             hint = " The variance, not the standard deviation, sets the weight."
         raise ExerciseCheckError(
-            f"for sigma = {sigma} you gave beta = {got:.6g}, expected {expected:.6g}.{hint}"
+            f"for sigma = {sigma} you gave beta = {got:.6g}, expected "
+            f"{expected:.6g}.{hint}"
         )
     return _passed(
-        "beta = 2 sigma^2: a smaller fixed variance is a smaller beta, sharper reconstructions and a higher rate."
+        "beta = 2 sigma^2: a smaller fixed variance is a smaller beta, sharper "
+        "reconstructions and a higher rate."
     )
 
 
-# --- Chapter 7, exercise "where the tiles start" ---------------------------------------------------
+# --- Chapter 7, exercise "where the tiles start" --------------------------------------
 
 
 def check_tile_starts(fn: Callable[[int, int, int], Sequence[int]]) -> bool:
-    """Check ``fn(length, tile, overlap) -> starts``: tiles of ``tile`` pixels, neighbours overlapping by
-    at least ``overlap``, that cover an axis of ``length`` pixels exactly, none reaching past its end."""
+    """Check ``fn(length, tile, overlap) -> starts``: tiles of ``tile`` pixels,
+    neighbours overlapping by at least ``overlap``, that cover an axis of ``length``
+    pixels exactly, none reaching past its end."""
     for length, tile, overlap in (
         (32, 32, 8),
         (100, 32, 8),
@@ -673,20 +790,23 @@ def check_tile_starts(fn: Callable[[int, int, int], Sequence[int]]) -> bool:
             raise ExerciseCheckError(
                 f"{where}: list each start once, in increasing order."
             )
-        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        gaps = [b - a for a, b in pairwise(starts)]
         if any(g > tile - overlap for g in gaps):
             raise ExerciseCheckError(
-                f"{where}: neighbours must overlap by at least {overlap} pixels, so consecutive "
-                f"starts may differ by at most tile - overlap = {tile - overlap}."
+                f"{where}: neighbours must overlap by at least {overlap} pixels, so "
+                "consecutive starts may differ by at most tile - overlap = "
+                f"{tile - overlap}."
             )
         if starts[-1] != length - tile:
             raise ExerciseCheckError(
-                f"{where}: the last {length - starts[-1] - tile} pixels are not covered. Add a "
-                f"last tile flush with the end, at length - tile = {length - tile}."
+                f"{where}: the last {length - starts[-1] - tile} pixels are not "
+                "covered. Add a last tile flush with the end, at length - tile = "
+                f"{length - tile}."
             )
         if len(starts) > 1 + math.ceil((length - tile) / (tile - overlap)):
             raise ExerciseCheckError(
-                f"{where}: more tiles than needed; step by tile - overlap = {tile - overlap}."
+                f"{where}: more tiles than needed; step by tile - overlap = "
+                f"{tile - overlap}."
             )
     return _passed(
         "the tiles cover every pixel, overlap enough, and stay inside the image."

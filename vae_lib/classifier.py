@@ -1,9 +1,9 @@
 """A small digit classifier used as a judge of generated images (Chapter 1 onwards).
 
-A decoded image that a classifier trained on real digits recognises with high confidence at
-least looks like *some* digit; a blob or a chimera of strokes does not. This is a lenient test:
-classifiers can be confidently wrong, so passing it does not prove an image is good, but
-failing it shows that an image is not a digit.
+A decoded image that a classifier trained on real digits recognises with high confidence
+at least looks like *some* digit; a blob or a chimera of strokes does not. This is a
+lenient test: classifiers can be confidently wrong, so passing it does not prove an
+image is good, but failing it shows that an image is not a digit.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ class DigitClassifier(nn.Module):
         y = check_tensor(y, "y")
         if y.dtype != torch.int64 or y.shape != x.shape[:1]:
             raise ValueError(
-                f"y must be int64 labels shaped ({x.shape[0]},), got {y.dtype} of shape {tuple(y.shape)}"
+                f"y must be int64 labels shaped ({x.shape[0]},), got {y.dtype} of "
+                f"shape {tuple(y.shape)}"
             )
         return F.cross_entropy(self(x).float(), y, reduction="none")
 
@@ -66,7 +67,8 @@ def train_digit_classifier(
     seed: int = 0,
     progress: bool = False,
 ) -> DigitClassifier:
-    """Train a :class:`DigitClassifier` on images (N, C, H, W) and labels (N,); returns it in eval mode."""
+    """Train a :class:`DigitClassifier` on images (N, C, H, W) and labels (N,); returns
+    it in eval mode."""
     check_images(images, "images")
     torch.manual_seed(seed)
     classifier = DigitClassifier(

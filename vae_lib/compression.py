@@ -1,15 +1,17 @@
 """Lossy compression with a VAE's latent code, and JPEG as the yardstick (Chapter 4).
 
-A VAE compresses an image x to its posterior mean mu(x), rounded to a grid: dimension j is
-quantised with step ``steps[j]`` to an integer k_j, and the decoder turns the grid point
-z_j = k_j * steps[j] back into a picture. Sender and receiver share the prior N(0, 1), so the
-integers can be entropy-coded: an ideal coder spends -log2 P(k_j) bits on k_j, where
-P(k) = Phi((k + 1/2) step) - Phi((k - 1/2) step) is the prior's mass on k's cell, and an
-arithmetic coder needs at most 2 bits more per message (MacKay 2003, Ch. 6). Inactive dimensions
-(Chapter 4's "active units") are not sent: the receiver sets them to 0, where their means sit.
+A VAE compresses an image x to its posterior mean mu(x), rounded to a grid: dimension j
+is quantised with step ``steps[j]`` to an integer k_j, and the decoder turns the grid
+point z_j = k_j * steps[j] back into a picture. Sender and receiver share the prior
+N(0, 1), so the integers can be entropy-coded: an ideal coder spends -log2 P(k_j) bits
+on k_j, where P(k) = Phi((k + 1/2) step) - Phi((k - 1/2) step) is the prior's mass on
+k's cell, and an arithmetic coder needs at most 2 bits more per message
+(MacKay 2003, Ch. 6). Inactive dimensions (Chapter 4's "active units") are not sent: the
+receiver sets them to 0, where their means sit.
 
-For JPEG the file is encoded with Pillow; its size is counted two ways: the whole file, and
-only the entropy-coded scan, which leaves out the headers and tables (most of a small file).
+For JPEG the file is encoded with Pillow; its size is counted two ways: the whole file,
+and only the entropy-coded scan, which leaves out the headers and tables
+(most of a small file).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ ARITHMETIC_CODER_OVERHEAD_BITS = 2.0
 
 
 class LatentCodec(NamedTuple):
-    """Quantisation steps (latent_dim,) and which dimensions are sent (bool, latent_dim)."""
+    """Quantisation steps (latent_dim,) and which dimensions are sent
+    (bool, latent_dim)."""
 
     steps: torch.Tensor
     sent: torch.Tensor
@@ -38,10 +41,12 @@ class LatentCodec(NamedTuple):
     def from_posterior(
         cls, mu: torch.Tensor, logvar: torch.Tensor, scale: float, sent: torch.Tensor
     ) -> LatentCodec:
-        """Steps proportional to each dimension's typical posterior std: ``scale`` * mean_n sigma_j(x_n).
+        """Steps proportional to each dimension's typical posterior std:
+        ``scale`` * mean_n sigma_j(x_n).
 
-        mu, logvar: (N, latent_dim) posterior parameters of training images; a coarser ``scale``
-        spends fewer bits; ``sent`` (latent_dim,) marks the dimensions to transmit.
+        mu, logvar: (N, latent_dim) posterior parameters of training images; a coarser
+        ``scale`` spends fewer bits; ``sent`` (latent_dim,) marks the dimensions to
+        transmit.
         """
         mu, logvar = check_tensor(mu, "mu"), check_tensor(logvar, "logvar")
         if isinstance(scale, bool) or not (
@@ -55,8 +60,9 @@ class LatentCodec(NamedTuple):
             or sent.dtype != torch.bool
         ):
             raise ValueError(
-                f"mu and logvar must be (N, latent_dim) and sent a bool (latent_dim,), got "
-                f"{tuple(mu.shape)}, {tuple(logvar.shape)}, {tuple(sent.shape)} {sent.dtype}"
+                "mu and logvar must be (N, latent_dim) and sent a bool (latent_dim,), "
+                f"got {tuple(mu.shape)}, {tuple(logvar.shape)}, {tuple(sent.shape)} "
+                f"{sent.dtype}"
             )
         steps = scale * torch.exp(0.5 * logvar.float()).mean(dim=0)
         return cls(steps.cpu(), sent.cpu())
@@ -70,20 +76,24 @@ class LatentCodec(NamedTuple):
         return mu.detach().float().cpu()
 
     def quantize(self, mu: torch.Tensor) -> torch.Tensor:
-        """Posterior means (N, latent_dim) -> integers (N, latent_dim), 0 where a dimension is not sent."""
+        """Posterior means (N, latent_dim) -> integers (N, latent_dim), 0 where a
+        dimension is not sent."""
         k = torch.round(self._check(mu) / self.steps)
         return torch.where(self.sent, k, torch.zeros_like(k)).long()
 
     def dequantize(self, k: torch.Tensor) -> torch.Tensor:
-        """Integers (N, latent_dim) -> the grid points the decoder receives, (N, latent_dim)."""
+        """Integers (N, latent_dim) -> the grid points the decoder receives,
+        (N, latent_dim)."""
         return k.float() * self.steps * self.sent
 
     def code_bits(self, k: torch.Tensor) -> torch.Tensor:
-        """Bits to send each row of integers k (N, latent_dim) under the prior, coder overhead included: (N,)."""
+        """Bits to send each row of integers k (N, latent_dim) under the prior, coder
+        overhead included: (N,)."""
         k = k.double()
         step = self.steps.double()
-        # log P(k) = log(Phi(b) - Phi(a)) for the cell [a, b], mirrored to the negative side (where
-        # log_ndtr keeps its precision far into the tail) and without subtracting two numbers near 1.
+        # log P(k) = log(Phi(b) - Phi(a)) for the cell [a, b], mirrored to the negative
+        # side (where log_ndtr keeps its precision far into the tail) and without
+        # subtracting two numbers near 1.
         a = torch.where(k > 0, -(k + 0.5) * step, (k - 0.5) * step)
         b = torch.where(k > 0, -(k - 0.5) * step, (k + 0.5) * step)
         log_b = torch.special.log_ndtr(b)
@@ -93,7 +103,8 @@ class LatentCodec(NamedTuple):
 
 
 class JPEGTable(NamedTuple):
-    """JPEG at each quality (Q,) for each image (N): file bytes, scan bytes and PSNR, each (Q, N)."""
+    """JPEG at each quality (Q,) for each image (N): file bytes, scan bytes and PSNR,
+    each (Q, N)."""
 
     qualities: tuple[int, ...]
     file_bytes: torch.Tensor
@@ -103,8 +114,9 @@ class JPEGTable(NamedTuple):
     def best_within(
         self, budget_bytes: torch.Tensor, count: str = "file"
     ) -> torch.Tensor:
-        """Per image, the PSNR of the best quality whose size fits ``budget_bytes`` (N,); NaN where
-        even the lowest quality is too large. ``count``: ``"file"`` or ``"scan"``."""
+        """Per image, the PSNR of the best quality whose size fits ``budget_bytes``
+        (N,); NaN where even the lowest quality is too large. ``count``: ``"file"`` or
+        ``"scan"``."""
         sizes = self._sizes(count)
         fits = sizes <= torch.as_tensor(budget_bytes, dtype=sizes.dtype)[None, :]
         best = torch.where(fits, self.psnr, torch.tensor(-math.inf)).amax(dim=0)
@@ -113,8 +125,9 @@ class JPEGTable(NamedTuple):
     def smallest_reaching(
         self, target_psnr: torch.Tensor, count: str = "file"
     ) -> torch.Tensor:
-        """Per image, the fewest bytes of any quality whose PSNR reaches ``target_psnr`` (N,) dB; NaN
-        where even the best quality falls short. ``count``: ``"file"`` or ``"scan"``."""
+        """Per image, the fewest bytes of any quality whose PSNR reaches ``target_psnr``
+        (N,) dB; NaN where even the best quality falls short. ``count``: ``"file"`` or
+        ``"scan"``."""
         sizes = self._sizes(count).float()
         reaches = (
             self.psnr >= torch.as_tensor(target_psnr, dtype=self.psnr.dtype)[None, :]
@@ -132,7 +145,8 @@ class JPEGTable(NamedTuple):
 
 
 def _scan_bytes(data: bytes) -> int:
-    """Size of a baseline JPEG's entropy-coded scan: after the SOS header, before the EOI marker."""
+    """Size of a baseline JPEG's entropy-coded scan: after the SOS header, before the
+    EOI marker."""
     sos = data.find(b"\xff\xda")
     if sos < 0 or not data.endswith(b"\xff\xd9"):
         raise ValueError("not a complete single-scan JPEG file")
@@ -143,9 +157,11 @@ def _scan_bytes(data: bytes) -> int:
 def jpeg_roundtrip(
     x: torch.Tensor, quality: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Encode grey images x (N, 1, H, W) in [0, 1] as JPEG (Pillow, optimised Huffman tables) and decode.
+    """Encode grey images x (N, 1, H, W) in [0, 1] as JPEG (Pillow, optimised Huffman
+    tables) and decode.
 
-    Returns the decoded images (N, 1, H, W) and each file's total and scan sizes in bytes, (N,) each.
+    Returns the decoded images (N, 1, H, W) and each file's total and scan sizes in
+    bytes, (N,) each.
     """
     x = check_images(x)
     if x.shape[1] != 1:

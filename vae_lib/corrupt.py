@@ -1,11 +1,14 @@
-"""Ways to damage an image, for Chapters 5 to 7: noise models and masks of missing pixels.
+"""Ways to damage an image, for Chapters 5 to 7: noise models and masks of missing
+pixels.
 
-Every function takes images x (B, C, H, W) with values in [0, 1]; the random ones also take a
-``torch.Generator``, so a corruption is reproducible; none changes its input. Noise keeps values in
-[0, 1] (a sensor saturates), so a damaged image is still a valid image.
+Every function takes images x (B, C, H, W) with values in [0, 1]; the random ones also
+take a ``torch.Generator``, so a corruption is reproducible; none changes its input.
+Noise keeps values in [0, 1] (a sensor saturates), so a damaged image is still a valid
+image.
 
-A mask is a bool tensor (B, 1, H, W) with ``True`` where a pixel is missing (all its channels at
-once); :func:`hide` blanks those pixels. Every mask leaves at least one pixel of each image observed.
+A mask is a bool tensor (B, 1, H, W) with ``True`` where a pixel is missing (all its
+channels at once); :func:`hide` blanks those pixels. Every mask leaves at least one
+pixel of each image observed.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from .validate import check_images
 def _check_generator(generator: object) -> torch.Generator:
     if not isinstance(generator, torch.Generator):
         raise TypeError(
-            f"generator must be a torch.Generator (for reproducible noise), got {type(generator).__name__}"
+            "generator must be a torch.Generator (for reproducible noise), got "
+            f"{type(generator).__name__}"
         )
     return generator
 
@@ -44,8 +48,8 @@ def gaussian_noise(
 ) -> torch.Tensor:
     """y = clip(x + sigma * eps, 0, 1) with eps ~ N(0, I): (B, C, H, W) -> (B, C, H, W).
 
-    The clipping makes the noise non-Gaussian near black and white pixels; the chapters' MAP
-    inference treats it as Gaussian anyway and says so.
+    The clipping makes the noise non-Gaussian near black and white pixels; the chapters'
+    MAP inference treats it as Gaussian anyway and says so.
     """
     x = check_images(x)
     return _add_gaussian(
@@ -56,7 +60,8 @@ def gaussian_noise(
 def _add_gaussian(
     x: torch.Tensor, sigma: float | torch.Tensor, generator: torch.Generator
 ) -> torch.Tensor:
-    """clip(x + sigma * eps, 0, 1) for a number or a per-image tensor (B, 1, 1, 1) sigma (unchecked)."""
+    """clip(x + sigma * eps, 0, 1) for a number or a per-image tensor (B, 1, 1, 1) sigma
+    (unchecked)."""
     eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return (x + sigma * eps).clamp(0.0, 1.0)
 
@@ -64,9 +69,11 @@ def _add_gaussian(
 def salt_and_pepper(
     x: torch.Tensor, p: float, generator: torch.Generator
 ) -> torch.Tensor:
-    """Replace a random fraction ``p`` of pixels by 0 or 1 (each with probability p/2): (B, C, H, W) -> same.
+    """Replace a random fraction ``p`` of pixels by 0 or 1 (each with probability p/2):
+    (B, C, H, W) -> same.
 
-    Each pixel is hit independently; for colour images a hit replaces all channels of the pixel.
+    Each pixel is hit independently; for colour images a hit replaces all channels of
+    the pixel.
     """
     x = check_images(x)
     return _replace_pixels(x, _check_level(p, "p", 1.0), _check_generator(generator))
@@ -89,9 +96,10 @@ def training_noise(
     max_p: float = 0.4,
     share_salt_and_pepper: float = 0.3,
 ) -> torch.Tensor:
-    """A different random corruption for each image, for training denoisers over a range of noise:
-    salt-and-pepper with p ~ U(0, max_p) for a share of the images, Gaussian noise with
-    sigma ~ U(0, max_sigma) for the rest. (B, C, H, W) -> (B, C, H, W); use as ``fit(transform=...)``.
+    """A different random corruption for each image, for training denoisers over a range
+    of noise: salt-and-pepper with p ~ U(0, max_p) for a share of the images, Gaussian
+    noise with sigma ~ U(0, max_sigma) for the rest. (B, C, H, W) -> (B, C, H, W); use
+    as ``fit(transform=...)``.
     """
     x = check_images(x)
     generator = _check_generator(generator)
@@ -130,7 +138,8 @@ def _check_index(value: object, name: str, low: int, high: int) -> int:
 def square_mask(
     x: torch.Tensor, size: int, top: int | None = None, left: int | None = None
 ) -> torch.Tensor:
-    """A ``size`` x ``size`` hole with its top-left corner at (top, left), centred by default: (B, 1, H, W)."""
+    """A ``size`` x ``size`` hole with its top-left corner at (top, left), centred by
+    default: (B, 1, H, W)."""
     mask = _mask_like(x)
     h, w = mask.shape[2:]
     size = _check_index(size, "size", 1, min(h, w))
@@ -141,7 +150,8 @@ def square_mask(
 
 
 def half_mask(x: torch.Tensor, side: str = "bottom") -> torch.Tensor:
-    """The ``side`` ("top", "bottom", "left" or "right") half of every image missing: (B, 1, H, W)."""
+    """The ``side`` ("top", "bottom", "left" or "right") half of every image missing:
+    (B, 1, H, W)."""
     mask = _mask_like(x)
     h, w = mask.shape[2:]
     halves = {
@@ -157,7 +167,8 @@ def half_mask(x: torch.Tensor, side: str = "bottom") -> torch.Tensor:
 
 
 def rows_mask(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-    """Rows ``start`` to ``stop - 1`` missing (a band across the image): (B, 1, H, W)."""
+    """Rows ``start`` to ``stop - 1`` missing (a band across the image):
+    (B, 1, H, W)."""
     mask = _mask_like(x)
     h = mask.shape[2]
     start = _check_index(start, "start", 0, h - 1)
@@ -169,8 +180,8 @@ def rows_mask(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
 def random_mask(
     x: torch.Tensor, fraction: float, generator: torch.Generator
 ) -> torch.Tensor:
-    """Pixels missing completely at random: exactly round(fraction * H * W) per image, chosen
-    uniformly and independently for each image: (B, 1, H, W)."""
+    """Pixels missing completely at random: exactly round(fraction * H * W) per image,
+    chosen uniformly and independently for each image: (B, 1, H, W)."""
     mask = _mask_like(x)
     fraction = _check_level(fraction, "fraction", 1.0)
     generator = _check_generator(generator)
@@ -191,10 +202,10 @@ def stroke_mask(
     *,
     unchecked: bool = False,
 ) -> torch.Tensor:
-    """Random brush strokes, as if someone scribbled over the image: each stroke is a chain of
-    ``segments`` straight pieces with random directions and lengths, drawn with a round brush of
-    diameter ``width`` pixels; every image gets its own strokes: (B, 1, H, W). ``unchecked=True``
-    allows strokes that cover a whole (tiny) image."""
+    """Random brush strokes, as if someone scribbled over the image: each stroke is a
+    chain of ``segments`` straight pieces with random directions and lengths, drawn with
+    a round brush of diameter ``width`` pixels; every image gets its own strokes:
+    (B, 1, H, W). ``unchecked=True`` allows strokes that cover a whole (tiny) image."""
     mask = _mask_like(x)
     generator = _check_generator(generator)
     if (
@@ -236,21 +247,20 @@ def _near_segment(
     b: tuple[torch.Tensor, torch.Tensor],
     radius: float,
 ) -> torch.Tensor:
-    """Pixels whose centres lie within ``radius`` of the segment from a to b, each end a (row, column)
-    pair of (B, 1, 1) tensors: (B, H, W) bool."""
+    """Pixels whose centres lie within ``radius`` of the segment from a to b, each end a
+    (row, column) pair of (B, 1, 1) tensors: (B, H, W) bool."""
     dy, dx = b[0] - a[0], b[1] - a[1]
     length2 = (dy * dy + dx * dx).clamp_min(1e-12)
-    t = (((rows - a[0]) * dy + (cols - a[1]) * dx) / length2).clamp(
-        0.0, 1.0
-    )  # (B, H, W)
+    # (B, H, W)
+    t = (((rows - a[0]) * dy + (cols - a[1]) * dx) / length2).clamp(0.0, 1.0)
     return (rows - a[0] - t * dy) ** 2 + (cols - a[1] - t * dx) ** 2 <= radius * radius
 
 
 def training_mask(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """A different random mask for each image, for training inpainting models on every kind of hole
-    (the same five kinds in equal shares): a square of side 6 to 20 pixels anywhere, one half, a band
-    of 4 to 14 rows, 10% to 90% of the pixels at random, or 1 to 4 strokes 3 pixels wide.
-    (B, C, H, W) -> (B, 1, H, W)."""
+    """A different random mask for each image, for training inpainting models on every
+    kind of hole (the same five kinds in equal shares): a square of side 6 to 20 pixels
+    anywhere, one half, a band of 4 to 14 rows, 10% to 90% of the pixels at random, or 1
+    to 4 strokes 3 pixels wide. (B, C, H, W) -> (B, 1, H, W)."""
     mask = _mask_like(x)
     generator = _check_generator(generator)
     b, _, h, w = mask.shape
@@ -282,9 +292,8 @@ def training_mask(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         [square, half.expand(b, h, w), band.expand(b, h, w), scattered, strokes]
     )
     mask[:, 0] = choices[kind, torch.arange(b)].to(x.device)
-    mask[mask.flatten(1).all(dim=1)] = (
-        False  # on a tiny image random pixels or strokes may hide all: keep it whole
-    )
+    # on a tiny image random pixels or strokes may hide all: keep it whole
+    mask[mask.flatten(1).all(dim=1)] = False
     return mask
 
 
@@ -292,24 +301,27 @@ def _at_least_one_observed(mask: torch.Tensor) -> torch.Tensor:
     hidden = mask.flatten(1).all(dim=1)
     if hidden.any():
         raise ValueError(
-            f"a mask must leave at least one pixel observed, but it hides every pixel of "
-            f"{int(hidden.sum())} image(s) (first: index {int(hidden.nonzero()[0])})"
+            "a mask must leave at least one pixel observed, but it hides every pixel "
+            f"of {int(hidden.sum())} image(s) (first: index "
+            f"{int(hidden.nonzero()[0])})"
         )
     return mask
 
 
 def check_mask(mask: object, x: torch.Tensor, name: str = "mask") -> torch.Tensor:
-    """Fail unless ``mask`` is a bool tensor (B, 1, H, W) for images x (B, C, H, W) (a pixel is
-    missing in all its channels at once) that leaves at least one pixel of each image observed."""
+    """Fail unless ``mask`` is a bool tensor (B, 1, H, W) for images x (B, C, H, W) (a
+    pixel is missing in all its channels at once) that leaves at least one pixel of each
+    image observed."""
     if not isinstance(mask, torch.Tensor):
         raise TypeError(
-            f"{name} must be a torch.Tensor of dtype bool (True = missing), got {type(mask).__name__}"
+            f"{name} must be a torch.Tensor of dtype bool (True = missing), got "
+            f"{type(mask).__name__}"
         )
     if mask.dtype != torch.bool:
         raise TypeError(
             f"{name} must have dtype torch.bool (True = missing), got {mask.dtype}"
         )
-    b, c, h, w = x.shape
+    b, _c, h, w = x.shape
     if tuple(mask.shape) != (b, 1, h, w):
         raise ValueError(
             f"{name} must be shaped (B, 1, H, W) = {(b, 1, h, w)} to match the images "
@@ -317,13 +329,15 @@ def check_mask(mask: object, x: torch.Tensor, name: str = "mask") -> torch.Tenso
         )
     if mask.device != x.device:
         raise ValueError(
-            f"{name} is on {mask.device} but the images are on {x.device}: move them together"
+            f"{name} is on {mask.device} but the images are on {x.device}: move them "
+            "together"
         )
     return _at_least_one_observed(mask)
 
 
 def hide(x: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
-    """The damaged images: missing pixels (``mask`` True) set to ``fill``: (B, C, H, W) -> same."""
+    """The damaged images: missing pixels (``mask`` True) set to ``fill``:
+    (B, C, H, W) -> same."""
     x = check_images(x)
     mask = check_mask(mask, x)
     fill = _check_level(fill, "fill", 1.0)

@@ -1,13 +1,15 @@
 """Data sets the book uses, shipped or found offline, as tensors on the device.
 
-Each data set is a :class:`DatasetSpec` in :data:`DATASETS`: four IDX files and the SHA-256 of
-their uncompressed content. :func:`load_dataset` finds them (see :func:`find_dataset_files`),
-verifies and parses them with NumPy, and returns float32 images in [0, 1] shaped (N, 1, 28, 28)
-moved to the device in one copy. Introduced in Chapter 1; binarisation in Chapter 2.
+Each data set is a :class:`DatasetSpec` in :data:`DATASETS`: four IDX files and the
+SHA-256 of their uncompressed content. :func:`load_dataset` finds them (see
+:func:`find_dataset_files`), verifies and parses them with NumPy, and returns float32
+images in [0, 1] shaped (N, 1, 28, 28) moved to the device in one copy. Introduced in
+Chapter 1; binarisation in Chapter 2.
 
-The colour patch data sets of :data:`PATCH_DATASETS` (Chapter 7) are cut, seeded, from photographs
-bundled with scikit-image (:mod:`vae_lib.photos`); their labels say which photograph each patch
-came from, and the test split's photographs are never seen in training.
+The colour patch data sets of :data:`PATCH_DATASETS` (Chapter 7) are cut, seeded, from
+photographs bundled with scikit-image (:mod:`vae_lib.photos`); their labels say which
+photograph each patch came from, and the test split's photographs are never seen in
+training.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ _FILE_STEMS = {
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """Where a data set may be found and the SHA-256 of each file's uncompressed content."""
+    """Where a data set may be found and the SHA-256 of each file's uncompressed
+    content."""
 
     name: str
     folder: str  # under the data directory
@@ -52,22 +55,41 @@ DATASETS: dict[str, DatasetSpec] = {
         name="mnist",
         folder="mnist",
         sha256={
-            "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-            "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-            "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-            "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+            "train-images-idx3-ubyte": (
+                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"
+            ),
+            "train-labels-idx1-ubyte": (
+                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"
+            ),
+            "t10k-images-idx3-ubyte": (
+                "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"
+            ),
+            "t10k-labels-idx1-ubyte": (
+                "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"
+            ),
         },
         classes=tuple(str(d) for d in range(10)),
-        how_to_get="MNIST ships with the book in data/mnist/; restore it with `git checkout data/mnist`.",
+        how_to_get=(
+            "MNIST ships with the book in data/mnist/; restore it with "
+            "`git checkout data/mnist`."
+        ),
     ),
     "fashion-mnist": DatasetSpec(
         name="fashion-mnist",
         folder="fashion-mnist",
         sha256={
-            "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-            "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-            "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-            "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+            "train-images-idx3-ubyte": (
+                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"
+            ),
+            "train-labels-idx1-ubyte": (
+                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"
+            ),
+            "t10k-images-idx3-ubyte": (
+                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"
+            ),
+            "t10k-labels-idx1-ubyte": (
+                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"
+            ),
         },
         classes=(
             "T-shirt/top",
@@ -84,10 +106,12 @@ DATASETS: dict[str, DatasetSpec] = {
         system_dirs=("/usr/share/datasets/fashion-mnist",),
         url="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com",
         how_to_get=(
-            "Fashion-MNIST was not found. Get it one of three ways: (1) put the four IDX .gz files in "
-            "data/fashion-mnist/; (2) on Debian or Ubuntu, `apt-get install dataset-fashion-mnist` "
-            "(files in /usr/share/datasets/fashion-mnist); (3) with a network, call "
-            "load_dataset('fashion-mnist', download=True), which verifies each file's checksum."
+            "Fashion-MNIST was not found. Get it one of three ways: (1) put the four "
+            "IDX .gz files in data/fashion-mnist/; (2) on Debian or Ubuntu, "
+            "`apt-get install dataset-fashion-mnist` (files in "
+            "/usr/share/datasets/fashion-mnist); (3) with a network, call "
+            "load_dataset('fashion-mnist', download=True), which verifies each file's "
+            "checksum."
         ),
     ),
 }
@@ -95,8 +119,9 @@ DATASETS: dict[str, DatasetSpec] = {
 
 @dataclass(frozen=True)
 class PatchSpec:
-    """Square colour patches of side ``size``: ``num_train`` from the training photographs and
-    ``num_test`` from the held-out ones (:data:`vae_lib.photos.SPLIT_PHOTOS`), drawn with ``seed``."""
+    """Square colour patches of side ``size``: ``num_train`` from the training
+    photographs and ``num_test`` from the held-out ones
+    (:data:`vae_lib.photos.SPLIT_PHOTOS`), drawn with ``seed``."""
 
     size: int
     num_train: int
@@ -128,7 +153,8 @@ class ImageDataset:
 
 
 def data_dir() -> Path:
-    """The data directory: ``$VAE_BOOK_DATA`` if set, else the repository's ``data/``."""
+    """The data directory: ``$VAE_BOOK_DATA`` if set, else the repository's
+    ``data/``."""
     override = os.environ.get(DATA_DIR_VARIABLE)
     if override:
         return Path(override)
@@ -145,9 +171,10 @@ def find_dataset_files(
 ) -> Path:
     """The folder that holds all four files of data set ``name``.
 
-    Looks in ``<data dir>/<folder>``, then the spec's system folders (a Debian package), then,
-    when ``download`` is true and the spec has a mirror, downloads into ``<data dir>/<folder>``
-    with checksums. Otherwise raises :class:`DataFileError` saying the ways to get it.
+    Looks in ``<data dir>/<folder>``, then the spec's system folders (a Debian package),
+    then, when ``download`` is true and the spec has a mirror, downloads into
+    ``<data dir>/<folder>`` with checksums. Otherwise raises :class:`DataFileError`
+    saying the ways to get it.
     """
     spec = _spec(name)
     local = Path(root or data_dir()) / spec.folder
@@ -174,9 +201,9 @@ def load_dataset(
     """Load a split of a data set as float32 images in [0, 1], shaped (N, 1, 28, 28).
 
     The checksums are verified on every load (about a second for MNIST's training set).
-    ``device=None`` picks the fastest device; the data are moved there in one copy.
-    A patch data set (``"photo-patches-32"``, ``"photo-patches-64"``) gives (N, 3, size, size) and
-    labels naming the source photograph among ``classes``.
+    ``device=None`` picks the fastest device; the data are moved there in one copy. A
+    patch data set (``"photo-patches-32"``, ``"photo-patches-64"``) gives
+    (N, 3, size, size) and labels naming the source photograph among ``classes``.
     """
     check_choice(name, "dataset name", (*DATASETS, *PATCH_DATASETS))
     check_choice(split, "split", SPLITS)
@@ -201,9 +228,8 @@ def load_dataset(
             f"{name} {split}: {images.shape} images do not match {labels.shape} labels"
         )
     target = resolve_device(device)
-    pixels = (
-        torch.from_numpy(images.copy()).unsqueeze(1).to(target)
-    )  # (N, 1, 28, 28) uint8, one copy
+    # (N, 1, 28, 28) uint8, one copy
+    pixels = torch.from_numpy(images.copy()).unsqueeze(1).to(target)
     return ImageDataset(
         images=pixels.float().div_(255.0),
         labels=torch.from_numpy(labels.astype(np.int64)).to(target),
@@ -214,8 +240,8 @@ def load_dataset(
 def binarize_static(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """One fixed Bernoulli draw per pixel, the same every call for the same ``seed``.
 
-    x: (B, C, H, W) in [0, 1] -> (B, C, H, W) of 0.0/1.0. The draws are made on the CPU so that
-    they do not depend on the device.
+    x: (B, C, H, W) in [0, 1] -> (B, C, H, W) of 0.0/1.0. The draws are made on the CPU
+    so that they do not depend on the device.
     """
     check_images(x)
     generator = torch.Generator().manual_seed(seed)
@@ -227,7 +253,8 @@ def binarize_dynamic(
 ) -> torch.Tensor:
     """A fresh Bernoulli draw per pixel each call: dynamic binarisation (Chapter 2).
 
-    x: (B, C, H, W) in [0, 1] -> same shape of 0.0/1.0; ``generator`` must be on x's device.
+    x: (B, C, H, W) in [0, 1] -> same shape of 0.0/1.0; ``generator`` must be on x's
+    device.
     """
     check_images(x)
     if generator is not None and generator.device.type != x.device.type:

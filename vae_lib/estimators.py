@@ -1,13 +1,15 @@
-"""Two ways to estimate the gradient of E_q[f(z)] with respect to q's parameters (Chapter 3).
+"""Two ways to estimate the gradient of E_q[f(z)] with respect to q's parameters
+(Chapter 3).
 
-q = N(mu, diag(exp(log_std))^2). Each function returns one gradient estimate per sample, shaped
-(S, 2 d): the derivatives with respect to mu (first d columns) and log_std (last d), so that a
-chapter can average them (the estimate) and take their variance (its cost).
+q = N(mu, diag(exp(log_std))^2). Each function returns one gradient estimate per sample,
+shaped (S, 2 d): the derivatives with respect to mu (first d columns) and log_std
+(last d), so that a chapter can average them (the estimate) and take their variance
+(its cost).
 
-* Score function (REINFORCE, Williams 1992): grad = E[(f(z) - b) grad log q(z)], z ~ q drawn
-  without a gradient path; any constant baseline b keeps it unbiased.
-* Pathwise (reparameterization, Kingma & Welling 2014): z = mu + std * eps, eps ~ N(0, I),
-  grad = E[grad_z f(z) * dz/dparams]; needs f differentiable in z.
+* Score function (REINFORCE, Williams 1992): grad = E[(f(z) - b) grad log q(z)], z ~ q
+  drawn without a gradient path; any constant baseline b keeps it unbiased.
+* Pathwise (reparameterization, Kingma & Welling 2014): z = mu + std * eps,
+  eps ~ N(0, I), grad = E[grad_z f(z) * dz/dparams]; needs f differentiable in z.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ def _draw(
     mu, log_std = check_tensor(mu, "mu"), check_tensor(log_std, "log_std")
     if mu.dim() != 1 or mu.shape != log_std.shape:
         raise ValueError(
-            f"mu and log_std must both be (d,), got {tuple(mu.shape)} and {tuple(log_std.shape)}"
+            f"mu and log_std must both be (d,), got {tuple(mu.shape)} and "
+            f"{tuple(log_std.shape)}"
         )
     check_positive_int(num_samples, "num_samples")
     return torch.randn(
@@ -54,9 +57,8 @@ def score_function_gradients(
     eps = _draw(mu, log_std, num_samples, generator)
     mu, std = mu.detach(), log_std.detach().exp()
     z = mu + std * eps  # (S, d), no gradient path
-    score = torch.cat(
-        [(z - mu) / std**2, (z - mu) ** 2 / std**2 - 1], dim=1
-    )  # (S, 2 d)
+    # (S, 2 d)
+    score = torch.cat([(z - mu) / std**2, (z - mu) ** 2 / std**2 - 1], dim=1)
     with torch.no_grad():
         values = f(z)  # (S,)
     return (values - baseline).unsqueeze(1) * score
@@ -70,7 +72,8 @@ def pathwise_gradients(
     *,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Per-sample pathwise estimates (S, 2 d): grad_mu = grad_z f, grad_log_std = grad_z f * std * eps."""
+    """Per-sample pathwise estimates (S, 2 d): grad_mu = grad_z f,
+    grad_log_std = grad_z f * std * eps."""
     eps = _draw(mu, log_std, num_samples, generator)
     std = log_std.detach().exp()
     z = (mu.detach() + std * eps).requires_grad_(True)  # (S, d)

@@ -1,9 +1,11 @@
-"""Files on disk: IDX parsing, SHA-256 verification, atomic writes and checked downloads.
+"""Files on disk: IDX parsing, SHA-256 verification, atomic writes and checked
+downloads.
 
 Used by :mod:`vae_lib.data` (Chapter 1) and :mod:`vae_lib.checkpoints`.
 
-Nothing is written half: every file goes to a temporary name in the same folder and is renamed
-into place only when complete (a rename within one folder is atomic on POSIX and Windows).
+Nothing is written half: every file goes to a temporary name in the same folder and is
+renamed into place only when complete (a rename within one folder is atomic on POSIX and
+Windows).
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ def sha256_hex(data: bytes) -> str:
 
 
 def read_verified(path: Path, sha256: str) -> bytes:
-    """Read ``path`` (gunzipped if it ends in .gz) and check the SHA-256 of its *content*.
+    """Read ``path`` (gunzipped if it ends in .gz) and check the SHA-256 of its
+    *content*.
 
-    The checksum is of the uncompressed bytes, so a copy compressed differently (a Debian package,
-    an upstream mirror) verifies against the same record.
+    The checksum is of the uncompressed bytes, so a copy compressed differently (a
+    Debian package, an upstream mirror) verifies against the same record.
     """
     path = Path(path)
     if not path.is_file():
@@ -66,14 +69,16 @@ def _verified_content(raw: bytes, *, gzipped: bool, source: str, sha256: str) ->
     digest = sha256_hex(data)
     if digest != sha256:
         raise DataFileError(
-            f"{source} does not match its checksum: expected SHA-256 of the content {sha256}, "
-            f"got {digest} ({len(data)} bytes); replace it with a fresh copy"
+            f"{source} does not match its checksum: expected SHA-256 of the content "
+            f"{sha256}, got {digest} ({len(data)} bytes); replace it with a fresh "
+            "copy"
         )
     return data
 
 
 def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
-    """Parse LeCun's IDX format: magic (0, 0, type, ndim), ndim big-endian sizes, then the values."""
+    """Parse LeCun's IDX format: magic (0, 0, type, ndim), ndim big-endian sizes, then
+    the values."""
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise DataFileError(
             f"{name} is not an IDX file: its first bytes are {data[:4]!r}"
@@ -87,14 +92,16 @@ def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(data) != expected:
         raise DataFileError(
-            f"{name}: header says shape {shape} ({expected} bytes) but the file has {len(data)} bytes"
+            f"{name}: header says shape {shape} ({expected} bytes) but the file has "
+            f"{len(data)} bytes"
         )
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
 
 
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block
+    succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
@@ -104,7 +111,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.umask(umask)
     try:
         yield tmp_path
-        # mkstemp makes 0600, and writers may replace the file: give the result the usual permissions.
+        # mkstemp makes 0600, and writers may replace the file: give the result the
+        # usual permissions.
         tmp_path.chmod(0o666 & ~umask)
         os.replace(tmp_path, path)
     finally:
@@ -112,10 +120,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 def download_verified(url: str, path: Path, sha256: str, timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``path`` and keep it only if complete and its content matches ``sha256``.
+    """Download ``url`` to ``path`` and keep it only if complete and its content matches
+    ``sha256``.
 
-    A checksum mismatch or a transfer cut off halfway raises :class:`DataFileError` and leaves
-    no file behind.
+    A checksum mismatch or a transfer cut off halfway raises :class:`DataFileError` and
+    leaves no file behind.
     """
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -137,7 +146,8 @@ def download_verified(url: str, path: Path, sha256: str, timeout: float = 60.0) 
             raise DataFileError(f"download of {url} failed: {exc}") from exc
         if expected_length is not None and written != int(expected_length):
             raise DataFileError(
-                f"download of {url} was cut off: got {written} of {expected_length} bytes"
+                f"download of {url} was cut off: got {written} of "
+                f"{expected_length} bytes"
             )
         _verified_content(
             tmp.read_bytes(),

@@ -1,9 +1,11 @@
-"""What a trained VAE's latent space holds (Chapter 4): codes, rate and distortion, active units, paths.
+"""What a trained VAE's latent space holds (Chapter 4): codes, rate and distortion,
+active units, paths.
 
-``rate_distortion`` splits the negative ELBO into the rate R = KL(q(z|x) || p(z)) (nats the code
-costs) and the distortion D = -E_q[log p(x|z)] (nats the reconstruction misses), so -ELBO = R + D
-(Alemi et al. 2018). ``active_units`` counts latent dimensions whose posterior mean changes with
-the input (Burda et al. 2016). ``lerp``/``slerp`` interpolate between codes.
+``rate_distortion`` splits the negative ELBO into the rate R = KL(q(z|x) || p(z))
+(nats the code costs) and the distortion D = -E_q[log p(x|z)] (nats the reconstruction
+misses), so -ELBO = R + D (Alemi et al. 2018). ``active_units`` counts latent dimensions
+whose posterior mean changes with the input (Burda et al. 2016). ``lerp``/``slerp``
+interpolate between codes.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from .validate import (
 
 
 class RateDistortion(NamedTuple):
-    """Per-example rate and distortion in nats, each (N,); their sum is the negative ELBO."""
+    """Per-example rate and distortion in nats, each (N,); their sum is the negative
+    ELBO."""
 
     rate: torch.Tensor
     distortion: torch.Tensor
@@ -44,7 +47,8 @@ def _batches(x: torch.Tensor, batch_size: int):
 def latent_means(
     model: nn.Module, x: torch.Tensor, batch_size: int = 1000
 ) -> torch.Tensor:
-    """Posterior means mu(x) of images x (N, C, H, W) on the model's device: (N, latent_dim)."""
+    """Posterior means mu(x) of images x (N, C, H, W) on the model's device:
+    (N, latent_dim)."""
     device = next(model.parameters()).device
     check_images(x)
     model.eval()
@@ -57,7 +61,8 @@ def latent_means(
 def reconstruct(
     model: nn.Module, x: torch.Tensor, batch_size: int = 1000
 ) -> torch.Tensor:
-    """E[x | z = mu(x)]: decode each image's posterior mean, (N, C, H, W) -> (N, C, H, W) in [0, 1]."""
+    """E[x | z = mu(x)]: decode each image's posterior mean, (N, C, H, W) ->
+    (N, C, H, W) in [0, 1]."""
     return torch.cat(
         [
             model.mean_image(mu)
@@ -70,7 +75,8 @@ def reconstruct(
 def rate_distortion(
     model: nn.Module, x: torch.Tensor, seed: int = 0, batch_size: int = 1000
 ) -> RateDistortion:
-    """Closed-form rate and one-sample (seeded) distortion of each image x (N, C, H, W), in nats."""
+    """Closed-form rate and one-sample (seeded) distortion of each image x (N, C, H, W),
+    in nats."""
     device = next(model.parameters()).device
     check_images(x)
     model.eval()
@@ -87,7 +93,8 @@ def rate_distortion(
 def kl_per_dimension(
     model: nn.Module, x: torch.Tensor, batch_size: int = 1000
 ) -> torch.Tensor:
-    """Mean over images x (N, C, H, W) of each latent dimension's KL to the prior, nats: (latent_dim,)."""
+    """Mean over images x (N, C, H, W) of each latent dimension's KL to the prior, nats:
+    (latent_dim,)."""
     device = next(model.parameters()).device
     check_images(x)
     model.eval()
@@ -100,9 +107,11 @@ def kl_per_dimension(
 
 
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
-    """Which latent dimensions are active: Var over images of the posterior mean > ``threshold``.
+    """Which latent dimensions are active: Var over images of the posterior mean
+    > ``threshold``.
 
-    mu: posterior means (N, latent_dim) -> bool (latent_dim,). Burda et al. (2016), Section 5.2.
+    mu: posterior means (N, latent_dim) -> bool (latent_dim,). Burda et al. (2016),
+    Section 5.2.
     """
     mu = check_tensor(mu, "mu")
     if mu.dim() != 2 or mu.shape[0] < 2:
@@ -118,27 +127,29 @@ def _path_weights(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Ten
     check_same_shape(z_a, z_b, ("z_a", "z_b"))
     if z_a.dim() != 1:
         raise ValueError(
-            f"z_a and z_b must be single codes of shape (latent_dim,), got {tuple(z_a.shape)}"
+            "z_a and z_b must be single codes of shape (latent_dim,), got "
+            f"{tuple(z_a.shape)}"
         )
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise ValueError(
             f"steps must be an int >= 2 (both end points included), got {steps!r}"
         )
-    return torch.linspace(0, 1, steps, device=z_a.device, dtype=z_a.dtype)[
-        :, None
-    ]  # (steps, 1)
+    # (steps, 1)
+    return torch.linspace(0, 1, steps, device=z_a.device, dtype=z_a.dtype)[:, None]
 
 
 def lerp(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:
-    """Straight line from z_a to z_b (latent_dim,): (steps, latent_dim), both ends included."""
+    """Straight line from z_a to z_b (latent_dim,): (steps, latent_dim), both ends
+    included."""
     t = _path_weights(z_a, z_b, steps)
     return (1 - t) * z_a + t * z_b
 
 
 def slerp(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:
-    """Spherical interpolation (White 2016): follow the great circle between the directions of z_a
-    and z_b while the norm changes linearly, so intermediate codes keep the typical norm of samples
-    from N(0, I) instead of cutting through the low-density centre. (steps, latent_dim)."""
+    """Spherical interpolation (White 2016): follow the great circle between the
+    directions of z_a and z_b while the norm changes linearly, so intermediate codes
+    keep the typical norm of samples from N(0, I) instead of cutting through the
+    low-density centre. (steps, latent_dim)."""
     t = _path_weights(z_a, z_b, steps)
     norm_a, norm_b = z_a.norm(), z_b.norm()
     if norm_a == 0 or norm_b == 0:
@@ -149,13 +160,12 @@ def slerp(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:
     cosine = (u_a @ u_b).clamp(-1.0, 1.0)
     if cosine < -1 + 1e-6:
         raise ValueError(
-            "slerp needs codes that do not point in opposite directions: every half great "
-            "circle joins them, so the path is not defined"
+            "slerp needs codes that do not point in opposite directions: every half "
+            "great circle joins them, so the path is not defined"
         )
     omega = torch.arccos(cosine)
-    if (
-        omega < 1e-3
-    ):  # parallel within rounding: sin(omega) cancels, and the arc is a line
+    # parallel within rounding: sin(omega) cancels, and the arc is a line
+    if omega < 1e-3:
         direction = (1 - t) * u_a + t * u_b
         direction = direction / direction.norm(dim=1, keepdim=True)
     else:
@@ -166,9 +176,10 @@ def slerp(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:
 
 
 def latent_grid(num_per_side: int, extent: float = 0.95) -> torch.Tensor:
-    """A (num_per_side**2, 2) grid of 2-D codes, evenly spaced in probability under N(0, I):
-    each axis takes the standard normal quantiles of linspace(1 - extent, extent) (Kingma & Welling 2014,
-    Fig. 4). Row-major with z_2 decreasing down the rows, so it plots like a map."""
+    """A (num_per_side**2, 2) grid of 2-D codes, evenly spaced in probability under
+    N(0, I): each axis takes the standard normal quantiles of
+    linspace(1 - extent, extent) (Kingma & Welling 2014, Fig. 4). Row-major with z_2
+    decreasing down the rows, so it plots like a map."""
     check_positive_int(num_per_side, "num_per_side")
     if not 0.5 < extent < 1:
         raise ValueError(f"extent must lie in (0.5, 1), got {extent!r}")
@@ -180,11 +191,13 @@ def latent_grid(num_per_side: int, extent: float = 0.95) -> torch.Tensor:
 
 
 def traverse(z: torch.Tensor, dim: int, values: torch.Tensor) -> torch.Tensor:
-    """Copies of code z (latent_dim,) with dimension ``dim`` set to each of ``values`` (n,): (n, latent_dim)."""
+    """Copies of code z (latent_dim,) with dimension ``dim`` set to each of ``values``
+    (n,): (n, latent_dim)."""
     z, values = check_tensor(z, "z"), check_tensor(values, "values")
     if z.dim() != 1 or values.dim() != 1:
         raise ValueError(
-            f"z must be (latent_dim,) and values (n,), got {tuple(z.shape)} and {tuple(values.shape)}"
+            f"z must be (latent_dim,) and values (n,), got {tuple(z.shape)} and "
+            f"{tuple(values.shape)}"
         )
     if isinstance(dim, bool) or not isinstance(dim, int) or not 0 <= dim < z.shape[0]:
         raise ValueError(f"dim must be an index in [0, {z.shape[0]}), got {dim!r}")

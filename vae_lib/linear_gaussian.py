@@ -1,11 +1,12 @@
-"""A latent-variable model whose every quantity is exact: the linear-Gaussian model (Chapter 2).
+"""A latent-variable model whose every quantity is exact: the linear-Gaussian model
+(Chapter 2).
 
 z ~ N(0, I_d),  x | z ~ N(W z + b, sigma^2 I_D).
 
 Its marginal is Gaussian, p(x) = N(b, W W^T + sigma^2 I), and so is its posterior,
-p(z | x) = N(S W^T (x - b) / sigma^2, S) with S = (I + W^T W / sigma^2)^{-1} (probabilistic PCA,
-Tipping & Bishop 1999). The book uses it as ground truth for the ELBO, the IWAE bound and the
-gradient estimators.
+p(z | x) = N(S W^T (x - b) / sigma^2, S) with S = (I + W^T W / sigma^2)^{-1}
+(probabilistic PCA, Tipping & Bishop 1999). The book uses it as ground truth for the
+ELBO, the IWAE bound and the gradient estimators.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from .validate import check_positive_float, check_positive_int, check_tensor
 
 @dataclass(frozen=True)
 class LinearGaussianModel:
-    """W (D, d), b (D,), noise standard deviation sigma > 0; float64 for exact checks."""
+    """W (D, d), b (D,), noise standard deviation sigma > 0; float64 for exact
+    checks."""
 
     W: torch.Tensor
     b: torch.Tensor
@@ -33,7 +35,8 @@ class LinearGaussianModel:
         check_positive_float(self.sigma, "sigma")
         if self.W.dim() != 2 or self.b.shape != (self.W.shape[0],):
             raise ValueError(
-                f"W must be (D, d) and b (D,), got {tuple(self.W.shape)} and {tuple(self.b.shape)}"
+                f"W must be (D, d) and b (D,), got {tuple(self.W.shape)} and "
+                f"{tuple(self.b.shape)}"
             )
 
     @classmethod
@@ -92,9 +95,8 @@ class LinearGaussianModel:
             + self.W.T @ self.W / self.sigma**2
         )
         covariance = torch.linalg.inv(precision)
-        mean = (
-            (x - self.b) @ self.W @ covariance / self.sigma**2
-        )  # (B, d); covariance is symmetric
+        # (B, d); covariance is symmetric
+        mean = (x - self.b) @ self.W @ covariance / self.sigma**2
         return MultivariateNormal(
             mean, covariance_matrix=covariance.expand(x.shape[0], -1, -1)
         )
@@ -104,7 +106,8 @@ class LinearGaussianModel:
         x = self._check_x(x)
         if z.dim() != 3 or z.shape[1:] != (x.shape[0], self.latent_dim):
             raise ValueError(
-                f"z must be shaped (K, {x.shape[0]}, {self.latent_dim}), got {tuple(z.shape)}"
+                f"z must be shaped (K, {x.shape[0]}, {self.latent_dim}), got "
+                f"{tuple(z.shape)}"
             )
         log_pz = -0.5 * (z**2 + math.log(2 * math.pi)).sum(dim=-1)
         residual = x - (z @ self.W.T + self.b)  # (K, B, D)
@@ -116,17 +119,21 @@ class LinearGaussianModel:
     def exact_elbo(self, x: torch.Tensor, q: MultivariateNormal) -> torch.Tensor:
         """The ELBO of a Gaussian q(z | x) = N(m, S) in closed form, per example (B,).
 
-        E_q[log p(x|z)] = -D/2 log(2 pi sigma^2) - (||x - W m - b||^2 + tr(W S W^T)) / (2 sigma^2),
-        E_q[log p(z)]   = -d/2 log(2 pi) - (||m||^2 + tr S) / 2,   H[q] = 1/2 log det(2 pi e S).
+        E_q[log p(x|z)] = -D/2 log(2 pi sigma^2)
+                          - (||x - W m - b||^2 + tr(W S W^T)) / (2 sigma^2),
+        E_q[log p(z)]   = -d/2 log(2 pi) - (||m||^2 + tr S) / 2,
+        H[q] = 1/2 log det(2 pi e S).
         """
         x = self._check_x(x)
+        # (B, d), (B, d, d)
         m, S = (
             q.mean.to(self.W.dtype),
             q.covariance_matrix.to(self.W.dtype),
-        )  # (B, d), (B, d, d)
+        )
         if m.shape != (x.shape[0], self.latent_dim):
             raise ValueError(
-                f"q must have mean shaped ({x.shape[0]}, {self.latent_dim}), got {tuple(m.shape)}"
+                f"q must have mean shaped ({x.shape[0]}, {self.latent_dim}), got "
+                f"{tuple(m.shape)}"
             )
         trace_wsw = torch.einsum("ij,bjk,ik->b", self.W, S, self.W)  # tr(W S W^T)
         residual = ((x - m @ self.W.T - self.b) ** 2).sum(dim=1)

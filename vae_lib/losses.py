@@ -1,8 +1,9 @@
-"""Log-likelihoods, the closed-form Gaussian KL and the ELBO (Chapter 2), per example in nats.
+"""Log-likelihoods, the closed-form Gaussian KL and the ELBO (Chapter 2), per example
+in nats.
 
-The likelihoods and the KL reduce over every dimension but the first and return shape (B,);
-``elbo`` combines such per-example values. They compute in
-float32 even under bf16 autocast, so the numbers a chapter prints are not rounded to bf16.
+The likelihoods and the KL reduce over every dimension but the first and return shape
+(B,); ``elbo`` combines such per-example values. They compute in float32 even under bf16
+autocast, so the numbers a chapter prints are not rounded to bf16.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from .validate import (
 def _per_example_sum(
     t: torch.Tensor, where: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Sum over everything but the batch axis, counting only entries where ``where`` is True (if given)."""
+    """Sum over everything but the batch axis, counting only entries where ``where`` is
+    True (if given)."""
     if where is not None:
         if (
             where.dtype != torch.bool
@@ -31,7 +33,8 @@ def _per_example_sum(
             or where.shape[0] != t.shape[0]
         ):
             raise ValueError(
-                f"where must be a bool tensor broadcastable to {tuple(t.shape)} with the same batch size, "
+                "where must be a bool tensor broadcastable to "
+                f"{tuple(t.shape)} with the same batch size, "
                 f"got {where.dtype} {tuple(where.shape)}"
             )
         t = torch.where(where, t, torch.zeros((), dtype=t.dtype, device=t.device))
@@ -46,7 +49,8 @@ def _pair(
     check_same_device(a, b, names)
     if a.dim() < 1 or a.shape[0] == 0:
         raise ValueError(
-            f"{names[0]} must have a non-empty batch dimension first, got shape {tuple(a.shape)}"
+            f"{names[0]} must have a non-empty batch dimension first, got shape "
+            f"{tuple(a.shape)}"
         )
     return a.float(), b.float()
 
@@ -60,11 +64,13 @@ def squared_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def bernoulli_log_likelihood(
     logits: torch.Tensor, x: torch.Tensor, where: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """log p(x | logits) = sum_i [x_i log s_i + (1 - x_i) log(1 - s_i)], s = sigmoid(logits).
+    """log p(x | logits) = sum_i [x_i log s_i + (1 - x_i) log(1 - s_i)],
+    s = sigmoid(logits).
 
-    x must be in [0, 1]. For binary x this is a log-probability; for grey levels it is the
-    negative "binary cross-entropy", which is not a normalised likelihood (Chapter 2). With a bool
-    ``where`` (e.g. (B, 1, H, W)), only those pixels count: the likelihood of the observed pixels.
+    x must be in [0, 1]. For binary x this is a log-probability; for grey levels it is
+    the negative "binary cross-entropy", which is not a normalised likelihood
+    (Chapter 2). With a bool ``where`` (e.g. (B, 1, H, W)), only those pixels count: the
+    likelihood of the observed pixels.
     """
     logits, x = _pair(logits, x, ("logits", "x"))
     check_unit_range(x, "x", "be in [0, 1] for a Bernoulli likelihood")
@@ -79,8 +85,8 @@ def gaussian_log_likelihood(
     x: torch.Tensor,
     where: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """log N(x; mean, exp(logvar)) summed over pixels (only those where ``where`` is True, if given);
-    logvar is a tensor broadcastable to x or a float."""
+    """log N(x; mean, exp(logvar)) summed over pixels (only those where ``where`` is
+    True, if given); logvar is a tensor broadcastable to x or a float."""
     mean, x = _pair(mean, x, ("mean", "x"))
     logvar = torch.as_tensor(logvar, dtype=torch.float32, device=mean.device)
     log_density = -0.5 * (
@@ -90,16 +96,19 @@ def gaussian_log_likelihood(
 
 
 def gaussian_kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Each latent dimension's KL(N(mu_j, exp(logvar_j)) || N(0, 1)) = 1/2 (mu_j^2 + exp(logvar_j) - 1 - logvar_j).
+    """Each latent dimension's KL(N(mu_j, exp(logvar_j)) || N(0, 1))
+    = 1/2 (mu_j^2 + exp(logvar_j) - 1 - logvar_j).
 
-    mu, logvar: (B, latent_dim) -> (B, latent_dim) (Chapter 4 looks at which dimensions carry the rate).
+    mu, logvar: (B, latent_dim) -> (B, latent_dim) (Chapter 4 looks at which dimensions
+    carry the rate).
     """
     mu, logvar = _pair(mu, logvar, ("mu", "logvar"))
     return 0.5 * (mu**2 + torch.exp(logvar) - 1.0 - logvar)
 
 
 def gaussian_kl_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, diag(exp(logvar))) || N(0, I)), the sum over dimensions of :func:`gaussian_kl_per_dimension`.
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)), the sum over dimensions of
+    :func:`gaussian_kl_per_dimension`.
 
     mu, logvar: (B, latent_dim) -> (B,). Kingma & Welling (2014), Appendix B.
     """
@@ -111,8 +120,8 @@ def elbo(
 ) -> torch.Tensor:
     """ELBO = E_q[log p(x|z)] - beta * KL(q(z|x) || p(z)), per example (B,).
 
-    With beta = 1 this is a lower bound on log p(x); beta > 1 gives a looser bound, and beta < 1
-    an objective that can exceed log p(x) (Higgins et al. 2017; Chapter 2).
+    With beta = 1 this is a lower bound on log p(x); beta > 1 gives a looser bound, and
+    beta < 1 an objective that can exceed log p(x) (Higgins et al. 2017; Chapter 2).
     """
     log_likelihood, kl = _pair(log_likelihood, kl, ("log_likelihood", "kl"))
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
@@ -123,12 +132,14 @@ def elbo(
 def denoising_loss(
     model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Tensor, beta: float = 1.0
 ) -> torch.Tensor:
-    """Loss of a denoiser that sees ``noisy`` and must produce ``clean`` (both (B, C, H, W)), per example (B,).
+    """Loss of a denoiser that sees ``noisy`` and must produce ``clean`` (both
+    (B, C, H, W)), per example (B,).
 
-    An :class:`~vae_lib.models.Autoencoder` pays the squared error of its output (a denoising
-    autoencoder, Vincent et al. 2008). A :class:`~vae_lib.models.VAE` pays the negative ELBO of the
-    clean image with the code inferred from the noisy one, -E_q(z|noisy)[log p(clean | z)] +
-    beta KL(q(z|noisy) || p(z)) (the denoising VAE of Im et al. 2017; Chapter 5).
+    An :class:`~vae_lib.models.Autoencoder` pays the squared error of its output (a
+    denoising autoencoder, Vincent et al. 2008). A :class:`~vae_lib.models.VAE` pays the
+    negative ELBO of the clean image with the code inferred from the noisy one,
+    -E_q(z|noisy)[log p(clean | z)] + beta KL(q(z|noisy) || p(z)) (the denoising VAE of
+    Im et al. 2017; Chapter 5).
     """
     if not hasattr(model, "reparameterize"):
         return squared_error(model(noisy), clean)
@@ -142,12 +153,14 @@ def denoising_loss(
 
 
 class KLWarmup:
-    """A VAE loss whose KL weight rises linearly from 0 to ``beta`` over ``warmup_steps`` training steps.
+    """A VAE loss whose KL weight rises linearly from 0 to ``beta`` over
+    ``warmup_steps`` training steps.
 
-    KL warm-up (Bowman et al. 2016; Sønderby et al. 2016, Chapter 4) lets the decoder learn to use
-    z before the KL term pushes q(z|x) onto the prior. Pass it as ``fit(..., loss_fn=KLWarmup(n))``:
-    each call made in training mode with gradients on counts as one step; evaluation calls use the
-    current weight and do not advance it. Returns the per-example loss (B,) of ``model.loss``.
+    KL warm-up (Bowman et al. 2016; Sønderby et al. 2016, Chapter 4) lets the decoder
+    learn to use z before the KL term pushes q(z|x) onto the prior. Pass it as
+    ``fit(..., loss_fn=KLWarmup(n))``: each call made in training mode with gradients on
+    counts as one step; evaluation calls use the current weight and do not advance it.
+    Returns the per-example loss (B,) of ``model.loss``.
     """
 
     def __init__(self, warmup_steps: int, beta: float = 1.0) -> None:

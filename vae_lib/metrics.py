@@ -1,7 +1,8 @@
 """Image quality: PSNR and SSIM, per image, for pictures in [0, 1] (Chapters 4 to 7).
 
-PSNR = 10 log10(1 / MSE) in dB for a peak value of 1; SSIM (Wang et al. 2004) compares local
-means, contrasts and structure, and is computed by scikit-image rather than re-derived here.
+PSNR = 10 log10(1 / MSE) in dB for a peak value of 1; SSIM (Wang et al. 2004) compares
+local means, contrasts and structure, and is computed by scikit-image rather than
+re-derived here.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ def psnr(
 ) -> torch.Tensor:
     """Peak signal-to-noise ratio of each image in dB: (B, C, H, W) pairs -> (B,).
 
-    With a bool mask ``where`` (B, 1, H, W) or (B, C, H, W), the MSE is taken over those pixels only
-    (e.g. the missing pixels of an inpainting task, Chapter 6). An exact copy would be infinitely
-    good; ``min_mse`` caps it at 100 dB.
+    With a bool mask ``where`` (B, 1, H, W) or (B, C, H, W), the MSE is taken over those
+    pixels only (e.g. the missing pixels of an inpainting task, Chapter 6). An exact
+    copy would be infinitely good; ``min_mse`` caps it at 100 dB.
     """
     x_hat, x = _pair(x_hat, x)
     squared = (x_hat - x) ** 2
@@ -42,7 +43,8 @@ def psnr(
 
 
 def _pixel_mask(where: object, x: torch.Tensor) -> torch.Tensor:
-    """Fail unless ``where`` is a bool mask (B, 1, H, W) or (B, C, H, W) selecting pixels of every image."""
+    """Fail unless ``where`` is a bool mask (B, 1, H, W) or (B, C, H, W) selecting
+    pixels of every image."""
     if not isinstance(where, torch.Tensor) or where.dtype != torch.bool:
         raise TypeError(
             f"where must be a bool tensor (True = pixel counted), got "
@@ -51,19 +53,22 @@ def _pixel_mask(where: object, x: torch.Tensor) -> torch.Tensor:
     b, c, h, w = x.shape
     if tuple(where.shape) not in {(b, 1, h, w), (b, c, h, w)}:
         raise ValueError(
-            f"where must be shaped {(b, 1, h, w)} or {(b, c, h, w)} to match the images, got {tuple(where.shape)}"
+            f"where must be shaped {(b, 1, h, w)} or {(b, c, h, w)} to match the "
+            f"images, got {tuple(where.shape)}"
         )
     empty = ~where.flatten(1).any(dim=1)
     if empty.any():
         raise ValueError(
-            f"where selects no pixel of {int(empty.sum())} image(s) (first: index {int(empty.nonzero()[0])}): "
+            f"where selects no pixel of {int(empty.sum())} image(s) "
+            f"(first: index {int(empty.nonzero()[0])}): "
             "PSNR over no pixels is undefined"
         )
     return where
 
 
 def ssim(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Structural similarity of each image (scikit-image, 7x7 window, data range 1): (B, C, H, W) -> (B,)."""
+    """Structural similarity of each image (scikit-image, 7x7 window, data range 1):
+    (B, C, H, W) -> (B,)."""
     x_hat, x = _pair(x_hat, x)
     values = [
         structural_similarity(

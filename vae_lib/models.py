@@ -1,11 +1,13 @@
 """Encoders, decoders, the autoencoder (Chapter 1) and the VAE (Chapters 2-4).
 
 Every model is built from a frozen, typed config, so a checkpoint that stores the config
-restores the model in one line. Shapes: images x are (B, C, H, W); latent codes z are (B, latent_dim).
+restores the model in one line. Shapes: images x are (B, C, H, W); latent codes z are
+(B, latent_dim).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -24,9 +26,9 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 class NetworkConfig:
     """The shape of an encoder/decoder pair.
 
-    architecture: ``"mlp"`` (fully connected; ``hidden_dims=()`` makes it linear) or ``"conv"``
-    (``hidden_dims`` are channel counts, each a stride-2 convolution, so H and W must be
-    divisible by ``2 ** len(hidden_dims)``).
+    architecture: ``"mlp"`` (fully connected; ``hidden_dims=()`` makes it linear) or
+    ``"conv"`` (``hidden_dims`` are channel counts, each a stride-2 convolution, so H
+    and W must be divisible by ``2 ** len(hidden_dims)``).
     """
 
     architecture: str = "mlp"
@@ -43,7 +45,8 @@ class NetworkConfig:
             isinstance(s, int) and s > 0 for s in self.image_shape
         ):
             raise ValueError(
-                f"image_shape must be (C, H, W) of positive ints, got {self.image_shape!r}"
+                "image_shape must be (C, H, W) of positive ints, got "
+                f"{self.image_shape!r}"
             )
         for h in self.hidden_dims:
             check_positive_int(h, "each of hidden_dims")
@@ -51,8 +54,9 @@ class NetworkConfig:
             factor = 2 ** len(self.hidden_dims)
             if not self.hidden_dims or any(s % factor for s in self.image_shape[1:]):
                 raise ValueError(
-                    f"a conv network with hidden_dims {self.hidden_dims} needs at least one layer and H, W "
-                    f"divisible by {factor}, got image_shape {self.image_shape}"
+                    f"a conv network with hidden_dims {self.hidden_dims} needs at "
+                    f"least one layer and H, W divisible by {factor}, got image_shape "
+                    f"{self.image_shape}"
                 )
 
     @property
@@ -62,8 +66,9 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class AutoencoderConfig(NetworkConfig):
-    """An autoencoder trained with squared error. ``output``: ``"sigmoid"`` keeps x_hat in
-    [0, 1]; ``"identity"`` with ``hidden_dims=()`` gives the linear autoencoder of Chapter 1."""
+    """An autoencoder trained with squared error. ``output``: ``"sigmoid"`` keeps x_hat
+    in [0, 1]; ``"identity"`` with ``hidden_dims=()`` gives the linear autoencoder of
+    Chapter 1."""
 
     output: str = "sigmoid"
 
@@ -76,8 +81,9 @@ class AutoencoderConfig(NetworkConfig):
 class VAEConfig(NetworkConfig):
     """A VAE with Gaussian q(z|x) = N(mu, diag(exp(logvar))) and prior N(0, I).
 
-    likelihood: ``"bernoulli"`` (decoder gives logits) or ``"gaussian"`` (decoder gives the mean
-    through a sigmoid; log-variance fixed at ``gaussian_logvar`` or, if None, one learned scalar).
+    likelihood: ``"bernoulli"`` (decoder gives logits) or ``"gaussian"`` (decoder gives
+    the mean through a sigmoid; log-variance fixed at ``gaussian_logvar`` or, if None,
+    one learned scalar).
     """
 
     likelihood: str = "bernoulli"
@@ -90,7 +96,7 @@ class VAEConfig(NetworkConfig):
 
 def _mlp(sizes: list[int], activation: str) -> list[nn.Module]:
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(ACTIVATIONS[activation]())
@@ -111,7 +117,7 @@ def build_encoder(config: NetworkConfig, out_features: int) -> nn.Sequential:
     channels = [config.image_shape[0], *config.hidden_dims]
     convs = [
         m
-        for c_in, c_out in zip(channels[:-1], channels[1:])
+        for c_in, c_out in itertools.pairwise(channels)
         for m in (nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), act())
     ]
     h, w = (s // 2 ** len(config.hidden_dims) for s in config.image_shape[1:])
@@ -131,7 +137,7 @@ def build_decoder(config: NetworkConfig) -> nn.Sequential:
     channels = [*reversed(config.hidden_dims), config.image_shape[0]]
     h, w = (s // 2 ** len(config.hidden_dims) for s in config.image_shape[1:])
     deconvs: list[nn.Module] = []
-    for i, (c_in, c_out) in enumerate(zip(channels[:-1], channels[1:])):
+    for i, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
         deconvs.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1))
         if i < len(channels) - 2:
             deconvs.append(act())
@@ -149,7 +155,8 @@ def count_parameters(model: nn.Module) -> int:
 
 
 class Autoencoder(nn.Module):
-    """x -> z = encoder(x) -> x_hat = decoder(z), trained to make x_hat close to x (Chapter 1)."""
+    """x -> z = encoder(x) -> x_hat = decoder(z), trained to make x_hat close to x
+    (Chapter 1)."""
 
     def __init__(self, config: AutoencoderConfig) -> None:
         super().__init__()
@@ -181,7 +188,8 @@ class Autoencoder(nn.Module):
 
 
 class VAEOutput(NamedTuple):
-    """What a VAE's forward pass returns; ``x_param`` is logits (Bernoulli) or mean (Gaussian)."""
+    """What a VAE's forward pass returns; ``x_param`` is logits (Bernoulli) or mean
+    (Gaussian)."""
 
     x_param: torch.Tensor  # (B, C, H, W)
     mu: torch.Tensor  # (B, latent_dim)
@@ -190,7 +198,8 @@ class VAEOutput(NamedTuple):
 
 
 class VAE(nn.Module):
-    """Variational autoencoder (Kingma & Welling 2014): q(z|x) Gaussian, p(z) = N(0, I)."""
+    """Variational autoencoder (Kingma & Welling 2014): q(z|x) Gaussian,
+    p(z) = N(0, I)."""
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
@@ -211,12 +220,14 @@ class VAE(nn.Module):
         return mu, logvar
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, latent_dim) -> logits (Bernoulli) or mean in [0, 1] (Gaussian), (B, C, H, W)."""
+        """z (B, latent_dim) -> logits (Bernoulli) or mean in [0, 1] (Gaussian),
+        (B, C, H, W)."""
         out = self.decoder(_check_latent(z, self.config.latent_dim))
         return out if self.config.likelihood == "bernoulli" else torch.sigmoid(out)
 
     def mean_image(self, z: torch.Tensor) -> torch.Tensor:
-        """E[x | z], the picture a latent code stands for: (B, latent_dim) -> (B, C, H, W) in [0, 1]."""
+        """E[x | z], the picture a latent code stands for: (B, latent_dim) ->
+        (B, C, H, W) in [0, 1]."""
         out = self.decode(z)
         return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
 
@@ -224,7 +235,8 @@ class VAE(nn.Module):
     def reparameterize(
         mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """z = mu + sigma * eps with eps ~ N(0, I): a sample whose gradient flows to mu and logvar."""
+        """z = mu + sigma * eps with eps ~ N(0, I): a sample whose gradient flows to mu
+        and logvar."""
         eps = torch.randn(
             mu.shape, generator=generator, device=mu.device, dtype=mu.dtype
         )
@@ -240,8 +252,9 @@ class VAE(nn.Module):
     def log_likelihood(
         self, x_param: torch.Tensor, x: torch.Tensor, where: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """log p(x | z) per example, (B,), from the decoder's output ``x_param``; with a bool mask
-        ``where`` (B, 1, H, W), of those pixels only (pixels are independent given z)."""
+        """log p(x | z) per example, (B,), from the decoder's output ``x_param``; with a
+        bool mask ``where`` (B, 1, H, W), of those pixels only (pixels are independent
+        given z)."""
         if self.config.likelihood == "bernoulli":
             return losses.bernoulli_log_likelihood(x_param, x, where)
         logvar = (
@@ -263,30 +276,33 @@ class VAE(nn.Module):
         )
 
     def posterior(self, x: torch.Tensor) -> Independent:
-        """q(z | x) as a distribution with batch shape (B,) and event shape (latent_dim,) (Chapter 2)."""
+        """q(z | x) as a distribution with batch shape (B,) and event shape
+        (latent_dim,) (Chapter 2)."""
         mu, logvar = self.encode(x)
         return Independent(Normal(mu, torch.exp(0.5 * logvar)), 1)
 
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """log p(x, z) = log p(z) + log p(x | z) for images x (B, C, H, W) and codes z (K, B, latent_dim).
+        """log p(x, z) = log p(z) + log p(x | z) for images x (B, C, H, W) and codes z
+        (K, B, latent_dim).
 
         Returns (K, B): one value per sample and image (Chapter 2's importance weights).
         """
         if z.dim() != 3 or z.shape[1:] != (x.shape[0], self.config.latent_dim):
             raise ValueError(
-                f"z must be shaped (K, {x.shape[0]}, {self.config.latent_dim}), got {tuple(z.shape)}"
+                f"z must be shaped (K, {x.shape[0]}, {self.config.latent_dim}), got "
+                f"{tuple(z.shape)}"
             )
         k, b = z.shape[:2]
         x_param = self.decode(z.reshape(k * b, -1))  # (K*B, C, H, W)
-        x_repeated = x.expand(k, *x.shape).reshape(
-            k * b, *x.shape[1:]
-        )  # (K*B, C, H, W)
+        # (K*B, C, H, W)
+        x_repeated = x.expand(k, *x.shape).reshape(k * b, *x.shape[1:])
         log_px_given_z = self.log_likelihood(x_param, x_repeated).view(k, b)
         log_pz = -0.5 * (z.float() ** 2 + math.log(2 * math.pi)).sum(dim=-1)
         return log_pz + log_px_given_z
 
     def loss(self, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
-        """Negative (beta-weighted) ELBO per example in nats, (B,); beta = 1 is the true bound."""
+        """Negative (beta-weighted) ELBO per example in nats, (B,); beta = 1 is the true
+        bound."""
         log_lik, kl = self.elbo_terms(x)
         return -losses.elbo(log_lik, kl, beta=beta)
 
@@ -319,10 +335,12 @@ MODEL_CLASSES: dict[str, tuple[type[nn.Module], type[NetworkConfig]]] = {
 
 
 def build_model(config: NetworkConfig) -> nn.Module:
-    """The model a config describes: AutoencoderConfig -> Autoencoder, VAEConfig -> VAE."""
+    """The model a config describes: AutoencoderConfig -> Autoencoder,
+    VAEConfig -> VAE."""
     for model_class, config_class in MODEL_CLASSES.values():
         if type(config) is config_class:
             return model_class(config)
     raise TypeError(
-        f"config must be one of {[c.__name__ for _, c in MODEL_CLASSES.values()]}, got {type(config).__name__}"
+        f"config must be one of {[c.__name__ for _, c in MODEL_CLASSES.values()]}, "
+        f"got {type(config).__name__}"
     )

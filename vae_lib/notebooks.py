@@ -1,10 +1,16 @@
-"""Run, check and hand out the book's notebooks: ``python -m vae_lib.notebooks COMMAND NOTEBOOK ...``.
+"""Run, check, pair and hand out the book's notebooks.
 
-``execute`` re-runs each notebook top to bottom in a fresh kernel (full mode unless
-``$VAE_BOOK_MODE`` says otherwise) and stores its outputs and widget state, replacing the file
-only when the run succeeded. ``check`` reports stored notebooks that were not one clean run:
-execution counts not 1..n, error outputs, machine-specific paths. ``student`` writes copies
-without solutions and without outputs, for instructors to hand out (``make student``).
+``python -m vae_lib.notebooks COMMAND NOTEBOOK ...``, where COMMAND is one of:
+
+- ``execute``: run each notebook top to bottom in a fresh kernel (full mode unless
+  ``$VAE_BOOK_MODE`` says otherwise) on the inputs of its text source, and store its
+  outputs and widget state, replacing the file only when the run succeeded;
+- ``check``: report stored notebooks that were not one clean run (execution counts not
+  1..n, error outputs, machine-specific paths);
+- ``sync`` / ``check-sync``: bring each notebook in line with its text source, or report
+  the first cell where they differ (:mod:`vae_lib.text_sources`);
+- ``student``: write copies without solutions and without outputs, for instructors to
+  hand out (``make student``).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from pathlib import Path
 
 from .files import atomic_path
 from .runtime import book_mode
+from .text_sources import SyncConflict, first_difference, sync
 
 MACHINE_PATH = re.compile(r"(/tmp/|/root/|/home/\w|/work/|/Users/\w|[A-Za-z]:\\Users)")
 
@@ -32,7 +39,7 @@ def _output_text(output: dict) -> str:
 
 
 def stored_problems(notebook: dict) -> list[str]:
-    """What keeps a stored notebook from being one clean top-to-bottom run (empty list if none)."""
+    """What keeps a stored notebook from being one top-to-bottom run ([]: none)."""
     problems, counts = [], []
     for i, cell in enumerate(notebook.get("cells", [])):
         if (
@@ -46,9 +53,8 @@ def stored_problems(notebook: dict) -> list[str]:
             counts.append(cell["execution_count"])
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                problems.append(
-                    f"cell {i} stores an error: {output.get('ename')}: {output.get('evalue', '')[:80]}"
-                )
+                error = f"{output.get('ename')}: {output.get('evalue', '')[:80]}"
+                problems.append(f"cell {i} stores an error: {error}")
             found = MACHINE_PATH.search(_output_text(output))
             if found:
                 problems.append(
@@ -56,15 +62,17 @@ def stored_problems(notebook: dict) -> list[str]:
                 )
     if counts != list(range(1, len(counts) + 1)):
         problems.append(
-            f"execution counts are {counts}, not 1..{len(counts)}: run it top to bottom with `make execute`"
+            f"execution counts are {counts}, not 1..{len(counts)}: "
+            "run it top to bottom with `make execute`"
         )
     return problems
 
 
 def run_notebook(path: Path, timeout: int = 1800):
-    """Run ``path`` top to bottom in a fresh kernel in its own folder; return (notebook, seconds).
+    """Run ``path`` top to bottom in a fresh kernel in its own folder.
 
-    The run mode is whatever ``$VAE_BOOK_MODE`` says in this process (the kernel inherits it).
+    Returns (notebook, seconds). The run mode is whatever ``$VAE_BOOK_MODE`` says in
+    this process (the kernel inherits it).
     """
     import nbformat
     from nbclient import NotebookClient
@@ -85,7 +93,9 @@ def run_notebook(path: Path, timeout: int = 1800):
 
 
 def execute_notebook(path: Path, timeout: int = 1800) -> float:
-    """Run ``path`` and store its outputs in place, only if the run is fit to store; returns seconds."""
+    """Run ``path`` and store its outputs in place if the run is fit to store.
+
+    Returns the seconds the run took."""
     import nbformat
 
     notebook, seconds = run_notebook(path, timeout)
@@ -112,8 +122,9 @@ def _source(cell: dict) -> str:
 def student_version(notebook: dict) -> dict:
     """A copy of ``notebook`` without solutions or outputs.
 
-    Removes every cell from a ``{solution-start}`` cell to its ``{solution-end}`` cell (both
-    included) and every ``{solution}`` block inside a markdown cell; clears outputs and counts.
+    Removes every cell from a ``{solution-start}`` cell to its ``{solution-end}`` cell
+    (both included) and every ``{solution}`` block inside a markdown cell; clears
+    outputs and execution counts.
     """
     cells, inside = [], False
     for cell in notebook["cells"]:
@@ -135,39 +146,75 @@ def student_version(notebook: dict) -> dict:
     return {**notebook, "cells": cells, "metadata": metadata}
 
 
+def _check(path: Path, args: argparse.Namespace) -> bool:
+    problems = stored_problems(json.loads(path.read_text(encoding="utf-8")))
+    print(f"{path}: " + ("; ".join(problems) if problems else "ok"))
+    return not problems
+
+
+def _check_sync(path: Path, args: argparse.Namespace) -> bool:
+    difference = first_difference(path)
+    print(difference or f"{path.name}: in sync with its text source")
+    return difference is None
+
+
+def _sync(path: Path, args: argparse.Namespace) -> bool:
+    print(sync(path, from_notebook=args.from_notebook), flush=True)
+    return True
+
+
+def _student(path: Path, args: argparse.Namespace) -> bool:
+    target = args.out / path.name
+    copy = student_version(json.loads(path.read_text(encoding="utf-8")))
+    with atomic_path(target) as tmp:
+        tmp.write_text(
+            json.dumps(copy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+    print(f"{path} -> {target} (solutions and outputs removed)")
+    return True
+
+
+def _execute(path: Path, args: argparse.Namespace) -> bool:
+    print(sync(path), flush=True)  # run what the text source says
+    print(f"{path}: running in {book_mode()} mode ...", flush=True)
+    seconds = execute_notebook(path)
+    print(f"{path}: {seconds:.1f} s", flush=True)
+    return True
+
+
+COMMANDS = {
+    "execute": _execute,
+    "check": _check,
+    "sync": _sync,
+    "check-sync": _check_sync,
+    "student": _student,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m vae_lib.notebooks", description=__doc__
+        prog="python -m vae_lib.notebooks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", choices=("execute", "check", "student"))
+    parser.add_argument("command", choices=tuple(COMMANDS))
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("_build/student"),
-        help="folder for student copies",
+        "--out", type=Path, default=Path("_build/student"), help="student: the folder"
+    )
+    parser.add_argument(
+        "--from-notebook",
+        action="store_true",
+        help="sync: rewrite each text source from its notebook instead",
     )
     args = parser.parse_args(argv)
     failed = 0
     for path in args.notebooks:
-        if args.command == "check":
-            problems = stored_problems(json.loads(path.read_text(encoding="utf-8")))
-            failed += bool(problems)
-            print(f"{path}: " + ("; ".join(problems) if problems else "ok"))
-            continue
-        if args.command == "student":
-            target = args.out / path.name
-            copy = student_version(json.loads(path.read_text(encoding="utf-8")))
-            with atomic_path(target) as tmp:
-                tmp.write_text(
-                    json.dumps(copy, indent=1, ensure_ascii=False) + "\n",
-                    encoding="utf-8",
-                )
-            print(f"{path} -> {target} (solutions and outputs removed)")
-            continue
-        print(f"{path}: running in {book_mode()} mode ...", flush=True)
-        seconds = execute_notebook(path)
-        print(f"{path}: {seconds:.1f} s", flush=True)
+        try:
+            failed += not COMMANDS[args.command](path, args)
+        except (SyncConflict, FileNotFoundError, ValueError) as error:
+            print(error, file=sys.stderr)
+            failed += 1
     return 1 if failed else 0
 
 

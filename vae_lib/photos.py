@@ -1,10 +1,12 @@
-"""Colour photographs bundled with scikit-image, and random patches cut from them (Chapter 7).
+"""Colour photographs bundled with scikit-image, and random patches cut from them
+(Chapter 7).
 
-The seven photographs ship inside the scikit-image wheel, so nothing is downloaded. Five are for
-training and two are held out whole for testing: no pixel of ``chelsea`` (a cat) or ``coffee``
-(a cup of coffee) is ever seen in training. :func:`random_patches` cuts square patches at random
-places (seeded), the same number from each photograph so that the large ones do not dominate.
-Images are float32 (C, H, W) or (N, C, H, W) in [0, 1], C = 3.
+The seven photographs ship inside the scikit-image wheel, so nothing is downloaded. Five
+are for training and two are held out whole for testing: no pixel of ``chelsea`` (a cat)
+or ``coffee`` (a cup of coffee) is ever seen in training. :func:`random_patches` cuts
+square patches at random places (seeded), the same number from each photograph so that
+the large ones do not dominate. Images are float32 (C, H, W) or (N, C, H, W) in [0, 1],
+C = 3.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ CREDITS = {
     "astronaut": "Eileen Collins, NASA (public domain)",
     "rocket": "SpaceX Falcon 9 launch, SpaceX (CC0)",
     "hubble_deep_field": "Hubble eXtreme Deep Field, NASA (public domain)",
-    "immunohistochemistry": "immunohistochemical staining of colonic tissue, Wikimedia Commons (public domain)",
+    "immunohistochemistry": (
+        "immunohistochemical staining of colonic tissue, Wikimedia Commons "
+        "(public domain)"
+    ),
     "retina": "human retina, Mikael Haggstrom, Wikimedia Commons (CC0)",
     "chelsea": "Chelsea the cat, Stefan van der Walt (CC0)",
     "coffee": "a cup of coffee, Rachel Michetti (CC0)",
@@ -60,11 +65,13 @@ def random_patches(
     generator: torch.Generator,
     flips: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cut ``num_patches`` square patches of side ``size`` from the photos (each (C, H, W)).
+    """Cut ``num_patches`` square patches of side ``size`` from the photos (each
+    (C, H, W)).
 
-    Patch i comes from photo ``i % len(photos)`` at a uniformly random place; with ``flips`` it is
-    mirrored left-right with probability 1/2. Returns the patches (N, C, size, size) and the index of
-    each one's photo (N,). The random draws come from ``generator`` (on the CPU).
+    Patch i comes from photo ``i % len(photos)`` at a uniformly random place; with
+    ``flips`` it is mirrored left-right with probability 1/2. Returns the patches
+    (N, C, size, size) and the index of each one's photo (N,). The random draws come
+    from ``generator`` (on the CPU).
     """
     check_positive_int(num_patches, "num_patches")
     check_positive_int(size, "size")
@@ -74,7 +81,8 @@ def random_patches(
         or len(photos) == 0
     ):
         raise ValueError(
-            f"photos must be a non-empty list of images (C, H, W), got {type(photos).__name__}"
+            "photos must be a non-empty list of images (C, H, W), got "
+            f"{type(photos).__name__}"
             + (
                 f" of shape {tuple(photos.shape)}"
                 if isinstance(photos, torch.Tensor)
@@ -85,25 +93,28 @@ def random_patches(
         photo = check_tensor(photo, f"photos[{k}]")
         if photo.dim() != 3 or min(photo.shape[1:]) < size:
             raise ValueError(
-                f"photos[{k}] must be (C, H, W) with H, W >= size = {size}, got {tuple(photo.shape)}"
+                f"photos[{k}] must be (C, H, W) with H, W >= size = {size}, got "
+                f"{tuple(photo.shape)}"
             )
     source = torch.arange(num_patches) % len(photos)  # (N,)
+    # (N, 2) places per axis
     room = torch.tensor(
         [
             [photos[i].shape[1] - size + 1, photos[i].shape[2] - size + 1]
             for i in source.tolist()
         ]
-    )  # (N, 2) places per axis
+    )
     corners = (
         torch.rand(num_patches, 2, generator=generator) * room
     ).long()  # (N, 2) top, left
     flip = torch.rand(num_patches, generator=generator) < 0.5
+    # (N, C, size, size)
     patches = torch.stack(
         [
             photos[i][:, t : t + size, l : l + size]
             for i, (t, l) in zip(source.tolist(), corners.tolist())
         ]
-    )  # (N, C, size, size)
+    )
     if flips:
         patches = torch.where(
             flip[:, None, None, None].to(patches.device), patches.flip(-1), patches
@@ -118,7 +129,8 @@ def patch_dataset(
     seed: int = 0,
     device: str | torch.device | None = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
-    """Patches of one split's photos: images (N, 3, size, size), source photo indices (N,), photo names."""
+    """Patches of one split's photos: images (N, 3, size, size), source photo indices
+    (N,), photo names."""
     check_choice(split, "split", tuple(SPLIT_PHOTOS))
     names = SPLIT_PHOTOS[split]
     photos = [load_photo(name, device) for name in names]
@@ -128,7 +140,8 @@ def patch_dataset(
 
 
 def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize images (B, C, H, W) to (B, C, *size) with antialiased bilinear interpolation."""
+    """Resize images (B, C, H, W) to (B, C, *size) with antialiased bilinear
+    interpolation."""
     x = check_images(x, "x", unit_range=False)
     if not isinstance(size, Sequence) or len(size) != 2:
         raise ValueError(f"size must be (height, width), got {size!r}")

@@ -1,4 +1,5 @@
-"""Figures the chapters draw: image grids, latent scatter plots and training curves (Chapter 1 onwards)."""
+"""Figures the chapters draw: image grids, latent scatter plots and training curves
+(Chapter 1 onwards)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from .validate import check_images, check_positive_int, check_tensor
 
 
 def image_grid(x: torch.Tensor, nrow: int = 8, padding: int = 1) -> np.ndarray:
-    """Tile images (B, C, H, W) in [0, 1] into one array (rows*(H+p)-p, nrow*(W+p)-p[, C]); gaps are 0."""
+    """Tile images (B, C, H, W) in [0, 1] into one array
+    (rows*(H+p)-p, nrow*(W+p)-p[, C]); gaps are 0."""
     x = check_images(x).detach().float().cpu()
     check_positive_int(nrow, "nrow")
     if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
@@ -62,7 +64,8 @@ def scatter_latent(
     )
     if z.dim() != 2 or z.shape[1] != 2 or labels.shape != (z.shape[0],):
         raise ValueError(
-            f"z must be (N, 2) and labels (N,), got {tuple(z.shape)} and {tuple(labels.shape)}"
+            f"z must be (N, 2) and labels (N,), got {tuple(z.shape)} and "
+            f"{tuple(labels.shape)}"
         )
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5))
@@ -84,10 +87,12 @@ def plot_history(
     ylabel: str = "loss per example",
     val_name: str = "validation",
 ) -> plt.Axes:
-    """Training (and validation) loss against epoch; ``val_name`` names the held-out set in the legend.
+    """Training (and validation) loss against epoch; ``val_name`` names the held-out set
+    in the legend.
 
-    The training loss is the mean over the epoch while the weights were still changing; the
-    held-out loss is measured after the epoch, so it can lie below the training curve.
+    The training loss is the mean over the epoch while the weights were still changing;
+    the held-out loss is measured after the epoch, so it can lie below the training
+    curve.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))

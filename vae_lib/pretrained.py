@@ -1,11 +1,13 @@
-"""The book's shipped checkpoints: how each is trained, evaluated, built and verified (Chapter 4 onwards).
+"""The book's shipped checkpoints: how each is trained, evaluated, built and verified
+(Chapter 4 onwards).
 
-Every model a chapter would rather not train on a CPU has a :class:`Recipe` here: its config and
-its training settings, all seeded. ``python -m vae_lib.pretrained build`` (``make checkpoints``)
-trains each recipe and writes ``data/checkpoints/<name>.safetensors`` + ``.json`` with the metrics
-it measured; ``verify`` re-evaluates the shipped weights and compares them with those metrics.
-Chapters call :func:`load`: on a GPU, or when ``$VAE_BOOK_RETRAIN=1``, it trains from scratch
-with the recipe (full mode); otherwise it loads the checkpoint.
+Every model a chapter would rather not train on a CPU has a :class:`Recipe` here: its
+config and its training settings, all seeded. ``python -m vae_lib.pretrained build``
+(``make checkpoints``) trains each recipe and writes
+``data/checkpoints/<name>.safetensors`` + ``.json`` with the metrics it measured;
+``verify`` re-evaluates the shipped weights and compares them with those metrics.
+Chapters call :func:`load`: on a GPU, or when ``$VAE_BOOK_RETRAIN=1``, it trains from
+scratch with the recipe (full mode); otherwise it loads the checkpoint.
 """
 
 from __future__ import annotations
@@ -33,19 +35,24 @@ from .restore import naive_vae
 from .runtime import book_mode, resolve_device
 from .train import fit
 
-METRIC_TOLERANCE = 0.01  # nats: re-evaluating the same weights on another CPU may differ in rounding only
-RELATIVE_TOLERANCE = 1e-5  # for large metrics (a Gaussian decoder's -ELBO is thousands of nats), rounding scales
-REBUILD_TOLERANCE = 0.01  # relative: retraining repeats the same seeded steps, so it should match closely
+# nats: re-evaluating the same weights on another CPU may differ in rounding only
+METRIC_TOLERANCE = 0.01
+# for large metrics (a Gaussian decoder's -ELBO is thousands of nats), rounding scales
+RELATIVE_TOLERANCE = 1e-5
+# relative: retraining repeats the same seeded steps, so it should match closely
+REBUILD_TOLERANCE = 0.01
 EVAL_SEED = 0
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one checkpoint is made: a model config trained with Adam on a data set's training split
-    (``dataset``, by default MNIST's 60,000 grey-level images), evaluated on its test split. A VAE minimises the negative ELBO with
-    KL weight ``beta`` (ramped up from 0 over the first ``warmup_epochs`` if > 0). With
-    ``denoising=True`` the model sees each image under fresh random noise
-    (:func:`vae_lib.corrupt.training_noise`) and learns to output the clean one (Chapter 5)."""
+    """How one checkpoint is made: a model config trained with Adam on a data set's
+    training split (``dataset``, by default MNIST's 60,000 grey-level images), evaluated
+    on its test split. A VAE minimises the negative ELBO with KL weight ``beta`` (ramped
+    up from 0 over the first ``warmup_epochs`` if > 0). With ``denoising=True`` the
+    model sees each image under fresh random noise
+    (:func:`vae_lib.corrupt.training_noise`) and learns to output the clean one
+    (Chapter 5)."""
 
     name: str
     config: NetworkConfig
@@ -64,7 +71,8 @@ _MLP = VAEConfig(latent_dim=32, hidden_dims=(256,))
 
 
 def _photo_vae(size: int, channels: tuple[int, ...]) -> VAEConfig:
-    """Chapter 7's convolutional VAE for RGB patches (3, size, size), Gaussian p(x|z) with one learned variance."""
+    """Chapter 7's convolutional VAE for RGB patches (3, size, size), Gaussian p(x|z)
+    with one learned variance."""
     return VAEConfig(
         architecture="conv",
         image_shape=(3, size, size),
@@ -111,35 +119,49 @@ RECIPES: dict[str, Recipe] = {
             "ch5_conv_vae",
             VAEConfig(architecture="conv", latent_dim=32, hidden_dims=(32, 64)),
             50,
-            summary="Chapter 4's convolutional VAE trained 2.5 times longer: the generative model for MAP denoising",
+            summary=(
+                "Chapter 4's convolutional VAE trained 2.5 times longer: the "
+                "generative model for MAP denoising"
+            ),
         ),
         Recipe(
             "ch5_denoising_vae",
             VAEConfig(architecture="conv", latent_dim=32, hidden_dims=(32, 64)),
             15,
             denoising=True,
-            summary="denoising VAE (Im et al. 2017): noisy input, clean target, mixed noise levels",
+            summary=(
+                "denoising VAE (Im et al. 2017): noisy input, clean target, mixed "
+                "noise levels"
+            ),
         ),
         Recipe(
             "ch5_denoising_ae",
             AutoencoderConfig(architecture="conv", latent_dim=32, hidden_dims=(32, 64)),
             15,
             denoising=True,
-            summary="denoising autoencoder (Vincent et al. 2008), same network and noise",
+            summary=(
+                "denoising autoencoder (Vincent et al. 2008), same network and noise"
+            ),
         ),
         Recipe(
             "ch7_photo_vae_32",
             _photo_vae(32, (32, 64, 128)),
             30,
             dataset="photo-patches-32",
-            summary="colour photo patches 32x32, conv channels 32-64-128, 64-D latent, Gaussian p(x|z) with learned variance",
+            summary=(
+                "colour photo patches 32x32, conv channels 32-64-128, 64-D latent, "
+                "Gaussian p(x|z) with learned variance"
+            ),
         ),
         Recipe(
             "ch7_photo_vae_64",
             _photo_vae(64, (16, 32, 64, 128)),
             50,
             dataset="photo-patches-64",
-            summary="colour photo patches 64x64, conv channels 16-32-64-128, 64-D latent, Gaussian p(x|z) with learned variance",
+            summary=(
+                "colour photo patches 64x64, conv channels 16-32-64-128, 64-D "
+                "latent, Gaussian p(x|z) with learned variance"
+            ),
         ),
     ]
 }
@@ -147,14 +169,16 @@ RECIPES: dict[str, Recipe] = {
 
 @contextlib.contextmanager
 def _seeded_init(recipe: Recipe):
-    """Seed the weights' initialisation with the recipe's seed, leaving the caller's generator as it was."""
+    """Seed the weights' initialisation with the recipe's seed, leaving the caller's
+    generator as it was."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe.seed)
         yield
 
 
 def checkpoint_dir() -> Path:
-    """Where shipped checkpoints live: ``data/checkpoints`` (or under ``$VAE_BOOK_DATA``)."""
+    """Where shipped checkpoints live: ``data/checkpoints`` (or under
+    ``$VAE_BOOK_DATA``)."""
     return data_dir() / "checkpoints"
 
 
@@ -177,8 +201,8 @@ DENOISING_TEST_IMAGES = 1000
 
 @torch.no_grad()
 def denoise(model: nn.Module, noisy: torch.Tensor) -> torch.Tensor:
-    """A denoiser's output for noisy images (B, C, H, W): the autoencoder's output, or the VAE's
-    decoded posterior mean."""
+    """A denoiser's output for noisy images (B, C, H, W): the autoencoder's output, or
+    the VAE's decoded posterior mean."""
     if isinstance(model, VAE):
         return naive_vae(model, noisy)
     return model(noisy.to(next(model.parameters()).device))
@@ -188,11 +212,13 @@ def denoise(model: nn.Module, noisy: torch.Tensor) -> torch.Tensor:
 def evaluate_checkpoint(
     model: nn.Module, test_x: torch.Tensor | None = None, *, denoising: bool = False
 ) -> dict[str, float]:
-    """The metrics recorded beside each checkpoint, on a test set (default MNIST's; seeded). For a
-    VAE, in nats per image: ``negative_elbo`` = ``rate`` + ``distortion``, and ``active_units``
-    (Burda et al. 2016); with a Gaussian p(x|z), also ``x_sigma``, its learned standard deviation,
-    and ``psnr_reconstruction`` (dB) of the decoded posterior means. For a denoiser, the mean PSNR
-    (dB) of its output on the first 1000 test images under each noise of ``DENOISING_TESTS``."""
+    """The metrics recorded beside each checkpoint, on a test set
+    (default MNIST's; seeded). For a VAE, in nats per image: ``negative_elbo`` =
+    ``rate`` + ``distortion``, and ``active_units`` (Burda et al. 2016); with a Gaussian
+    p(x|z), also ``x_sigma``, its learned standard deviation, and
+    ``psnr_reconstruction`` (dB) of the decoded posterior means. For a denoiser, the
+    mean PSNR (dB) of its output on the first 1000 test images under each noise of
+    ``DENOISING_TESTS``."""
     if test_x is None:
         test_x = load_dataset("mnist", "test").images
     metrics: dict[str, float] = {}
@@ -222,7 +248,8 @@ def evaluate_checkpoint(
 def train_recipe(
     recipe: Recipe, model: nn.Module, *, progress: bool = True
 ) -> dict[str, float]:
-    """Train ``model`` (built from ``recipe.config``) as the recipe says; return its metrics."""
+    """Train ``model`` (built from ``recipe.config``) as the recipe says; return its
+    metrics."""
     train_x = load_dataset(recipe.dataset, "train").images
     loss_fn = lambda m, x: m.loss(x, beta=recipe.beta)
     targets, transform = None, None
@@ -266,10 +293,12 @@ def load(
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> tuple[nn.Module, dict[str, float]]:
-    """The model of recipe ``name`` and its metrics: loaded from ``data/checkpoints`` or trained.
+    """The model of recipe ``name`` and its metrics: loaded from ``data/checkpoints`` or
+    trained.
 
     ``retrain=None`` trains from scratch in full mode when a CUDA GPU is present or
-    ``$VAE_BOOK_RETRAIN=1``, and loads the shipped checkpoint otherwise (always in quick mode).
+    ``$VAE_BOOK_RETRAIN=1``, and loads the shipped checkpoint otherwise
+    (always in quick mode).
     """
     recipe = _recipe(name)
     if retrain is None and book_mode() == "quick":
@@ -296,14 +325,15 @@ def _recorded_metrics(path: Path) -> dict | None:
 def build(
     names: list[str], out_dir: Path | None = None, device: str | None = "cpu"
 ) -> list[str]:
-    """Train each named recipe from scratch and write its checkpoint (``make checkpoints``).
+    """Train each named recipe from scratch and write its checkpoint
+    (``make checkpoints``).
 
-    Where a checkpoint was already there, its recorded metrics are compared with the new ones;
-    returns one line per metric that moved by more than ``REBUILD_TOLERANCE`` (relative).
+    Where a checkpoint was already there, its recorded metrics are compared with the new
+    ones; returns one line per metric that moved by more than ``REBUILD_TOLERANCE``
+    (relative).
     """
-    recipes = [
-        _recipe(name) for name in names
-    ]  # reject a misspelt name before any training
+    # reject a misspelt name before any training
+    recipes = [_recipe(name) for name in names]
     out_dir = Path(out_dir or checkpoint_dir())
     out_dir.mkdir(parents=True, exist_ok=True)
     problems = []
@@ -349,7 +379,8 @@ def build(
 
 
 def verify(names: list[str], directory: Path | None = None) -> list[str]:
-    """Re-evaluate each shipped checkpoint on the CPU; return one line per metric that does not match."""
+    """Re-evaluate each shipped checkpoint on the CPU; return one line per metric that
+    does not match."""
     directory = Path(directory or checkpoint_dir())
     test_sets: dict[str, torch.Tensor] = {}
     problems = []
@@ -368,14 +399,17 @@ def verify(names: list[str], directory: Path | None = None) -> list[str]:
                 METRIC_TOLERANCE, RELATIVE_TOLERANCE * abs(value)
             ):
                 problems.append(
-                    f"{name}: {key} recorded {recorded.get(key)} but re-evaluated {value:.4f}"
+                    f"{name}: {key} recorded {recorded.get(key)} but re-evaluated "
+                    f"{value:.4f}"
                 )
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m vae_lib.pretrained", description=__doc__.splitlines()[0]
+        prog="python -m vae_lib.pretrained",
+        # the module docstring's summary paragraph, joined into one line
+        description=" ".join(__doc__.split("\n\n")[0].split()),
     )
     parser.add_argument("command", choices=("build", "verify", "list"))
     parser.add_argument("names", nargs="*", help="recipes (default: all)")

@@ -2,8 +2,8 @@
 
 The run mode is read here and nowhere else:
 
-* ``VAE_BOOK_MODE=quick`` -- tiny training and small evaluation subsets; set by ``make test``
-  and CI so that every notebook still runs every cell, fast.
+* ``VAE_BOOK_MODE=quick`` -- tiny training and small evaluation subsets; set by
+  ``make test`` and CI so that every notebook still runs every cell, fast.
 * ``VAE_BOOK_MODE=full`` (the default) -- the real chapter.
 
 Introduced in Chapter 1 (parameters cell).
@@ -26,7 +26,8 @@ T = TypeVar("T")
 
 
 def book_mode() -> str:
-    """Return the run mode, ``"quick"`` or ``"full"``, from ``$VAE_BOOK_MODE`` (default full)."""
+    """Return the run mode, ``"quick"`` or ``"full"``, from ``$VAE_BOOK_MODE``
+    (default full)."""
     mode = os.environ.get(MODE_VARIABLE, "full").strip().lower() or "full"
     if mode not in MODES:
         raise ValueError(
@@ -51,7 +52,8 @@ def default_device() -> torch.device:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` means :func:`default_device`; a name such as ``"cpu"`` becomes a device."""
+    """``None`` means :func:`default_device`; a name such as ``"cpu"`` becomes a
+    device."""
     if device is None:
         return default_device()
     try:
@@ -63,7 +65,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch (all devices); return a CPU generator with that seed."""
+    """Seed Python, NumPy and torch (all devices); return a CPU generator with that
+    seed."""
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         raise ValueError(f"seed must be a non-negative int below 2**63, got {seed!r}")
     random.seed(seed)
@@ -73,7 +76,8 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def machine_description() -> str:
-    """Where code runs, for benchmark records: the GPU's name, or the CPU and its core count."""
+    """Where code runs, for benchmark records: the GPU's name, or the CPU and its core
+    count."""
     if torch.cuda.is_available():
         return f"GPU {torch.cuda.get_device_name(0)}"
     return f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"

@@ -1,17 +1,19 @@
-"""Restoring a whole photograph with a network made for small square patches (Chapter 7).
+"""Restoring a whole photograph with a network made for small square patches
+(Chapter 7).
 
 A VAE trained on 32 x 32 patches cannot take a 300 x 451 photograph. Two ways round it:
 
-* **Tiling** (:func:`restore_by_tiles`): cut the photo into overlapping tiles of the network's size,
-  restore each, and blend them back. Each output pixel is a weighted mean of the tiles that cover
-  it, the weight falling smoothly towards a tile's edge (:func:`blending_window`), so no seams show.
-  The result has the input's size exactly, and an inpainting method's observed pixels stay as they were.
-* **Resizing** (:func:`restore_by_resizing`): shrink the whole photo to the network's size, restore
-  it, and enlarge the result, as the introductory articles do. Detail finer than the small image's
-  pixels is lost on the way down and cannot come back.
+* **Tiling** (:func:`restore_by_tiles`): cut the photo into overlapping tiles of the
+  network's size, restore each, and blend them back. Each output pixel is a weighted
+  mean of the tiles that cover it, the weight falling smoothly towards a tile's edge
+  (:func:`blending_window`), so no seams show. The result has the input's size exactly,
+  and an inpainting method's observed pixels stay as they were.
+* **Resizing** (:func:`restore_by_resizing`): shrink the whole photo to the network's
+  size, restore it, and enlarge the result, as the introductory articles do. Detail
+  finer than the small image's pixels is lost on the way down and cannot come back.
 
-``restore`` functions take a batch of tiles (N, C, T, T) -- and, for inpainting, their masks
-(N, 1, T, T), ``True`` = missing -- and return restored tiles (N, C, T, T).
+``restore`` functions take a batch of tiles (N, C, T, T) -- and, for inpainting, their
+masks (N, 1, T, T), ``True`` = missing -- and return restored tiles (N, C, T, T).
 """
 
 from __future__ import annotations
@@ -28,21 +30,22 @@ from .photos import resize
 from .restore import keep_observed
 from .validate import check_images, check_positive_int
 
-Restore = Callable[
-    ..., torch.Tensor
-]  # (tiles (N, C, T, T)[, masks (N, 1, T, T)]) -> (N, C, T, T)
+# (tiles (N, C, T, T)[, masks (N, 1, T, T)]) -> (N, C, T, T)
+Restore = Callable[..., torch.Tensor]
 
 
 class Tiles(NamedTuple):
-    """Tiles of one image: ``patches`` (N, C, T, T) and the (top, left) corner of each (N, 2)."""
+    """Tiles of one image: ``patches`` (N, C, T, T) and the (top, left) corner of each
+    (N, 2)."""
 
     patches: torch.Tensor
     corners: torch.Tensor
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """First index of each tile along an axis of ``length`` >= ``tile`` pixels: every ``tile - overlap``
-    pixels, plus one tile flush with the far end, so the tiles cover the axis exactly."""
+    """First index of each tile along an axis of ``length`` >= ``tile`` pixels: every
+    ``tile - overlap`` pixels, plus one tile flush with the far end, so the tiles cover
+    the axis exactly."""
     check_positive_int(length, "length")
     check_positive_int(tile, "tile")
     if (
@@ -64,15 +67,17 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
 
 
 def blending_window(tile: int, device: str | torch.device = "cpu") -> torch.Tensor:
-    """Weights (T, T): sin(pi (i + 1/2) / T) along each axis, multiplied. Largest in the middle,
-    small but never zero at the edges, so every covered pixel gets a positive total weight."""
+    """Weights (T, T): sin(pi (i + 1/2) / T) along each axis, multiplied. Largest in the
+    middle, small but never zero at the edges, so every covered pixel gets a positive
+    total weight."""
     check_positive_int(tile, "tile")
     ramp = torch.sin(math.pi * (torch.arange(tile, device=device) + 0.5) / tile)  # (T,)
     return ramp[:, None] * ramp[None, :]
 
 
 def split_tiles(image: torch.Tensor, tile: int, overlap: int) -> Tiles:
-    """Cut one image (C, H, W), H and W >= ``tile``, into overlapping tiles (see :func:`tile_starts`)."""
+    """Cut one image (C, H, W), H and W >= ``tile``, into overlapping tiles
+    (see :func:`tile_starts`)."""
     if image.dim() != 3:
         raise ValueError(
             f"image must be one image shaped (C, H, W), got shape {tuple(image.shape)}"
@@ -86,9 +91,9 @@ def split_tiles(image: torch.Tensor, tile: int, overlap: int) -> Tiles:
 
 
 def stitch(tiles: Tiles, height: int, width: int) -> torch.Tensor:
-    """Blend tiles back into one image (C, height, width): each pixel is the window-weighted mean of
-    the tiles covering it."""
-    n, c, t, _ = tiles.patches.shape
+    """Blend tiles back into one image (C, height, width): each pixel is the
+    window-weighted mean of the tiles covering it."""
+    _n, c, t, _ = tiles.patches.shape
     window = blending_window(t, tiles.patches.device).to(tiles.patches.dtype)
     total = tiles.patches.new_zeros(c, height, width)
     weight = tiles.patches.new_zeros(1, height, width)
@@ -111,8 +116,8 @@ def _in_chunks(
         restored = restore(*args)
         if restored.shape != args[0].shape:
             raise ValueError(
-                f"restore must return tiles shaped like its input {tuple(args[0].shape)}, "
-                f"got {tuple(restored.shape)}"
+                "restore must return tiles shaped like its input "
+                f"{tuple(args[0].shape)}, got {tuple(restored.shape)}"
             )
         out.append(restored.detach())
     return torch.cat(out)
@@ -134,17 +139,19 @@ def restore_by_tiles(
     overlap: int = 8,
     batch_size: int = 256,
 ) -> torch.Tensor:
-    """Restore damaged images y (B, C, H, W) of any size tile by tile; returns (B, C, H, W).
+    """Restore damaged images y (B, C, H, W) of any size tile by tile; returns
+    (B, C, H, W).
 
-    ``restore(tiles)`` -- or ``restore(tiles, masks)`` when an inpainting ``mask`` (B, 1, H, W) is
-    given -- is called on at most ``batch_size`` tiles at a time. An image smaller than a tile is
-    padded by repeating its edge pixels (marked missing in the mask) and cropped back. Where a mask
-    is given, observed pixels of the result are y's, bit for bit.
+    ``restore(tiles)`` -- or ``restore(tiles, masks)`` when an inpainting ``mask``
+    (B, 1, H, W) is given -- is called on at most ``batch_size`` tiles at a time. An
+    image smaller than a tile is padded by repeating its edge pixels (marked missing in
+    the mask) and cropped back. Where a mask is given, observed pixels of the result are
+    y's, bit for bit.
     """
     y = check_images(y, "y")
     mask = check_mask(mask, y) if mask is not None else None
     check_positive_int(batch_size, "batch_size")
-    b, c, h, w = y.shape
+    b, _c, h, w = y.shape
     pad = (0, max(tile - w, 0), 0, max(tile - h, 0))  # left, right, top, bottom
     padded = F.pad(y, pad, mode="replicate") if any(pad) else y
     padded_mask = None if mask is None else F.pad(mask, pad, value=True)
@@ -166,9 +173,10 @@ def restore_by_resizing(
     *,
     size: int = 32,
 ) -> torch.Tensor:
-    """Restore damaged images y (B, C, H, W) by shrinking each to (size, size), restoring, and
-    enlarging back to (H, W). A small pixel counts as missing when more than half of the region it
-    summarises is missing. Where a mask is given, observed pixels of the result are y's."""
+    """Restore damaged images y (B, C, H, W) by shrinking each to (size, size),
+    restoring, and enlarging back to (H, W). A small pixel counts as missing when more
+    than half of the region it summarises is missing. Where a mask is given, observed
+    pixels of the result are y's."""
     y = check_images(y, "y")
     mask = check_mask(mask, y) if mask is not None else None
     check_positive_int(size, "size")
@@ -180,6 +188,7 @@ def restore_by_resizing(
         restored = restore(small, small_mask)
     if restored.shape != small.shape:
         raise ValueError(
-            f"restore must return images shaped like its input {tuple(small.shape)}, got {tuple(restored.shape)}"
+            "restore must return images shaped like its input "
+            f"{tuple(small.shape)}, got {tuple(restored.shape)}"
         )
     return _keep_observed(resize(restored.detach(), tuple(y.shape[2:])), y, mask)

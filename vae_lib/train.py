@@ -1,12 +1,14 @@
 """Training and evaluation loops for data held in memory (Chapter 1 onwards).
 
-The whole data set lives on the device; each epoch draws a random permutation there and slices
-batches by index, so no DataLoader, no per-batch copies and no host synchronisation inside the
-step loop (losses are summed on the device and read once per epoch; inputs' values are checked
-on the first batch only, since reading a min or max would make the host wait). On CUDA the step runs
-under bf16 autocast with fused Adam. Options measured in the Performance appendix: fused Adam on
-the CPU, a warm-up + cosine learning-rate schedule, ``torch.compile`` (off by default: on the CPU
-its compile time outweighs its faster epochs in a short run) and :func:`scaled_learning_rate` for larger batches.
+The whole data set lives on the device; each epoch draws a random permutation there and
+slices batches by index, so no DataLoader, no per-batch copies and no host
+synchronisation inside the step loop (losses are summed on the device and read once per
+epoch; inputs' values are checked on the first batch only, since reading a min or max
+would make the host wait). On CUDA the step runs under bf16 autocast with fused Adam.
+Options measured in the Performance appendix: fused Adam on the CPU, a warm-up + cosine
+learning-rate schedule, ``torch.compile`` (off by default: on the CPU its compile time
+outweighs its faster epochs in a short run) and :func:`scaled_learning_rate` for larger
+batches.
 """
 
 from __future__ import annotations
@@ -30,12 +32,10 @@ from .validate import (
     value_checks,
 )
 
-LossFn = Callable[
-    ..., torch.Tensor
-]  # (model, x (B, ...)[, y (B, ...)]) -> per-example loss (B,)
-BatchTransform = Callable[
-    [torch.Tensor, torch.Generator], torch.Tensor
-]  # e.g. dynamic binarisation
+# (model, x (B, ...)[, y (B, ...)]) -> per-example loss (B,)
+LossFn = Callable[..., torch.Tensor]
+# e.g. dynamic binarisation
+BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 LR_SCHEDULES = ("constant", "cosine")
 WARMUP_FRACTION = 0.05  # of all steps, for the cosine schedule
 
@@ -45,9 +45,9 @@ def scheduled_lr(
 ) -> float:
     """The learning rate of step ``step`` (0-based) out of ``total_steps``.
 
-    ``"constant"``: always ``lr``. ``"cosine"``: a linear warm-up to ``lr`` over the first 5 % of
-    the steps, then a half cosine that would reach zero one step after the last (Loshchilov &
-    Hutter 2017; Goyal et al. 2017 for the warm-up).
+    ``"constant"``: always ``lr``. ``"cosine"``: a linear warm-up to ``lr`` over the
+    first 5 % of the steps, then a half cosine that would reach zero one step after the
+    last (Loshchilov & Hutter 2017; Goyal et al. 2017 for the warm-up).
     """
     check_choice(schedule, "schedule", LR_SCHEDULES)
     check_positive_int(total_steps, "total_steps")
@@ -75,12 +75,14 @@ def scaled_learning_rate(
     base_batch_size: int = 128,
     rule: str = "linear",
 ) -> float:
-    """Adam's learning rate for ``batch_size``, from one that works at ``base_batch_size``.
+    """Adam's learning rate for ``batch_size``, from one that works at
+    ``base_batch_size``.
 
-    ``rule="sqrt"``: lr = base_lr * sqrt(batch_size / base_batch_size), the rule derived for
-    Adam by Malladi et al. (2022); ``"linear"``: lr = base_lr * batch_size / base_batch_size, the
-    rule of Goyal et al. (2017) for SGD, the default because it kept more of the final quality in
-    the Performance appendix's measurement (within 0.2 nats at 4x the batch, 3.4 nats short at 16x).
+    ``rule="sqrt"``: lr = base_lr * sqrt(batch_size / base_batch_size), the rule derived
+    for Adam by Malladi et al. (2022); ``"linear"``:
+    lr = base_lr * batch_size / base_batch_size, the rule of Goyal et al. (2017) for
+    SGD, the default because it kept more of the final quality in the Performance
+    appendix's measurement (within 0.2 nats at 4x the batch, 3.4 nats short at 16x).
     """
     check_positive_int(batch_size, "batch_size")
     check_positive_int(base_batch_size, "base_batch_size")
@@ -103,7 +105,8 @@ def _check_betas(betas: object) -> None:
 
 
 def model_loss(model: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
-    """The default loss: the model's own ``loss(x)`` or ``loss(x, y)``, per example (B,)."""
+    """The default loss: the model's own ``loss(x)`` or ``loss(x, y)``, per example
+    (B,)."""
     return model.loss(*batch)
 
 
@@ -119,8 +122,8 @@ def _check_targets(y: torch.Tensor | None, x: torch.Tensor, name: str) -> None:
 
 @dataclass
 class History:
-    """Mean per-example loss after each epoch (train and, if given, validation), seconds per epoch
-    (validation included) and seconds spent in the training steps alone."""
+    """Mean per-example loss after each epoch (train and, if given, validation), seconds
+    per epoch (validation included) and seconds spent in the training steps alone."""
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
@@ -135,8 +138,8 @@ class History:
 
 @contextlib.contextmanager
 def _seeded_global_rng(seed: int, device: torch.device):
-    """Seed torch's global generators for the block (models such as the VAE draw noise from them)
-    and restore the caller's generator state afterwards."""
+    """Seed torch's global generators for the block (models such as the VAE draw noise
+    from them) and restore the caller's generator state afterwards."""
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
@@ -144,7 +147,8 @@ def _seeded_global_rng(seed: int, device: torch.device):
 
 
 def _autocast(device: torch.device, mixed_precision: bool | None):
-    """bf16 autocast: on by default on CUDA only; ``mixed_precision=False`` keeps float32 everywhere."""
+    """bf16 autocast: on by default on CUDA only; ``mixed_precision=False`` keeps
+    float32 everywhere."""
     enabled = (
         device.type == "cuda"
         if mixed_precision is None
@@ -167,7 +171,8 @@ def evaluate(
     seed: int = 0,
     mixed_precision: bool | None = None,
 ) -> float:
-    """Mean per-example loss over ``x`` (N, C, H, W) [and targets ``y`` (N, ...)] in eval mode.
+    """Mean per-example loss over ``x`` (N, C, H, W) [and targets ``y`` (N, ...)] in
+    eval mode.
 
     ``mixed_precision`` as in :func:`fit`.
     """
@@ -216,21 +221,24 @@ def fit(
     fused_adam: bool | None = None,
     torch_compile: bool = False,
 ) -> History:
-    """Train ``model`` with Adam on images ``train_x`` (N, C, H, W); return a :class:`History`.
+    """Train ``model`` with Adam on images ``train_x`` (N, C, H, W); return a
+    :class:`History`.
 
-    ``loss_fn(model, x)`` -- or ``loss_fn(model, x, y)`` when targets ``train_y`` (N, ...) are
-    given -- returns a per-example loss (B,) whose mean is minimised (default: the model's
-    ``loss``). ``transform(batch, generator)`` is applied to each batch (e.g.
-    :func:`vae_lib.data.binarize_dynamic`). The device defaults to the fastest one present;
-    ``seed`` fixes the batch order and any randomness drawn from the generator.
-    ``mixed_precision``: None (default) runs the step under bf16 autocast on CUDA only; False
-    keeps float32 (for exact comparisons, as in Chapter 1's PCA check). Validation is always float32.
+    ``loss_fn(model, x)`` -- or ``loss_fn(model, x, y)`` when targets ``train_y``
+    (N, ...) are given -- returns a per-example loss (B,) whose mean is minimised
+    (default: the model's ``loss``). ``transform(batch, generator)`` is applied to each
+    batch (e.g. :func:`vae_lib.data.binarize_dynamic`). The device defaults to the
+    fastest one present; ``seed`` fixes the batch order and any randomness drawn from
+    the generator. ``mixed_precision``: None (default) runs the step under bf16 autocast
+    on CUDA only; False keeps float32 (for exact comparisons, as in Chapter 1's PCA
+    check). Validation is always float32.
 
-    Speed settings (the Performance appendix measures each): ``lr_schedule`` -- ``"constant"`` or
-    ``"cosine"`` (see :func:`scheduled_lr`); ``betas`` -- Adam's; ``fused_adam`` -- None (default)
-    fuses Adam's update on CUDA only, True also on the CPU (faster there, but it rounds differently,
-    so the shipped checkpoints are trained without it); ``torch_compile`` -- compile the loss
-    computation with ``torch.compile``.
+    Speed settings (the Performance appendix measures each): ``lr_schedule`` --
+    ``"constant"`` or ``"cosine"`` (see :func:`scheduled_lr`); ``betas`` -- Adam's;
+    ``fused_adam`` -- None (default) fuses Adam's update on CUDA only, True also on the
+    CPU (faster there, but it rounds differently, so the shipped checkpoints are trained
+    without it); ``torch_compile`` -- compile the loss computation with
+    ``torch.compile``.
     """
     check_images(train_x, "train_x", unit_range=False)
     check_positive_int(num_epochs, "num_epochs")
@@ -249,16 +257,14 @@ def fit(
     generator = torch.Generator(device=device).manual_seed(seed)
     fused = device.type == "cuda" if fused_adam is None else fused_adam
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=fused)
-    step_loss = (
-        torch.compile(loss_fn, dynamic=False) if torch_compile else loss_fn
-    )  # two batch shapes at most
+    # two batch shapes at most
+    step_loss = torch.compile(loss_fn, dynamic=False) if torch_compile else loss_fn
     history = History(device=str(device))
     epochs = trange(num_epochs, desc="epochs", disable=not progress, leave=True)
     n = train_x.shape[0]
     total_steps, step = num_epochs * math.ceil(n / batch_size), 0
-    with _seeded_global_rng(
-        seed, device
-    ):  # noise drawn inside the model (a VAE's) follows the seed
+    # noise drawn inside the model (a VAE's) follows the seed
+    with _seeded_global_rng(seed, device):
         for _ in epochs:
             start = time.perf_counter()
             model.train()
@@ -270,7 +276,8 @@ def fit(
                 if transform is not None:
                     batch = transform(batch, generator)
                 targets = () if train_y is None else (train_y[index],)
-                # The first batch is validated fully; later ones skip value checks (no host sync).
+                # The first batch is validated fully; later ones skip value checks
+                # (no host sync).
                 with (
                     _autocast(device, mixed_precision),
                     value_checks(not history.train_loss and first == 0),
@@ -278,20 +285,19 @@ def fit(
                     per_example = step_loss(model, batch, *targets)
                 optimizer.zero_grad(set_to_none=True)
                 per_example.mean().backward()
-                if (
-                    lr_schedule != "constant"
-                ):  # a constant rate stays as Adam was built with it
+                # a constant rate stays as Adam was built with it
+                if lr_schedule != "constant":
                     for group in optimizer.param_groups:
                         group["lr"] = scheduled_lr(step, total_steps, lr, lr_schedule)
                 optimizer.step()
                 step += 1
                 total += per_example.detach().float().sum()
-            history.train_loss.append(
-                total.item() / n
-            )  # the one host sync of the epoch
+            # the one host sync of the epoch
+            history.train_loss.append(total.item() / n)
             history.train_seconds.append(time.perf_counter() - start)
             if val_x is not None:
-                # Validation in float32: the numbers reported do not depend on bf16 rounding.
+                # Validation in float32: the numbers reported do not depend on bf16
+                # rounding.
                 history.val_loss.append(
                     evaluate(
                         model,

@@ -1,4 +1,5 @@
-"""Input checks shared by every public function: each failure says what was expected and what arrived."""
+"""Input checks shared by every public function: each failure says what was expected and
+what arrived."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from contextvars import ContextVar
 
 import torch
 
-# Checking pixel *values* reads a tensor's min and max, which on a GPU makes the host wait for the
-# device. Training loops check their first batch fully and then switch value checks off.
+# Checking pixel *values* reads a tensor's min and max, which on a GPU makes the host
+# wait for the device. Training loops check their first batch fully and then switch
+# value checks off.
 _VALUE_CHECKS: ContextVar[bool] = ContextVar("vae_lib_value_checks", default=True)
 
 
 @contextlib.contextmanager
 def value_checks(enabled: bool) -> Iterator[None]:
-    """Turn value-range checks on or off inside the block (shape and dtype are always checked)."""
+    """Turn value-range checks on or off inside the block (shape and dtype are always
+    checked)."""
     token = _VALUE_CHECKS.set(enabled)
     try:
         yield
@@ -43,7 +46,8 @@ def check_images(
     image_shape: Sequence[int] | None = None,
     unit_range: bool = True,
 ) -> torch.Tensor:
-    """Fail unless ``x`` is a floating batch of images (B, C, H, W), optionally in [0, 1].
+    """Fail unless ``x`` is a floating batch of images (B, C, H, W), optionally
+    in [0, 1].
 
     ``image_shape`` pins (C, H, W) when given.
     """
@@ -54,7 +58,8 @@ def check_images(
         )
     if image_shape is not None and tuple(x.shape[1:]) != tuple(image_shape):
         raise ValueError(
-            f"{name} must have images of shape (C, H, W) = {tuple(image_shape)}, got {_describe(x)}"
+            f"{name} must have images of shape (C, H, W) = {tuple(image_shape)}, got "
+            f"{_describe(x)}"
         )
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got {_describe(x)}")
@@ -66,7 +71,8 @@ def check_images(
 def check_unit_range(
     x: torch.Tensor, name: str = "x", requirement: str = "hold pixel values in [0, 1]"
 ) -> torch.Tensor:
-    """Fail unless every value of ``x`` is finite and in [0, 1] (skipped inside ``value_checks(False)``)."""
+    """Fail unless every value of ``x`` is finite and in [0, 1] (skipped inside
+    ``value_checks(False)``)."""
     if (
         _VALUE_CHECKS.get()
         and x.numel()
@@ -83,7 +89,8 @@ def check_same_shape(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) -
     """Fail unless two tensors have the same shape."""
     if a.shape != b.shape:
         raise ValueError(
-            f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+            f"{names[0]} and {names[1]} must have the same shape, got "
+            f"{tuple(a.shape)} and {tuple(b.shape)}"
         )
 
 
@@ -91,7 +98,8 @@ def check_same_device(a: torch.Tensor, b: torch.Tensor, names: tuple[str, str]) 
     """Fail unless two tensors live on the same device."""
     if a.device != b.device:
         raise ValueError(
-            f"{names[0]} is on {a.device} but {names[1]} is on {b.device}: move them together"
+            f"{names[0]} is on {a.device} but {names[1]} is on {b.device}: "
+            "move them together"
         )
 
 

@@ -1,7 +1,8 @@
 """Interactive explorers built with ipywidgets (Chapter 4 onwards).
 
-Each widget also renders in the static HTML book: ``make execute`` stores the widget state, so
-the page shows the controls and the last picture, and a kernel makes them move.
+Each widget also renders in the static HTML book: ``make execute`` stores the widget
+state, so the page shows the controls and the last picture, and a kernel makes them
+move.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from .validate import check_images, check_positive_int, check_tensor
 
 
 def to_png(image: torch.Tensor, scale: int = 6) -> bytes:
-    """One image (C, H, W) in [0, 1] as PNG bytes, enlarged ``scale`` times; grey images are drawn
-    black on white like the book's figures."""
+    """One image (C, H, W) in [0, 1] as PNG bytes, enlarged ``scale`` times; grey images
+    are drawn black on white like the book's figures."""
     image = (
         check_images(check_tensor(image, "image")[None], "image")[0]
         .detach()
@@ -46,10 +47,12 @@ def latent_explorer(
     limit: float = 3.0,
     scale: int = 6,
 ):
-    """Sliders that move latent dimensions ``dims`` of code ``z`` (latent_dim,) and show E[x | z].
+    """Sliders that move latent dimensions ``dims`` of code ``z`` (latent_dim,) and
+    show E[x | z].
 
-    Returns an ``ipywidgets.HBox`` (sliders, picture). ``z`` defaults to the prior's mean 0 and
-    ``dims`` to every dimension; each slider spans [-limit, limit], about 3 prior standard deviations.
+    Returns an ``ipywidgets.HBox`` (sliders, picture). ``z`` defaults to the prior's
+    mean 0 and ``dims`` to every dimension; each slider spans [-limit, limit], about 3
+    prior standard deviations.
     """
     import ipywidgets as widgets
 
@@ -102,9 +105,10 @@ def inpainting_explorer(
     size: int = 14,
     scale: int = 5,
 ):
-    """Sliders that move and resize a square hole in one image (C, H, W) and show each method's
-    completion: ``methods`` maps a name to ``fn(y, mask) -> completion``, with y (1, C, H, W) the
-    damaged image and mask (1, 1, H, W) True where missing. Returns an ``ipywidgets.VBox``."""
+    """Sliders that move and resize a square hole in one image (C, H, W) and show each
+    method's completion: ``methods`` maps a name to ``fn(y, mask) -> completion``, with
+    y (1, C, H, W) the damaged image and mask (1, 1, H, W) True where missing. Returns
+    an ``ipywidgets.VBox``."""
     import ipywidgets as widgets
 
     from .corrupt import hide, square_mask

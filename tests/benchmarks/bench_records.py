@@ -1,10 +1,11 @@
 """Where benchmarks put their results: a JSON record and a markdown table per benchmark.
 
-Both go to ``book/benchmarks/<name>_<cpu|gpu>.json`` and ``.md``, by the kind of machine that ran
-them, so a CPU run never replaces a GPU result. The book's Performance appendix includes the
-tables, so the page always shows the latest run of each kind and the machine it ran on; until a
-GPU run exists its table says so. Files are written to a temporary name and renamed, so an
-interrupted benchmark leaves the previous result whole.
+Both go to ``book/benchmarks/<name>_<cpu|gpu>.json`` and ``.md``, by the kind of machine
+that ran them, so a CPU run never replaces a GPU result. The book's Performance appendix
+includes the tables, so the page always shows the latest run of each kind and the
+machine it ran on; until a GPU run exists its table says so. Files are written to a
+temporary name and renamed, so an interrupted benchmark leaves the previous result
+whole.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def markdown_table(header: list[str], rows: list[list[object]]) -> str:
 
 
 def machine_kind() -> str:
-    """Which kind of device the benchmarks run on (:func:`vae_lib.runtime.default_device`):
-    ``"gpu"`` for CUDA, else the device type (``"cpu"``, ``"mps"``)."""
+    """Which kind of device the benchmarks run on
+    (:func:`vae_lib.runtime.default_device`): ``"gpu"`` for CUDA, else the device type
+    (``"cpu"``, ``"mps"``)."""
     kind = default_device().type
     return "gpu" if kind == "cuda" else kind
 
@@ -48,9 +50,10 @@ def save(
     notes: str = "",
     gpu_placeholder: bool = True,
 ) -> dict:
-    """Write ``record`` (plus the machine, torch version and date) as JSON and ``table`` (markdown,
-    under a line naming the machine) with ``notes`` below it, as ``<name>_<cpu|gpu>``; return the
-    full record. On a CPU, ``gpu_placeholder`` also writes a "not measured" GPU table if none exists."""
+    """Write ``record`` (plus the machine, torch version and date) as JSON and ``table``
+    (markdown, under a line naming the machine) with ``notes`` below it, as
+    ``<name>_<cpu|gpu>``; return the full record. On a CPU, ``gpu_placeholder`` also
+    writes a "not measured" GPU table if none exists."""
     record = {
         "benchmark": name,
         "machine": machine_description(),
@@ -74,12 +77,14 @@ def save(
 
 
 def placeholder(name: str, title: str) -> None:
-    """A GPU table that says it has not been measured, unless a GPU result is already there."""
+    """A GPU table that says it has not been measured, unless a GPU result is already
+    there."""
     path = RESULTS / f"{name}_gpu.md"
     if not path.exists():
         _write(
             path,
-            f"**{title}** Not measured yet: no run of this benchmark on a CUDA GPU so far.\n",
+            f"**{title}** Not measured yet: "
+            "no run of this benchmark on a CUDA GPU so far.\n",
         )
 
 

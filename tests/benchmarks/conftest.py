@@ -1,4 +1,5 @@
-"""Benchmarks measure the machine as a reader would use it: every core, not the unit tests' one thread."""
+"""Benchmarks measure the machine as a reader would use it: every core, not the unit
+tests' one thread."""
 
 from __future__ import annotations
 
@@ -6,5 +7,6 @@ import os
 
 import torch
 
-# tests/conftest.py limits torch to one thread for the tiny unit-test models; undo it here.
+# tests/conftest.py limits torch to one thread for the tiny unit-test models; undo it
+# here.
 torch.set_num_threads(len(os.sched_getaffinity(0)))

@@ -1,20 +1,25 @@
-"""The conventional training loop: a re-implementation of the VAE of pytorch/examples (vae/main.py).
+"""The conventional training loop: a re-implementation of the VAE of pytorch/examples
+(vae/main.py).
 
-It is the yardstick of the training-speed benchmark, so it keeps what makes that example typical:
+It is the yardstick of the training-speed benchmark, so it keeps what makes that example
+typical:
 
 * the data set is a ``torch.utils.data.Dataset`` that, like torchvision's ``MNIST`` with
-  ``transforms.ToTensor()``, stores uint8 images and turns each one into a PIL image and then into
-  a float tensor in [0, 1] when it is fetched; a ``DataLoader`` (batch 128, shuffled, no worker
-  processes on the CPU) collates the batches;
-* the model is 784-400-20 with ReLU, separate layers for mu and logvar, a sigmoid output;
-* the loss is the summed binary cross-entropy on grey levels plus the closed-form KL (Kingma &
-  Welling 2014, App. B), optimised by Adam at 1e-3;
-* the step reads the loss with ``.item()`` (a host synchronisation on a GPU) every batch;
+  ``transforms.ToTensor()``, stores uint8 images and turns each one into a PIL image and
+  then into a float tensor in [0, 1] when it is fetched; a ``DataLoader`` (batch 128,
+  shuffled, no worker processes on the CPU) collates the batches;
+* the model is 784-400-20 with ReLU, separate layers for mu and logvar, a sigmoid
+  output;
+* the loss is the summed binary cross-entropy on grey levels plus the closed-form KL
+  (Kingma & Welling 2014, App. B), optimised by Adam at 1e-3;
+* the step reads the loss with ``.item()`` (a host synchronisation on a GPU) every
+  batch;
 * the test loss is evaluated after every epoch the same way.
 
-The later continuous-Bernoulli correction of the example is left out: the benchmark's target,
-106 nats, is the original example's grey-level BCE + KL. torchvision itself is not used (there
-is no CPU build of it here); the dataset class does the same PIL round trip.
+The later continuous-Bernoulli correction of the example is left out: the benchmark's
+target, 106 nats, is the original example's grey-level BCE + KL. torchvision itself is
+not used (there is no CPU build of it here); the dataset class does the same PIL round
+trip.
 """
 
 from __future__ import annotations
@@ -33,12 +38,14 @@ NUM_PIXELS = 28 * 28
 
 
 class PILMNIST(torch.utils.data.Dataset):
-    """uint8 images (N, 28, 28) served one at a time as (1, 28, 28) float tensors, via PIL."""
+    """uint8 images (N, 28, 28) served one at a time as (1, 28, 28) float tensors, via
+    PIL."""
 
     def __init__(self, images: torch.Tensor) -> None:
         if images.dtype != torch.uint8 or images.dim() != 3:
             raise ValueError(
-                f"images must be uint8 (N, 28, 28), got {images.dtype} {tuple(images.shape)}"
+                "images must be uint8 (N, 28, 28), "
+                f"got {images.dtype} {tuple(images.shape)}"
             )
         self.images = images
 
@@ -54,7 +61,8 @@ class PILMNIST(torch.utils.data.Dataset):
 
 
 def as_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Float images (N, 1, 28, 28) in [0, 1] back to the uint8 (N, 28, 28) of the IDX file."""
+    """Float images (N, 1, 28, 28) in [0, 1] back to the uint8 (N, 28, 28) of the IDX
+    file."""
     return (images[:, 0] * 255).round().to(torch.uint8)
 
 
@@ -124,11 +132,12 @@ def train_and_test(
     device: torch.device,
     stop_below: float | None = None,
 ) -> list[dict[str, float]]:
-    """The example's main loop (train, then test, every epoch) on float images (N, 1, 28, 28),
-    stopped early once the test loss is at most ``stop_below`` (if given).
+    """The example's main loop (train, then test, every epoch) on float images
+    (N, 1, 28, 28), stopped early once the test loss is at most ``stop_below`` (if
+    given).
 
-    Returns one dict per epoch: ``train_seconds`` (the training pass), ``seconds`` (training and
-    testing, cumulative from the start) and ``test_loss``.
+    Returns one dict per epoch: ``train_seconds`` (the training pass), ``seconds``
+    (training and testing, cumulative from the start) and ``test_loss``.
     """
     torch.manual_seed(seed)
     loader_options = (

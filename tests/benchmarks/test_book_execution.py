@@ -1,9 +1,10 @@
 """Benchmark 5: how long each notebook takes to run, in quick mode and in full mode.
 
-Each notebook is executed in a fresh kernel without touching the stored file. In full mode a
-CPU loads the shipped checkpoints, while a GPU trains every chapter's models from scratch.
-Budgets (DESIGN.md, section 5): the whole book in quick mode within 10 minutes on a 2-core CPU,
-each chapter in full mode within 3 minutes. Results go to ``book/benchmarks/book_execution_<mode>_<cpu|gpu>``.
+Each notebook is executed in a fresh kernel without touching the stored file. In full
+mode a CPU loads the shipped checkpoints, while a GPU trains every chapter's models from
+scratch. Budgets (DESIGN.md, section 5): the whole book in quick mode within 10 minutes
+on a 2-core CPU, each chapter in full mode within 3 minutes. Results go to
+``book/benchmarks/book_execution_<mode>_<cpu|gpu>``.
 """
 
 from __future__ import annotations

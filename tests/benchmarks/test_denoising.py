@@ -1,9 +1,11 @@
-"""Benchmark: Chapter 5's denoising target on the MNIST test set, in the mode of ``$VAE_BOOK_MODE``.
+"""Benchmark: Chapter 5's denoising target on the MNIST test set, in the mode of
+``$VAE_BOOK_MODE``.
 
-Full mode scores all 10,000 test images under Gaussian noise with sigma = 0.5 (seeded): the median
-filter, the naive VAE, the denoising VAE and MAP inference under the clipped-Gaussian noise model.
-Target (issue 5): the best VAE method reaches at least 20.0 dB mean PSNR. Quick mode scores the
-first 500 images and only reports. Results go to ``book/benchmarks/denoising_<mode>_<cpu|gpu>.json`` and ``.md``.
+Full mode scores all 10,000 test images under Gaussian noise with sigma = 0.5 (seeded):
+the median filter, the naive VAE, the denoising VAE and MAP inference under the
+clipped-Gaussian noise model. Target (issue 5): the best VAE method reaches at least
+20.0 dB mean PSNR. Quick mode scores the first 500 images and only reports. Results go
+to ``book/benchmarks/denoising_<mode>_<cpu|gpu>.json`` and ``.md``.
 """
 
 from __future__ import annotations

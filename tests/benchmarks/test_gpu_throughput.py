@@ -1,12 +1,13 @@
-"""Benchmark 2: training throughput of ``vae_lib.fit`` on a GPU, by batch size, with and without
-``torch.compile``, and the fraction of the GPU's dense matrix-multiply peak it reaches.
+"""Benchmark 2: training throughput of ``vae_lib.fit`` on a GPU, by batch size, with and
+without ``torch.compile``, and the fraction of the GPU's dense matrix-multiply peak it
+reaches.
 
-The model is benchmark 1's (784-400-20). Its training cost per example is counted from its linear
-layers: 2 * in * out floating-point operations for the forward product, and twice that backward
-(the gradients of the weights and of the layer's input), except that the first layer's input
-needs no gradient. The peak is measured on the
-same GPU: a 8192 x 8192 bf16 matrix product, the precision fit's autocast uses. Without a CUDA
-GPU the benchmark records that it could not run and is skipped.
+The model is benchmark 1's (784-400-20). Its training cost per example is counted from
+its linear layers: 2 * in * out floating-point operations for the forward product, and
+twice that backward (the gradients of the weights and of the layer's input), except that
+the first layer's input needs no gradient. The peak is measured on the same GPU: a
+8192 x 8192 bf16 matrix product, the precision fit's autocast uses. Without a CUDA GPU
+the benchmark records that it could not run and is skipped.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ MATMUL_SIZE = 8192
 
 
 def training_flops_per_example(model: nn.Module) -> int:
-    """Floating-point operations per training example in the model's linear layers: 6 per weight
-    (forward, weight gradient, input gradient), less 2 per weight of the first layer (no input gradient)."""
+    """Floating-point operations per training example in the model's linear layers: 6
+    per weight (forward, weight gradient, input gradient), less 2 per weight of the
+    first layer (no input gradient)."""
     sizes = [
         m.in_features * m.out_features
         for m in model.modules()
@@ -43,7 +45,8 @@ def training_flops_per_example(model: nn.Module) -> int:
 
 
 def measured_matmul_peak(device: torch.device, repeats: int = 50) -> float:
-    """Dense bf16 matrix-multiply throughput in FLOP/s, measured with square products."""
+    """Dense bf16 matrix-multiply throughput in FLOP/s, measured with square
+    products."""
     a = torch.randn(MATMUL_SIZE, MATMUL_SIZE, device=device, dtype=torch.bfloat16)
     b = torch.randn_like(a)
     for _ in range(5):
@@ -70,9 +73,8 @@ def test_gpu_training_throughput():
             torch.manual_seed(SEED)
             model = VAE(EXAMPLE_MODEL)
             steps_per_epoch = math.ceil(len(train_x) / batch_size)
-            epochs = 1 + math.ceil(
-                MIN_TIMED_STEPS / steps_per_epoch
-            )  # the first one warms up (and compiles)
+            # the first one warms up (and compiles)
+            epochs = 1 + math.ceil(MIN_TIMED_STEPS / steps_per_epoch)
             history = fit(
                 model,
                 train_x,
@@ -113,8 +115,10 @@ def test_gpu_training_throughput():
         markdown_table(
             ["batch", "torch.compile", "samples / s", "TFLOP/s", "of matmul peak"], rows
         ),
-        notes=f"Matmul peak measured here: {fmt(peak / 1e12, 0)} TFLOP/s (bf16, {MATMUL_SIZE}x{MATMUL_SIZE}). "
-        "Training runs under bf16 autocast with fused Adam; the learning rate follows the square-root rule.",
+        notes=f"Matmul peak measured here: {fmt(peak / 1e12, 0)} TFLOP/s "
+        f"(bf16, {MATMUL_SIZE}x{MATMUL_SIZE}). "
+        "Training runs under bf16 autocast with fused Adam; "
+        "the learning rate follows the square-root rule.",
     )
     best = max(runs, key=lambda r: r["samples_per_second"])
     assert best["batch_size"] > BATCH_SIZES[0], (

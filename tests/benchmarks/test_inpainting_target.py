@@ -1,11 +1,13 @@
-"""Benchmark: Chapter 6's inpainting target on the MNIST test set, in the mode of ``$VAE_BOOK_MODE``.
+"""Benchmark: Chapter 6's inpainting target on the MNIST test set, in the mode of
+``$VAE_BOOK_MODE``.
 
-Full mode hides the centre 14x14 square of all 10,000 test images and scores each method by PSNR
-on the missing pixels: mean fill, biharmonic inpainting, the naive VAE and MAP inference under the
-observed pixels' likelihood (the best VAE method of the chapter's table). Target (issue 6): the best
-VAE method beats biharmonic inpainting by at least 5 dB. Measured on the 2-core CPU it beats it by
-about 3.5 dB, so the full-mode assertion is marked as an expected failure (strict: it reports when
-the target starts to hold). Quick mode scores the first 500 images and only reports. Results go to
+Full mode hides the centre 14x14 square of all 10,000 test images and scores each method
+by PSNR on the missing pixels: mean fill, biharmonic inpainting, the naive VAE and MAP
+inference under the observed pixels' likelihood (the best VAE method of the chapter's
+table). Target (issue 6): the best VAE method beats biharmonic inpainting by at least
+5 dB. Measured on the 2-core CPU it beats it by about 3.5 dB, so the full-mode assertion
+is marked as an expected failure (strict: it reports when the target starts to hold).
+Quick mode scores the first 500 images and only reports. Results go to
 ``book/benchmarks/inpainting_<mode>_<cpu|gpu>.json`` and ``.md``.
 """
 
@@ -87,12 +89,14 @@ def measure() -> dict:
 @pytest.mark.xfail(
     book_mode() == "full",
     strict=True,
-    reason="measured: MAP beats biharmonic by about 3.5 dB on the missing pixels, short of 5 dB",
+    reason="measured: MAP beats biharmonic by about 3.5 dB on the missing pixels, "
+    "short of 5 dB",
 )
 def test_inpainting_target():
     record = measure()
     assert record["psnr_missing_db"]["MAP"] > record["psnr_missing_db"]["biharmonic"]
     if record["mode"] == "full":
         assert record["gain_over_biharmonic_db"] >= TARGET_GAIN_DB, (
-            f"best VAE method {record['gain_over_biharmonic_db']:.2f} dB above biharmonic, short of {TARGET_GAIN_DB} dB"
+            f"best VAE method {record['gain_over_biharmonic_db']:.2f} dB above "
+            f"biharmonic, short of {TARGET_GAIN_DB} dB"
         )

@@ -1,18 +1,21 @@
-"""Benchmark 1: training speed of ``vae_lib.fit`` against the conventional loop, in one run.
+"""Benchmark 1: training speed of ``vae_lib.fit`` against the conventional loop, in one
+run.
 
-The model is the VAE of pytorch/examples (784-400-20, ReLU, Bernoulli likelihood on grey levels,
-Adam). It is trained (a) by the example's own loop (``pytorch_example.py``) and (b) by
-:func:`vae_lib.train.fit` with its fastest settings, from the same seed on the same machine, in
-alternating runs. Each run evaluates the test negative ELBO after every epoch (the example's loop
-does; fit does it through ``val_x``), and the clock includes those evaluations. Two more fit rows
-separate the gains: fit with the example's own optimiser settings (what the data path alone
-gives), and the fast settings with Adam unfused (what fusing adds). Reported: seconds
-per training epoch, training samples per second, and the time to reach a test negative ELBO of
-106 nats. Targets (issue 8): at least 4x faster to 106 nats on a 2-core CPU, 30x on an H100.
+The model is the VAE of pytorch/examples (784-400-20, ReLU, Bernoulli likelihood on grey
+levels, Adam). It is trained (a) by the example's own loop (``pytorch_example.py``) and
+(b) by :func:`vae_lib.train.fit` with its fastest settings, from the same seed on the
+same machine, in alternating runs. Each run evaluates the test negative ELBO after every
+epoch (the example's loop does; fit does it through ``val_x``), and the clock includes
+those evaluations. Two more fit rows separate the gains: fit with the example's own
+optimiser settings (what the data path alone gives), and the fast settings with Adam
+unfused (what fusing adds). Reported: seconds per training epoch, training samples per
+second, and the time to reach a test negative ELBO of 106 nats. Targets (issue 8): at
+least 4x faster to 106 nats on a 2-core CPU, 30x on an H100.
 
-A second table checks the learning-rate rule for larger batches: the same model trained for the
-same number of epochs (30, a warm-up + cosine schedule) at batch 128 and at larger batches, with
-Adam's peak learning rate kept at 1e-3 or scaled by :func:`vae_lib.train.scaled_learning_rate` (square-root and linear rules).
+A second table checks the learning-rate rule for larger batches: the same model trained
+for the same number of epochs (30, a warm-up + cosine schedule) at batch 128 and at
+larger batches, with Adam's peak learning rate kept at 1e-3 or scaled by
+:func:`vae_lib.train.scaled_learning_rate` (square-root and linear rules).
 """
 
 from __future__ import annotations
@@ -37,20 +40,22 @@ MAX_CONVENTIONAL_EPOCHS = 15
 EXAMPLE_MODEL = VAEConfig(
     hidden_dims=(400,), latent_dim=20, activation="relu", likelihood="bernoulli"
 )
-# fit's fastest settings, found by a sweep on the 2-core CPU (lr 1e-3..1e-2, batch 64..1024,
-# beta2 0.95..0.999, 3..6 epochs) judged by the same test loss as this benchmark (there is no
-# separate validation split): 4 epochs of a warm-up + cosine schedule reach 106 nats with a margin
-# of about half a nat, where 3 epochs stop just short of it.
-FAST_SETTINGS = dict(
-    num_epochs=4,
-    batch_size=128,
-    lr=5e-3,
-    lr_schedule="cosine",
-    betas=(0.9, 0.99),
-    fused_adam=True,
-)
-# fit with the example's optimiser: what the data path alone gains (up to 12 epochs, as the loop needs about 9).
-EXAMPLE_OPTIMISER = dict(num_epochs=12, batch_size=128, lr=1e-3)
+# fit's fastest settings, found by a sweep on the 2-core CPU (lr 1e-3..1e-2, batch
+# 64..1024, beta2 0.95..0.999, 3..6 epochs) judged by the same test loss as this
+# benchmark (there is no separate validation split): 4 epochs of a warm-up + cosine
+# schedule reach 106 nats with a margin of about half a nat, where 3 epochs stop just
+# short of it.
+FAST_SETTINGS = {
+    "num_epochs": 4,
+    "batch_size": 128,
+    "lr": 5e-3,
+    "lr_schedule": "cosine",
+    "betas": (0.9, 0.99),
+    "fused_adam": True,
+}
+# fit with the example's optimiser: what the data path alone gains (up to 12 epochs, as
+# the loop needs about 9).
+EXAMPLE_OPTIMISER = {"num_epochs": 12, "batch_size": 128, "lr": 1e-3}
 CONVENTIONAL = "conventional loop (pytorch/examples)"
 FAST = "vae_lib.fit, fast settings"
 LR_RULE_EPOCHS = 30
@@ -88,9 +93,8 @@ def _fit(train_x, test_x, device, seed: int, settings: dict) -> dict:
         progress=False,
         **settings,
     )
-    setup = (
-        time.perf_counter() - start - history.total_seconds
-    )  # moving data and model, building Adam
+    # moving data and model, building Adam
+    setup = time.perf_counter() - start - history.total_seconds
     cumulative = [
         setup + sum(history.epoch_seconds[: i + 1])
         for i in range(len(history.epoch_seconds))
@@ -151,9 +155,8 @@ def test_fit_reaches_106_nats_faster_than_the_conventional_loop():
         FAST: lambda seed: _fit(train_x, test_x, device, seed, FAST_SETTINGS),
     }
     runs = {name: [] for name in loops}
-    for repeat in range(
-        REPEATS
-    ):  # alternating, so that a slow spell of the machine hits every loop
+    # alternating, so that a slow spell of the machine hits every loop
+    for repeat in range(REPEATS):
         for name, run in loops.items():
             runs[name].append(run(SEED + repeat))
     compiled = (
@@ -184,9 +187,12 @@ def test_fit_reaches_106_nats_faster_than_the_conventional_loop():
     target = SPEEDUP_TARGET.get(device.type, SPEEDUP_TARGET["cpu"])
     if speedup:
         notes = (
-            f"Time to quality: **{speedup:.1f}x** faster with the fast settings (target {target:.0f}x). "
-            f"{REPEATS} alternating runs of each loop, seeds {SEED} to {SEED + REPEATS - 1}; the clock includes "
-            f"the test evaluation after each epoch. The example's optimiser: {_describe(EXAMPLE_OPTIMISER)}. "
+            f"Time to quality: **{speedup:.1f}x** faster with the fast settings "
+            f"(target {target:.0f}x). "
+            f"{REPEATS} alternating runs of each loop, "
+            f"seeds {SEED} to {SEED + REPEATS - 1}; "
+            "the clock includes the test evaluation after each epoch. "
+            f"The example's optimiser: {_describe(EXAMPLE_OPTIMISER)}. "
             f"Fast settings: {_describe(FAST_SETTINGS)}."
         )
     else:
@@ -226,10 +232,12 @@ def test_fit_reaches_106_nats_faster_than_the_conventional_loop():
         f"fit never reached {TARGET_NATS} nats: {results[FAST]['final_test_loss']}"
     )
     assert base is not None, (
-        f"the conventional loop did not reach {TARGET_NATS} nats in {MAX_CONVENTIONAL_EPOCHS} epochs"
+        f"the conventional loop did not reach {TARGET_NATS} nats "
+        f"in {MAX_CONVENTIONAL_EPOCHS} epochs"
     )
     assert speedup >= target, (
-        f"fit reached {TARGET_NATS} nats {speedup:.2f}x faster, below the {target}x target"
+        f"fit reached {TARGET_NATS} nats {speedup:.2f}x faster, "
+        f"below the {target}x target"
     )
     fit_epochs, loop_epochs = (
         results[FAST]["epochs_to_target"],
@@ -243,7 +251,8 @@ def test_fit_reaches_106_nats_faster_than_the_conventional_loop():
             results[compiled]["median_seconds_to_target"]
             > results[FAST]["median_seconds_to_target"]
         ), (
-            "the Performance page says torch.compile does not pay off in a short CPU run: it now does"
+            "the Performance page says torch.compile does not pay off "
+            "in a short CPU run: it now does"
         )
 
 
@@ -305,7 +314,8 @@ def test_learning_rate_rule_for_larger_batches():
     ]
     save(
         "learning_rate_rule",
-        f"Larger batches, {LR_RULE_EPOCHS} epochs each, Adam with a warm-up + cosine schedule.",
+        f"Larger batches, {LR_RULE_EPOCHS} epochs each, "
+        "Adam with a warm-up + cosine schedule.",
         {
             "device": str(device),
             "epochs": LR_RULE_EPOCHS,
@@ -329,7 +339,8 @@ def test_learning_rate_rule_for_larger_batches():
         for rule in LR_RULES:
             scaled = runs[(batch_size, f"{rule} rule")]["final_test_loss"]
             assert scaled < kept, (
-                f"batch {batch_size}: the {rule} rule did not beat the kept learning rate"
+                f"batch {batch_size}: "
+                f"the {rule} rule did not beat the kept learning rate"
             )
     # What the Performance page says of this table, checked on every run:
     linear = {
