@@ -9,6 +9,9 @@
 #   make bench     benchmarks (not part of make test; BENCH=tests/benchmarks/test_x.py runs one); results in book/benchmarks
 #   make checkpoints  retrain every shipped checkpoint in data/checkpoints (seeded; about 45 min on 2 CPU cores)
 #   make student   copies of the notebooks without solutions or outputs, in _build/student
+#   make gpu-wheels   download the notebook tools as wheels for the lent GPU machine, into .whl/
+#   make gpu-check    on the lent GPU machine: the whole book and the GPU benchmarks in one call;
+#                     DRY_RUN=1 tries the same script here, on the CPU in quick mode
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,7 +23,7 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
 .PHONY: all install test lint format sync check-sync unit install-test notebooks book lab execute \
-	check-notebooks student bench checkpoints verify-checkpoints clean
+	check-notebooks student bench checkpoints verify-checkpoints gpu-wheels gpu-check clean
 
 all: test book
 
@@ -92,6 +95,17 @@ verify-checkpoints: $(INSTALLED)
 BENCH ?= tests/benchmarks
 bench: $(INSTALLED)
 	$(PYTEST) $(BENCH) -s
+
+gpu-wheels: $(INSTALLED)
+	$(BIN)/python -m vae_lib.gpu_check wheels
+
+# The lent GPU machine has no .venv and no network: there python3 is the one with PyTorch
+# and CUDA, and the wheels in .whl/ (carried) supply the notebook tools. The archive and
+# results.json go to $OUT there, to _build/gpu-check here.
+GPU_CHECK_OUT ?= $(or $(OUT),_build/gpu-check)
+gpu-check: $(if $(DRY_RUN),$(INSTALLED))
+	$(if $(DRY_RUN),$(BIN)/python,python3) -m vae_lib.gpu_check run --out "$(GPU_CHECK_OUT)" \
+		$(if $(DRY_RUN),--dry-run) $(GPU_CHECK_FLAGS)
 
 clean:
 	rm -rf _build .pytest_cache

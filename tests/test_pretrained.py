@@ -12,11 +12,12 @@ import dataclasses
 import functools
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
-from vae_lib import pretrained
+from vae_lib import checkpoints, pretrained
 from vae_lib.checkpoints import RETRAIN_VARIABLE, CheckpointError, load_checkpoint
 from vae_lib.data import DATA_DIR_VARIABLE
 from vae_lib.latent import active_units, latent_means, rate_distortion
@@ -327,13 +328,10 @@ def refuse_training(*args, **kwargs):
 
 @pytest.mark.parametrize("mode", ["quick", "full"])
 def test_load_reads_the_shipped_checkpoint_without_training(built, monkeypatch, mode):
-    # In full mode it loads because there is no GPU and no $VAE_BOOK_RETRAIN (on a GPU
-    # it would train).
+    # In full mode too: only $VAE_BOOK_RETRAIN retrains.
     monkeypatch.setenv(MODE_VARIABLE, mode)
     monkeypatch.setenv(DATA_DIR_VARIABLE, str(built.parent))
     monkeypatch.setattr(pretrained, "train_recipe", refuse_training)
-    if mode == "full" and torch.cuda.is_available():
-        pytest.skip("full mode trains on a CUDA machine")
     model, metrics = pretrained.load("tiny", device="cpu")
     stored, stored_metrics = load_checkpoint(built / "tiny")
     assert metrics == stored_metrics == record(built)["metrics"]
@@ -341,6 +339,46 @@ def test_load_reads_the_shipped_checkpoint_without_training(built, monkeypatch, 
     assert all(
         torch.equal(v, stored.state_dict()[k]) for k, v in model.state_dict().items()
     )
+
+
+class _ModelOnAFakeGPU:
+    """Stands in for a model moved to a CUDA device that this machine does not have."""
+
+    def to(self, device):
+        return self
+
+    def eval(self):
+        return self
+
+
+def test_on_a_cuda_machine_load_reads_the_shipped_checkpoint_unless_asked(
+    built, monkeypatch
+):
+    """One set of numbers on every device: a (simulated) CUDA machine in full mode loads
+    the shipped weights, and retrains only with $VAE_BOOK_RETRAIN=1."""
+    monkeypatch.setenv(DATA_DIR_VARIABLE, str(built.parent))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(
+        checkpoints, "resolve_device", lambda device: torch.device("cuda")
+    )
+    loads, trainings = [], []
+
+    def load_on_the_gpu(path, *, expected_config, device):
+        loads.append((Path(path).name, device.type))
+        return _ModelOnAFakeGPU(), {"shipped": 1.0}
+
+    def train(recipe, model, progress):
+        trainings.append(recipe.name)
+        return {"retrained": 1.0}
+
+    monkeypatch.setattr(checkpoints, "load_checkpoint", load_on_the_gpu)
+    monkeypatch.setattr(checkpoints, "build_model", lambda config: _ModelOnAFakeGPU())
+    monkeypatch.setattr(pretrained, "train_recipe", train)
+    assert pretrained.load("tiny")[1] == {"shipped": 1.0}
+    assert loads == [("tiny", "cuda")] and trainings == []
+    monkeypatch.setenv(RETRAIN_VARIABLE, "1")
+    assert pretrained.load("tiny")[1] == {"retrained": 1.0}
+    assert trainings == ["tiny"] and len(loads) == 1
 
 
 def test_load_in_quick_mode_never_trains_even_without_a_checkpoint(

@@ -165,19 +165,16 @@ def load_or_train(
     """Load the checkpoint at ``path`` or train a fresh model with
     ``train(model) -> metrics``.
 
-    ``retrain=None`` trains when a CUDA GPU is present, when ``$VAE_BOOK_RETRAIN=1``, or
-    when no checkpoint exists, and loads otherwise; ``True``/``False`` force either way.
+    ``retrain=None`` trains when ``$VAE_BOOK_RETRAIN=1`` or when no checkpoint exists,
+    and loads otherwise, on every device: a GPU loads the same weights as a CPU, so
+    every reader sees the same numbers. ``True``/``False`` force either way.
     With ``save=True`` a freshly trained model is written to ``path`` (as
     ``make checkpoints`` does).
     """
     device = resolve_device(device)
     weights_path, _ = _paths(path)
     if retrain is None:
-        retrain = (
-            device.type == "cuda"
-            or os.environ.get(RETRAIN_VARIABLE) == "1"
-            or not weights_path.is_file()
-        )
+        retrain = os.environ.get(RETRAIN_VARIABLE) == "1" or not weights_path.is_file()
     if not retrain:
         return load_checkpoint(path, expected_config=config, device=device)
     model = build_model(config).to(device)

@@ -6,8 +6,9 @@ config and its training settings, all seeded. ``python -m vae_lib.pretrained bui
 (``make checkpoints``) trains each recipe and writes
 ``data/checkpoints/<name>.safetensors`` + ``.json`` with the metrics it measured;
 ``verify`` re-evaluates the shipped weights and compares them with those metrics.
-Chapters call :func:`load`: on a GPU, or when ``$VAE_BOOK_RETRAIN=1``, it trains from
-scratch with the recipe (full mode); otherwise it loads the checkpoint.
+Chapters call :func:`load`: it loads the checkpoint on every device (CPU, CUDA, MPS), so
+every reader sees the book's numbers; with ``$VAE_BOOK_RETRAIN=1`` it trains from
+scratch with the recipe instead (full mode), on whatever device there is.
 """
 
 from __future__ import annotations
@@ -296,9 +297,8 @@ def load(
     """The model of recipe ``name`` and its metrics: loaded from ``data/checkpoints`` or
     trained.
 
-    ``retrain=None`` trains from scratch in full mode when a CUDA GPU is present or
-    ``$VAE_BOOK_RETRAIN=1``, and loads the shipped checkpoint otherwise
-    (always in quick mode).
+    ``retrain=None`` loads the shipped checkpoint on every device, and trains from
+    scratch only when ``$VAE_BOOK_RETRAIN=1`` in full mode (quick mode always loads).
     """
     recipe = _recipe(name)
     if retrain is None and book_mode() == "quick":

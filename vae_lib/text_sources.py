@@ -19,9 +19,8 @@ from typing import Any
 
 from .files import atomic_path
 
-PAIRING = (
-    "ipynb,.myst.md:myst"  # the jupytext "formats" every chapter notebook declares
-)
+# the jupytext "formats" every chapter notebook declares
+PAIRING = "ipynb,.myst.md:myst"
 TEXT_FORMAT = "md:myst"
 TEXT_SUFFIX = ".myst.md"
 

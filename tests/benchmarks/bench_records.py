@@ -1,9 +1,10 @@
 """Where benchmarks put their results: a JSON record and a markdown table per benchmark.
 
-Both go to ``book/benchmarks/<name>_<cpu|gpu>.json`` and ``.md``, by the kind of machine
-that ran them, so a CPU run never replaces a GPU result. The book's Performance appendix
-includes the tables, so the page always shows the latest run of each kind and the
-machine it ran on; until a GPU run exists its table says so. Files are written to a
+Both go to ``book/benchmarks/<name>_<cpu|gpu>.json`` and ``.md`` (or the folder
+``$VAE_BENCH_RESULTS`` names: ``make gpu-check`` collects them apart), by the kind of
+machine that ran them, so a CPU run never replaces a GPU result. The book's Performance
+appendix includes the tables, so the page always shows the latest run of each kind and
+the machine it ran on; until a GPU run exists its table says so. Files are written to a
 temporary name and renamed, so an interrupted benchmark leaves the previous result
 whole.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -19,7 +21,10 @@ import torch
 from vae_lib.files import atomic_path
 from vae_lib.runtime import default_device, machine_description
 
-RESULTS = Path(__file__).resolve().parents[2] / "book" / "benchmarks"
+RESULTS = Path(
+    os.environ.get("VAE_BENCH_RESULTS")
+    or Path(__file__).resolve().parents[2] / "book" / "benchmarks"
+)
 
 
 def markdown_table(header: list[str], rows: list[list[object]]) -> str:

@@ -26,9 +26,8 @@ from vae_lib.models import VAE
 from vae_lib.train import fit, scaled_learning_rate
 
 BATCH_SIZES = (128, 512, 2048, 8192, 32768)
-MIN_TIMED_STEPS = (
-    20  # per measurement, so that the largest batches are not timed on two steps
-)
+# per measurement, so that the largest batches are not timed on two steps
+MIN_TIMED_STEPS = 20
 MATMUL_SIZE = 8192
 
 
