@@ -40,6 +40,7 @@ test: lint check-sync unit install-test notebooks
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # ruff formats the Python blocks of Markdown files (the exercises' solutions) and the
 # notebooks' code cells. Sync first, so no unsynced edit of a text source is lost; format
@@ -86,11 +87,11 @@ student: $(INSTALLED)
 	$(BIN)/python -m vae_lib.notebooks student $(NOTEBOOKS) --out _build/student
 
 checkpoints: $(INSTALLED)
-	$(BIN)/python -m vae_lib.pretrained build
-	$(BIN)/python -m vae_lib.pretrained verify
+	$(BIN)/python -m vae_lib.shipped build
+	$(BIN)/python -m vae_lib.shipped verify
 
 verify-checkpoints: $(INSTALLED)
-	$(BIN)/python -m vae_lib.pretrained verify
+	$(BIN)/python -m vae_lib.shipped verify
 
 BENCH ?= tests/benchmarks
 bench: $(INSTALLED)

@@ -21,6 +21,8 @@ import numpy as np
 import pytest
 import torch
 
+from vae_lib.models import VAE, VAEConfig
+
 # The models here are tiny: one thread each is fastest, and with `-n 2` two workers
 # would otherwise fight over the cores.
 torch.set_num_threads(1)
@@ -140,3 +142,31 @@ def http_server():
     server = LocalServer()
     yield server
     server.close()
+
+
+# --- helpers shared by the tests of models, inference and latent spaces ---------------
+
+
+def seeded_generator(seed: int = 0) -> torch.Generator:
+    """A CPU generator with a fixed seed."""
+    return torch.Generator().manual_seed(seed)
+
+
+def small_vae(seed: int = 0, **changes) -> VAE:
+    """A tiny MLP VAE on 8x8 grey images (latent_dim 3, one hidden layer of 16), its
+    weights seeded; ``changes`` override any config field."""
+    torch.manual_seed(seed)
+    fields = {"image_shape": (1, 8, 8), "latent_dim": 3, "hidden_dims": (16,)}
+    return VAE(VAEConfig(**{**fields, **changes}))
+
+
+@pytest.fixture
+def gen():
+    """``gen(seed=0)``: a seeded CPU generator."""
+    return seeded_generator
+
+
+@pytest.fixture
+def make_vae():
+    """``make_vae(seed=0, **config_changes)``: a tiny seeded VAE (see ``small_vae``)."""
+    return small_vae

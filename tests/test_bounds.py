@@ -25,8 +25,9 @@ from vae_lib.bounds import (
     log_importance_weights,
     log_likelihood_estimate,
 )
+from vae_lib.distributions import rsample
 from vae_lib.linear_gaussian import LinearGaussianModel
-from vae_lib.models import VAE, VAEConfig
+from vae_lib.models import VAE
 
 DTYPE = torch.float64
 
@@ -37,8 +38,8 @@ def model() -> LinearGaussianModel:
 
 
 @pytest.fixture
-def x(model) -> torch.Tensor:
-    return model.sample(6, seed=3)
+def x(model, gen) -> torch.Tensor:
+    return model.sample(6, generator=gen(3))
 
 
 def diagonal_q(mean: torch.Tensor, std: torch.Tensor) -> Independent:
@@ -85,11 +86,12 @@ def closed_form_elbo(
 
 @pytest.mark.parametrize("num_samples", [1, 7])
 @pytest.mark.parametrize("bound", [elbo_estimate, iwae_bound], ids=["elbo", "iwae"])
-def test_bounds_are_tight_when_q_is_the_exact_posterior(model, x, bound, num_samples):
+def test_bounds_are_tight_when_q_is_the_exact_posterior(
+    model, x, gen, bound, num_samples
+):
     """With q = p(z | x) every log weight equals log p(x), so any K gives log p(x)
     exactly."""
-    torch.manual_seed(0)
-    got = bound(model.log_joint, x, model.posterior(x), num_samples)
+    got = bound(model.log_joint, x, model.posterior(x), num_samples, generator=gen())
     assert got.shape == (6,)
     torch.testing.assert_close(got, model.log_marginal(x), rtol=0, atol=1e-10)
 
@@ -123,7 +125,7 @@ def test_log_px_is_elbo_plus_kl_to_the_posterior(model, x, seed):
 
 
 @pytest.mark.parametrize("q_kind", ["full", "diagonal"])
-def test_elbo_estimate_is_unbiased_for_the_closed_form_elbo(model, x, q_kind):
+def test_elbo_estimate_is_unbiased_for_the_closed_form_elbo(model, x, gen, q_kind):
     q = random_gaussian(model.latent_dim, x.shape[0], seed=4)
     if q_kind == "diagonal":
         q = diagonal_q(q.mean, q.variance.sqrt())
@@ -132,10 +134,9 @@ def test_elbo_estimate_is_unbiased_for_the_closed_form_elbo(model, x, q_kind):
     )
     expected = closed_form_elbo(model, x, q.mean, covariance)
     k = 20_000
-    torch.manual_seed(5)
-    log_weights = log_importance_weights(model.log_joint, x, q, k)
-    torch.manual_seed(5)
-    estimate = elbo_estimate(model.log_joint, x, q, k)
+    z = rsample(q, (k,), generator=gen(5))
+    log_weights = log_importance_weights(model.log_joint, x, q, z)
+    estimate = elbo_estimate(model.log_joint, x, q, k, generator=gen(5))
     # the same draws
     torch.testing.assert_close(estimate, log_weights.mean(0), rtol=0, atol=1e-12)
     standard_error = log_weights.std(0) / math.sqrt(k)
@@ -145,7 +146,7 @@ def test_elbo_estimate_is_unbiased_for_the_closed_form_elbo(model, x, q_kind):
     assert ((model.log_marginal(x) - estimate) > 20 * standard_error).all()
 
 
-def test_iwae_rises_with_k_towards_log_px():
+def test_iwae_rises_with_k_towards_log_px(gen):
     """E[ELBO] <= E[IWAE_10] <= E[IWAE_100] <= E[IWAE_1000] <= log p(x) for a mismatched
     diagonal q.
 
@@ -155,12 +156,15 @@ def test_iwae_rises_with_k_towards_log_px():
     (ELBO/10, 10/100, 100/1000, 1000/log p(x)).
     """
     model = LinearGaussianModel.random(data_dim=5, latent_dim=4, sigma=0.5, seed=0)
-    x = model.sample(1000, seed=1)
+    x = model.sample(1000, generator=gen(1))
     q = mismatched_q(model, x, shift=1.0, scale=1.0)
     log_px = model.log_marginal(x)
-    torch.manual_seed(0)
-    gaps = [elbo_estimate(model.log_joint, x, q, 1) - log_px]
-    gaps += [iwae_bound(model.log_joint, x, q, k) - log_px for k in (10, 100, 1000)]
+    g = gen(0)
+    gaps = [elbo_estimate(model.log_joint, x, q, 1, generator=g) - log_px]
+    gaps += [
+        iwae_bound(model.log_joint, x, q, k, generator=g) - log_px
+        for k in (10, 100, 1000)
+    ]
     gaps.append(torch.zeros_like(log_px))  # log p(x) itself
     for lower, higher in itertools.pairwise(gaps):
         difference = higher - lower
@@ -168,35 +172,61 @@ def test_iwae_rises_with_k_towards_log_px():
         assert difference.mean() > 4 * standard_error
 
 
-def test_iwae_is_at_least_the_elbo_of_the_same_draws(model, x):
+def test_iwae_is_at_least_the_elbo_of_the_same_draws(model, x, gen):
     """Jensen: log mean_k w_k >= mean_k log w_k for every example and every set of
     draws."""
     q = mismatched_q(model, x, shift=0.5, scale=1.5)
-    torch.manual_seed(3)
-    elbo = elbo_estimate(model.log_joint, x, q, 50)
-    torch.manual_seed(3)
-    iwae = iwae_bound(model.log_joint, x, q, 50)
+    elbo = elbo_estimate(model.log_joint, x, q, 50, generator=gen(3))
+    iwae = iwae_bound(model.log_joint, x, q, 50, generator=gen(3))
     assert (iwae > elbo).all()
 
 
-def test_iwae_with_one_sample_is_the_elbo_of_the_same_draw(model, x):
+def test_iwae_with_one_sample_is_the_elbo_of_the_same_draw(model, x, gen):
     q = mismatched_q(model, x)
-    torch.manual_seed(7)
-    elbo = elbo_estimate(model.log_joint, x, q, 1)
-    torch.manual_seed(7)
-    iwae = iwae_bound(model.log_joint, x, q, 1)
+    elbo = elbo_estimate(model.log_joint, x, q, 1, generator=gen(7))
+    iwae = iwae_bound(model.log_joint, x, q, 1, generator=gen(7))
     torch.testing.assert_close(iwae, elbo, rtol=0, atol=1e-12)
-    torch.manual_seed(8)
     # the seed does matter
-    assert not torch.allclose(iwae_bound(model.log_joint, x, q, 1), elbo)
+    assert not torch.allclose(
+        iwae_bound(model.log_joint, x, q, 1, generator=gen(8)), elbo
+    )
 
 
-def test_log_importance_weights_are_log_joint_minus_log_q(model, x):
+def weights_of_fresh_draws(log_joint, x, q, num_samples, **draw):
+    """log_importance_weights of ``num_samples`` draws made here, for the tests that
+    treat it like the two bounds."""
+    z = rsample(q, (num_samples,), **draw)
+    return log_importance_weights(log_joint, x, q, z)
+
+
+@pytest.mark.parametrize(
+    "bound",
+    [elbo_estimate, iwae_bound, weights_of_fresh_draws],
+    ids=["elbo", "iwae", "weights"],
+)
+def test_bounds_follow_their_generator_and_else_the_global_seed(model, x, gen, bound):
     q = mismatched_q(model, x)
-    torch.manual_seed(1)
-    got = log_importance_weights(model.log_joint, x, q, 4)
-    torch.manual_seed(1)
-    z = q.rsample((4,))  # the draws log_importance_weights made
+    first = bound(model.log_joint, x, q, 4, generator=gen(2))
+    assert torch.equal(bound(model.log_joint, x, q, 4, generator=gen(2)), first)
+    assert not torch.equal(bound(model.log_joint, x, q, 4, generator=gen(3)), first)
+    torch.manual_seed(4)
+    unseeded = bound(model.log_joint, x, q, 4)
+    torch.manual_seed(4)
+    assert torch.equal(bound(model.log_joint, x, q, 4), unseeded)
+
+
+def test_log_importance_weights_are_log_joint_minus_log_q(model, x, gen):
+    q = mismatched_q(model, x)
+    seen = []
+
+    def recording_log_joint(x, z):
+        seen.append(z.detach().clone())
+        return model.log_joint(x, z)
+
+    draws = rsample(q, (4,), generator=gen(1))
+    got = log_importance_weights(recording_log_joint, x, q, draws)
+    (z,) = seen  # the draws log_joint was given
+    assert torch.equal(z, draws)
     prior = Normal(0.0, 1.0).log_prob(z).sum(-1)
     likelihood = Normal(z @ model.W.T + model.b, model.sigma).log_prob(x).sum(-1)
     assert got.shape == (4, 6)
@@ -270,7 +300,7 @@ def test_reductions_reject_non_tensors(reduce):
 # --- gradients and bad input ----------------------------------------------------------
 
 
-def test_gradients_flow_through_iwae_bound_and_match_finite_differences(model, x):
+def test_gradients_flow_through_iwae_bound_and_match_finite_differences(model, x, gen):
     """The bound is drawn with rsample, so for a fixed seed it is a smooth function of
     q's parameters."""
     start = model.posterior(x)
@@ -278,8 +308,8 @@ def test_gradients_flow_through_iwae_bound_and_match_finite_differences(model, x
     log_std = (start.stddev.log() - 0.2).clone().requires_grad_(True)
 
     def bound(m, s):
-        torch.manual_seed(11)
-        return iwae_bound(model.log_joint, x, diagonal_q(m, s.exp()), 8).sum()
+        q = diagonal_q(m, s.exp())
+        return iwae_bound(model.log_joint, x, q, 8, generator=gen(11)).sum()
 
     bound(mu, log_std).backward()
     assert mu.grad is not None and log_std.grad is not None
@@ -319,7 +349,7 @@ def test_gradients_flow_through_the_elbo_estimate(model, x):
 
 @pytest.mark.parametrize(
     "bound",
-    [elbo_estimate, iwae_bound, log_importance_weights],
+    [elbo_estimate, iwae_bound, weights_of_fresh_draws],
     ids=["elbo", "iwae", "weights"],
 )
 @pytest.mark.parametrize(
@@ -373,11 +403,11 @@ class ExactLinearGaussian(nn.Module):
     ("batch_size", "chunk_size"), [(100, 40), (4, 7), (1, 3), (3, 40)]
 )
 def test_log_likelihood_estimate_with_the_exact_posterior_is_log_px(
-    model, batch_size, chunk_size
+    model, gen, batch_size, chunk_size
 ):
     """Constant log weights: any chunking and batching must combine them into log p(x)
     exactly (up to the float32 running sum)."""
-    x = model.sample(10, seed=1)
+    x = model.sample(10, generator=gen(1))
     got = log_likelihood_estimate(
         ExactLinearGaussian(model), x, 40, batch_size=batch_size, chunk_size=chunk_size
     )
@@ -387,16 +417,19 @@ def test_log_likelihood_estimate_with_the_exact_posterior_is_log_px(
     )
 
 
-def test_log_likelihood_estimate_with_a_mismatched_q_is_close_to_log_px(model):
-    x = model.sample(200, seed=4)
+def test_log_likelihood_estimate_with_a_mismatched_q_is_close_to_log_px(model, gen):
+    x = model.sample(200, generator=gen(4))
     module = ExactLinearGaussian(model)
     module.posterior = lambda v: mismatched_q(model, v, shift=0.5, scale=1.3)
     got = log_likelihood_estimate(
         module, x, 2000, batch_size=200, chunk_size=500
     ).double()
-    torch.manual_seed(0)
     elbo = elbo_estimate(
-        model.log_joint, x, mismatched_q(model, x, shift=0.5, scale=1.3), 200
+        model.log_joint,
+        x,
+        mismatched_q(model, x, shift=0.5, scale=1.3),
+        200,
+        generator=gen(0),
     )
     gap, elbo_gap = got - model.log_marginal(x), elbo - model.log_marginal(x)
     # Observed: the ELBO is 0.65 nats below log p(x) on average; the K = 2000 estimate
@@ -407,23 +440,15 @@ def test_log_likelihood_estimate_with_a_mismatched_q_is_close_to_log_px(model):
 
 
 @pytest.fixture
-def vae() -> VAE:
-    torch.manual_seed(0)
-    return VAE(
-        VAEConfig(
-            image_shape=(1, 4, 4),
-            latent_dim=2,
-            hidden_dims=(8,),
-            likelihood="bernoulli",
-        )
+def vae(make_vae) -> VAE:
+    return make_vae(
+        image_shape=(1, 4, 4), latent_dim=2, hidden_dims=(8,), likelihood="bernoulli"
     )
 
 
 @pytest.fixture
-def binary_images() -> torch.Tensor:
-    return torch.bernoulli(
-        torch.full((6, 1, 4, 4), 0.3), generator=torch.Generator().manual_seed(1)
-    )
+def binary_images(gen) -> torch.Tensor:
+    return torch.bernoulli(torch.full((6, 1, 4, 4), 0.3), generator=gen(1))
 
 
 def test_log_likelihood_estimate_has_one_value_per_image_and_no_graph(
@@ -468,11 +493,11 @@ def test_log_likelihood_estimate_does_not_depend_on_the_batch_size(
     torch.testing.assert_close(got, reference, rtol=0, atol=1e-5)
 
 
-def test_log_likelihood_estimate_is_above_the_elbo_on_average(vae, binary_images):
+def test_log_likelihood_estimate_is_above_the_elbo_on_average(vae, binary_images, gen):
     estimate = log_likelihood_estimate(
         vae, binary_images, 512, batch_size=6, chunk_size=128
     )
-    generator = torch.Generator().manual_seed(3)
+    generator = gen(3)
     with torch.no_grad():
         # (200, 6)
         draws = torch.stack(

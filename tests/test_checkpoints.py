@@ -17,6 +17,7 @@ from safetensors.torch import save_file
 from vae_lib import checkpoints
 from vae_lib.checkpoints import (
     CheckpointError,
+    Loaded,
     load_checkpoint,
     load_or_train,
     save_checkpoint,
@@ -89,6 +90,20 @@ def test_save_then_load_restores_weights_config_and_metrics(tmp_path, config):
     assert not loaded.training
 
 
+def test_load_checkpoint_returns_a_loaded_named_tuple(saved):
+    model, base = saved
+    loaded = load_checkpoint(base)
+    assert isinstance(loaded, Loaded) and isinstance(loaded, tuple)
+    assert loaded._fields == ("model", "metrics")
+    assert isinstance(loaded.model, VAE) and loaded.metrics == METRICS
+    assert torch.equal(loaded.model.x_logvar, model.x_logvar)
+    # it still unpacks and indexes as the pair it used to be
+    unpacked_model, unpacked_metrics = loaded
+    assert unpacked_model is loaded.model is loaded[0]
+    assert unpacked_metrics is loaded.metrics is loaded[1]
+    assert len(loaded) == 2
+
+
 @pytest.mark.parametrize("suffix", [".safetensors", ".json"])
 def test_either_file_name_names_the_checkpoint(saved, suffix):
     model, base = saved
@@ -100,10 +115,15 @@ def test_a_loaded_model_computes_what_the_original_did(saved):
     model, base = saved
     loaded, _ = load_checkpoint(base)
     x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
-    outputs = [
+    original, restored = (
         m(x, generator=torch.Generator().manual_seed(1)) for m in (model.eval(), loaded)
-    ]
-    assert torch.equal(outputs[0].x_param, outputs[1].x_param)
+    )
+    assert torch.equal(original.posterior.mean, restored.posterior.mean)
+    assert torch.equal(original.posterior.stddev, restored.posterior.stddev)
+    assert torch.equal(original.z, restored.z)
+    # a Gaussian p(x|z) with a learned sigma: its mean and the sigma both come back
+    assert torch.equal(original.likelihood.mean, restored.likelihood.mean)
+    assert torch.equal(original.likelihood.stddev, restored.likelihood.stddev)
 
 
 def test_the_json_file_is_readable_and_holds_config_and_metrics(saved):
@@ -317,6 +337,21 @@ def trainer():
 
 
 CONFIG = CONFIGS["vae-mlp-bernoulli"]
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["trained", "loaded"])
+def test_load_or_train_returns_a_loaded_named_tuple_either_way(
+    tmp_path, trainer, existing
+):
+    if existing:
+        save_checkpoint(build(CONFIG), tmp_path / "ckpt", METRICS)
+    loaded = load_or_train(tmp_path / "ckpt", CONFIG, trainer, device="cpu")
+    assert isinstance(loaded, Loaded)
+    assert loaded._fields == ("model", "metrics")
+    assert loaded.metrics == (METRICS if existing else {"trained": 1.0})
+    assert trainer.models == ([] if existing else [loaded.model])
+    model, metrics = loaded
+    assert model is loaded.model and metrics is loaded.metrics
 
 
 @pytest.mark.parametrize("save", [True, False])

@@ -8,17 +8,33 @@ code.
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
+from scipy.stats import norm
+from torch.distributions import Normal
 
+from vae_lib import checks
 from vae_lib.checks import (
     ExerciseCheckError,
+    check_clipped_gaussian,
+    check_code_length,
+    check_equivalent_beta,
+    check_gaussian_kl,
     check_interpolation,
+    check_iwae_bound,
     check_parameter_count,
     check_pca_error,
+    check_psnr,
+    check_reparameterized_sample,
+    check_slerp,
+    check_tile_starts,
     pca_reconstruction_error,
 )
+from vae_lib.compression import ARITHMETIC_CODER_OVERHEAD_BITS, LatentCodec
+from vae_lib.latent import lerp, slerp
+from vae_lib.tiling import tile_starts
 
 # --- Chapter 1: PCA's optimal reconstruction error ------------------------------------
 
@@ -113,11 +129,9 @@ def test_check_pca_error_needs_one_number(answer, message):
         check_pca_error(answer)
 
 
-def test_pca_reference_agrees_with_an_explicit_projection():
+def test_pca_reference_agrees_with_an_explicit_projection(gen):
     x = (
-        torch.randn(
-            50, 6, generator=torch.Generator().manual_seed(3), dtype=torch.float64
-        )
+        torch.randn(50, 6, generator=gen(3), dtype=torch.float64)
         * torch.arange(1.0, 7.0).double()
     )
     for k in (1, 3, 5):
@@ -255,14 +269,6 @@ def test_check_interpolation_errors_are_assertion_errors():
 
 
 # --- Chapter 2: the Gaussian KL -------------------------------------------------------
-
-import math
-
-from vae_lib.checks import (
-    check_gaussian_kl,
-    check_iwae_bound,
-    check_reparameterized_sample,
-)
 
 
 def gaussian_kl(mu, logvar):
@@ -564,12 +570,6 @@ def test_check_reparameterized_sample_hints_at_sqrt_of_logvar_even_where_it_is_n
 
 # --- Chapter 4: spherical interpolation -----------------------------------------------
 
-from scipy.stats import norm
-
-from vae_lib.checks import check_code_length, check_slerp
-from vae_lib.compression import ARITHMETIC_CODER_OVERHEAD_BITS, LatentCodec
-from vae_lib.latent import lerp, slerp
-
 
 def spherical(z_a, z_b, steps, *, norms=None, unit=False):
     """The great circle from z_a's direction to z_b's, norms linear in t unless
@@ -792,9 +792,95 @@ def test_check_code_length_wants_one_number_per_integer(answer, message):
         check_code_length(answer)
 
 
-# --- Chapter 6 checkers ---------------------------------------------------------------
+# --- Chapter 5 checkers ---------------------------------------------------------------
 
-from vae_lib import checks
+
+def my_psnr(x_hat, x):
+    """10 log10(1 / MSE), the MSE over each image's pixels (images in [0, 1])."""
+    mse = ((x_hat - x) ** 2).flatten(1).mean(dim=1)
+    return 10 * torch.log10(1 / mse)
+
+
+def test_check_psnr_accepts_a_right_answer(capsys):
+    assert check_psnr(my_psnr) is True
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (lambda x_hat, x: 2 * my_psnr(x_hat, x), "not 20 log10"),
+        (
+            lambda x_hat, x: -10 * torch.log(((x_hat - x) ** 2).flatten(1).mean(1)),
+            "not the natural log",
+        ),
+        (
+            lambda x_hat, x: torch.full(
+                (x.shape[0],), -10 * math.log10(((x_hat - x) ** 2).mean().item())
+            ),
+            "keeping one PSNR per image",
+        ),
+        (lambda x_hat, x: my_psnr(x_hat, x) + 1.0, "differ from the expected"),
+    ],
+    ids=["20-log10", "natural-log", "one-psnr-for-the-batch", "off"],
+)
+def test_check_psnr_names_the_typical_mistake(answer, hint):
+    with pytest.raises(ExerciseCheckError, match=hint):
+        check_psnr(answer)
+
+
+def test_check_psnr_wants_one_psnr_per_image():
+    with pytest.raises(ExerciseCheckError, match="one PSNR per image"):
+        check_psnr(lambda x_hat, x: my_psnr(x_hat, x).mean())
+
+
+def clipped_log_likelihood(x_hat, y, sigma):
+    """log p(y | x_hat) for y = clip(x_hat + sigma eps, 0, 1), per image: a black pixel
+    has probability P(x_hat + sigma eps <= 0), a white one P(x_hat + sigma eps >= 1),
+    the others the Gaussian density (written with scipy's normal distribution)."""
+    a, b = x_hat.double().numpy(), y.double().numpy()
+    per_pixel = norm.logpdf(b, a, sigma)
+    per_pixel[b <= 0] = norm.logcdf(0, a, sigma)[b <= 0]
+    per_pixel[b >= 1] = norm.logsf(1, a, sigma)[b >= 1]
+    return torch.from_numpy(per_pixel.reshape(len(b), -1).sum(1))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        clipped_log_likelihood,
+        lambda x_hat, y, sigma: clipped_log_likelihood(x_hat, y, sigma) - 7.0,
+    ],
+    ids=["exact", "up-to-a-constant"],
+)
+def test_check_clipped_gaussian_accepts_a_right_answer(answer, capsys):
+    assert check_clipped_gaussian(answer) is True
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def test_check_clipped_gaussian_says_a_plain_gaussian_ignores_the_clipping():
+    def plain(x_hat, y, sigma):
+        return Normal(x_hat, sigma).log_prob(y).flatten(1).sum(1)
+
+    with pytest.raises(ExerciseCheckError, match="That is the plain Gaussian"):
+        check_clipped_gaussian(plain)
+
+
+def test_check_clipped_gaussian_reports_other_mistakes_and_shapes():
+    def swapped_ends(x_hat, y, sigma):  # the mass beyond 1 given to black pixels
+        return clipped_log_likelihood(x_hat, 1 - y, sigma)
+
+    with pytest.raises(ExerciseCheckError, match="differences between two x_hat"):
+        check_clipped_gaussian(swapped_ends)
+    with pytest.raises(
+        ExerciseCheckError, match="one log-likelihood per image, shaped"
+    ):
+        check_clipped_gaussian(
+            lambda x_hat, y, sigma: clipped_log_likelihood(x_hat, y, sigma).sum()
+        )
+
+
+# --- Chapter 6 checkers ---------------------------------------------------------------
 
 
 def test_check_missing_psnr_accepts_the_identity_and_explains_the_sign():
@@ -833,3 +919,61 @@ def test_check_mwg_log_ratio_accepts_the_ratio_and_names_each_mistake():
         checks.check_mwg_log_ratio(lambda a, b, zn, zo, qn, qo: a + qo - b - qn)
     with pytest.raises(checks.ExerciseCheckError, match="one log ratio per image"):
         checks.check_mwg_log_ratio(lambda a, b, zn, zo, qn, qo: (a - b).sum())
+
+
+# --- Chapter 7 checkers ---------------------------------------------------------------
+
+
+def test_check_equivalent_beta_accepts_two_sigma_squared(capsys):
+    assert check_equivalent_beta(lambda sigma: 2 * sigma**2)
+    assert "Correct" in capsys.readouterr().out
+    assert check_equivalent_beta(lambda sigma: torch.tensor(2 * sigma**2))
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (lambda s: s**2, r"2 sigma\^2"),
+        (lambda s: 1 / (2 * s**2), "weight of the squared error"),
+        (lambda s: 2 * s, "variance, not the standard deviation"),
+        (lambda s: 1.0, "expected"),
+    ],
+)
+def test_check_equivalent_beta_explains_typical_mistakes(answer, hint):
+    with pytest.raises(ExerciseCheckError, match=hint):
+        check_equivalent_beta(answer)
+
+
+def test_check_tile_starts_accepts_the_library_and_a_loop(capsys):
+    def loop(length, tile, overlap):
+        starts, s = [], 0
+        while s + tile < length:
+            starts.append(s)
+            s += tile - overlap
+        return starts + [length - tile]
+
+    assert check_tile_starts(tile_starts)
+    assert check_tile_starts(loop)
+    assert capsys.readouterr().out.count("Correct") == 2
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (lambda l, t, o: list(range(0, l - t + 1, t - o)), "not covered"),
+        (lambda l, t, o: list(range(0, l, t - o)), "reaches past"),
+        (
+            lambda l, t, o: sorted({*range(0, l - t + 1, t), l - t}),
+            "overlap by at least",
+        ),
+        (lambda l, t, o: list(range(0, l - t + 1, 1)), "more tiles than needed"),
+        (
+            lambda l, t, o: [l - t] + list(range(0, l - t, t - o)),
+            "first tile|increasing",
+        ),
+        (lambda l, t, o: 5, "list of ints"),
+    ],
+)
+def test_check_tile_starts_explains_typical_mistakes(answer, hint):
+    with pytest.raises(ExerciseCheckError, match=hint):
+        check_tile_starts(answer)

@@ -9,18 +9,19 @@ too.
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from scipy.stats import norm
 
 from vae_lib.compression import (
     ARITHMETIC_CODER_OVERHEAD_BITS,
     JPEGTable,
     LatentCodec,
-    _scan_bytes,
     jpeg_roundtrip,
     jpeg_table,
 )
@@ -111,15 +112,20 @@ def test_code_bits_in_the_far_tail_where_the_naive_difference_underflows():
     assert norm.cdf((k + 0.5) * step) - norm.cdf((k - 0.5) * step) == 0.0
     reference = -math.log2(norm.sf((k - 0.5) * step) - norm.sf((k + 0.5) * step))
     got = codec([step]).code_bits(torch.tensor([[k], [-k]]))
-    np.testing.assert_allclose(got.double().numpy(), [reference + 2.0] * 2, rtol=1e-6)
+    np.testing.assert_allclose(
+        got.double().numpy(),
+        [reference + ARITHMETIC_CODER_OVERHEAD_BITS] * 2,
+        rtol=1e-6,
+    )
 
 
 def test_code_bits_sum_over_dimensions_and_add_the_coder_overhead_once():
-    assert ARITHMETIC_CODER_OVERHEAD_BITS == 2.0
     steps = [0.3, 1.2, 0.05]
     k = torch.tensor([[3, -1, 17], [0, 0, 0], [-2, 4, -60]])
     expected = [
-        sum(ideal_bits(int(kj), s) for kj, s in zip(row, steps)) + 2.0 for row in k
+        sum(ideal_bits(int(kj), s) for kj, s in zip(row, steps))
+        + ARITHMETIC_CODER_OVERHEAD_BITS
+        for row in k
     ]
     got = codec(steps).code_bits(k)
     assert got.shape == (3,) and got.dtype == torch.float32
@@ -131,14 +137,14 @@ def test_dimensions_not_sent_cost_nothing():
     k = torch.tensor([[3, 0, 17]])
     np.testing.assert_allclose(
         c.code_bits(k).numpy(),
-        [ideal_bits(3, 0.3) + ideal_bits(17, 0.05) + 2.0],
+        [ideal_bits(3, 0.3) + ideal_bits(17, 0.05) + ARITHMETIC_CODER_OVERHEAD_BITS],
         rtol=1e-6,
     )
     assert (
         codec([0.5, 0.5], sent=[False, False])
         .code_bits(torch.zeros(4, 2, dtype=torch.long))
         .tolist()
-        == [2.0] * 4
+        == [ARITHMETIC_CODER_OVERHEAD_BITS] * 4
     )
 
 
@@ -253,20 +259,32 @@ def test_jpeg_of_a_blank_image_is_nearly_exact():
     assert decoded.abs().max() <= 1 / 255
 
 
-def test_scan_bytes_count_only_the_entropy_coded_segment():
-    # length 8 includes its own 2 bytes
-    sos = b"\xff\xda" + (8).to_bytes(2, "big") + b"\x01\x01\x00\x00\x3f\x00"
-    data = (
-        b"\xff\xd8"
-        + b"\xff\xdb"
-        + bytes(30)
-        + sos
-        + b"\x12\x34\x56\x78\x9a"
-        + b"\xff\xd9"
-    )
-    assert _scan_bytes(data) == 5
-    with pytest.raises(ValueError, match="not a complete single-scan JPEG file"):
-        _scan_bytes(data[:-2])
+def entropy_coded_bytes(data: bytes) -> int:
+    """The scan's size found by walking a baseline JPEG's segments from the start:
+    SOI, then marker + length segments up to SOS, then the scan, then EOI."""
+    assert data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9"
+    i = 2
+    while True:
+        assert data[i] == 0xFF, f"no marker at byte {i}"
+        marker, length = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
+        i += 2 + length  # the length counts itself, not the marker
+        if marker == 0xDA:  # start of scan: the entropy-coded data follows
+            return len(data) - 2 - i
+
+
+@pytest.mark.parametrize("quality", [5, 50, 95])
+def test_jpeg_sizes_are_the_file_and_its_entropy_coded_scan(digits, quality):
+    _, file_bytes, scan_bytes = jpeg_roundtrip(digits, quality)
+    for image, file_size, scan_size in zip(digits, file_bytes, scan_bytes):
+        # the documented encoder: Pillow, optimised Huffman tables
+        buffer = io.BytesIO()
+        pixels = (image[0].numpy() * 255).round().astype(np.uint8)
+        Image.fromarray(pixels, mode="L").save(
+            buffer, format="JPEG", quality=quality, optimize=True
+        )
+        data = buffer.getvalue()
+        assert file_size.item() == len(data)
+        assert scan_size.item() == entropy_coded_bytes(data)
 
 
 @pytest.mark.parametrize(

@@ -27,9 +27,16 @@ from vae_lib.data import (
 from vae_lib.files import DataFileError
 
 MNIST_DIR = Path(__file__).resolve().parents[1] / "data" / "mnist"
+# The stems of the four files of an MNIST-like data set, as LeCun named them.
+FILE_STEMS = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
 TEST_IMAGES, TEST_LABELS = (
-    data._FILE_STEMS[("test", "images")],
-    data._FILE_STEMS[("test", "labels")],
+    FILE_STEMS[("test", "images")],
+    FILE_STEMS[("test", "labels")],
 )
 
 # Class counts of LeCun's MNIST (the published split sizes 60,000 / 10,000).
@@ -284,7 +291,7 @@ def test_fashion_mnist_downloads_verifies_and_loads(
     for split, count in (("test", 4), ("train", 6)):
         dataset = load_dataset("fashion-mnist", split, root=tmp_path, download=True)
         images, labels = (
-            synthetic_dataset[data._FILE_STEMS[(split, kind)]][0]
+            synthetic_dataset[FILE_STEMS[(split, kind)]][0]
             for kind in ("images", "labels")
         )
         assert (
@@ -439,17 +446,6 @@ def test_patch_sets_are_the_same_on_every_load():
     )
     assert torch.equal(first.images, images) and torch.equal(first.labels, labels)
     assert first.classes == names
-
-
-def test_patch_sets_differ_between_sizes_and_splits_as_declared():
-    declared = {
-        name: (spec.size, spec.num_train, spec.num_test)
-        for name, spec in data.PATCH_DATASETS.items()
-    }
-    assert declared == {
-        "photo-patches-32": (32, 48_000, 2_000),
-        "photo-patches-64": (64, 24_000, 1_000),
-    }
 
 
 def test_patch_training_set_comes_from_the_training_photos_only(monkeypatch):

@@ -29,9 +29,7 @@ from vae_lib.latent import (
     traverse,
 )
 from vae_lib.losses import gaussian_kl_standard_normal
-from vae_lib.models import VAE, VAEConfig
 
-SMALL = {"image_shape": (1, 8, 8), "latent_dim": 3, "hidden_dims": (16,)}
 LIKELIHOODS = {
     "bernoulli": {},
     "gaussian-learned": {"likelihood": "gaussian"},
@@ -39,19 +37,14 @@ LIKELIHOODS = {
 }
 
 
-def make_vae(seed: int = 0, **changes) -> VAE:
-    torch.manual_seed(seed)
-    return VAE(VAEConfig(**{**SMALL, **changes}))
-
-
 @pytest.fixture
-def model():
+def model(make_vae):
     return make_vae()
 
 
 @pytest.fixture
-def x():
-    return torch.rand(10, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+def x(gen):
+    return torch.rand(10, 1, 8, 8, generator=gen())
 
 
 # --- codes and reconstructions --------------------------------------------------------
@@ -66,10 +59,12 @@ def test_latent_means_are_the_encoders_means(model, x, batch_size):
     torch.testing.assert_close(got, expected)
 
 
-def test_reconstruct_decodes_the_posterior_mean(model, x):
+@pytest.mark.parametrize("changes", LIKELIHOODS.values(), ids=LIKELIHOODS.keys())
+def test_reconstruct_decodes_the_posterior_mean(make_vae, x, changes):
+    model = make_vae(**changes)
     with torch.no_grad():
-        # E[x | z] of a Bernoulli decoder
-        expected = torch.sigmoid(model.decode(model.encode(x)[0]))
+        # E[x | z], the probabilities of a Bernoulli or the mean of a Gaussian
+        expected = torch.sigmoid(model.decoder(model.encode(x)[0]))
     got = reconstruct(model, x, batch_size=4)
     assert got.shape == x.shape
     torch.testing.assert_close(got, expected)
@@ -92,19 +87,44 @@ def test_latent_functions_need_a_positive_batch_size(model, x, fn):
         fn(model, x, batch_size=0)
 
 
+@pytest.mark.parametrize(
+    "fn", [latent_means, reconstruct, rate_distortion, kl_per_dimension]
+)
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_latent_functions_run_in_eval_mode_and_restore_the_mode(model, x, fn, training):
+    model.train(training)
+    seen = []
+    model.encoder.register_forward_hook(
+        lambda module, args, out: seen.append(module.training)
+    )
+    fn(model, x)
+    assert seen and not any(seen)
+    assert all(m.training is training for m in model.modules())
+
+
+@pytest.mark.parametrize(
+    "fn", [latent_means, reconstruct, rate_distortion, kl_per_dimension]
+)
+def test_latent_functions_refuse_float64_images_for_a_float32_model(model, x, fn):
+    with pytest.raises(TypeError, match="x is torch.float64 but the model's weights"):
+        fn(model, x.double())
+
+
 # --- rate and distortion --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("changes", LIKELIHOODS.values(), ids=LIKELIHOODS.keys())
-def test_rate_plus_distortion_is_the_negative_elbo_of_the_same_draw(x, changes):
+def test_rate_plus_distortion_is_the_negative_elbo_of_the_same_draw(
+    make_vae, gen, x, changes
+):
     model = make_vae(**changes)
     rd = rate_distortion(model, x, seed=3)
     assert isinstance(rd, RateDistortion)
     assert rd.rate.shape == rd.distortion.shape == (10,)
     with torch.no_grad():
-        out = model.eval()(x, torch.Generator().manual_seed(3))
-        log_lik = model.log_likelihood(out.x_param, x)
-        kl = gaussian_kl_standard_normal(out.mu, out.logvar)
+        out = model.eval()(x, gen(3))
+        log_lik = model.likelihood(out.z).log_prob(x)
+        kl = gaussian_kl_standard_normal(*model.encode(x))
     torch.testing.assert_close(rd.distortion, -log_lik)
     torch.testing.assert_close(rd.rate, kl)
     torch.testing.assert_close(rd.negative_elbo, kl - log_lik)
@@ -165,19 +185,17 @@ def test_kl_per_dimension_matches_torch_distributions(model, x):
 # --- active units ---------------------------------------------------------------------
 
 
-def test_active_units_thresholds_the_variance_of_the_means():
-    gen = torch.Generator().manual_seed(0)
+def test_active_units_thresholds_the_variance_of_the_means(gen):
+    g = gen()
     n = 500
     mu = torch.stack(
         [
             torch.full((n,), 0.7),  # constant: inactive
-            torch.randn(n, generator=gen),  # variance ~1: active
-            0.05 * torch.randn(n, generator=gen)
-            + 2.0,  # variance ~0.0025: inactive at 0.01
-            0.3
-            * torch.randn(
-                n, generator=gen
-            ),  # variance ~0.09: active at 0.01, not at 0.5
+            torch.randn(n, generator=g),  # variance ~1: active
+            # variance ~0.0025: inactive at 0.01
+            0.05 * torch.randn(n, generator=g) + 2.0,
+            # variance ~0.09: active at 0.01, not at 0.5
+            0.3 * torch.randn(n, generator=g),
         ],
         dim=1,
     )
@@ -186,8 +204,8 @@ def test_active_units_thresholds_the_variance_of_the_means():
     assert active_units(mu, threshold=1e-3).tolist() == [False, True, True, True]
 
 
-def test_active_units_agrees_with_numpy_variance():
-    mu = torch.rand(50, 6, generator=torch.Generator().manual_seed(1)) * torch.tensor(
+def test_active_units_agrees_with_numpy_variance(gen):
+    mu = torch.rand(50, 6, generator=gen(1)) * torch.tensor(
         [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
     )
     threshold = 0.01
@@ -218,10 +236,11 @@ def test_active_units_needs_a_positive_threshold(threshold):
 
 
 @pytest.fixture
-def codes():
-    gen = torch.Generator().manual_seed(7)
-    return torch.randn(8, generator=gen, dtype=torch.float64), 2 * torch.randn(
-        8, generator=gen, dtype=torch.float64
+def codes(gen):
+    g = gen(7)
+    return (
+        torch.randn(8, generator=g, dtype=torch.float64),
+        2 * torch.randn(8, generator=g, dtype=torch.float64),
     )
 
 

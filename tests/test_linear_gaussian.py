@@ -27,13 +27,8 @@ def model() -> LinearGaussianModel:
 
 
 @pytest.fixture
-def x(model) -> torch.Tensor:
-    return (
-        torch.randn(
-            5, model.data_dim, generator=torch.Generator().manual_seed(11), dtype=DTYPE
-        )
-        * 2
-    )
+def x(model, gen) -> torch.Tensor:
+    return torch.randn(5, model.data_dim, generator=gen(11), dtype=DTYPE) * 2
 
 
 def hand_log_joint(
@@ -95,11 +90,11 @@ def test_log_marginal_matches_the_gaussian_density_formula(model, x):
 
 
 @pytest.mark.parametrize("data_dim", [1, 2], ids=["D=1", "D=2"])
-def test_log_marginal_matches_numerical_integration_over_z(data_dim):
+def test_log_marginal_matches_numerical_integration_over_z(gen, data_dim):
     model = LinearGaussianModel.random(
         data_dim=data_dim, latent_dim=1, sigma=0.6, seed=5
     )
-    x = model.sample(4, seed=6)
+    x = model.sample(4, generator=gen(6))
     log_px, _, _ = grid_integrals(model, x)
     torch.testing.assert_close(model.log_marginal(x), log_px, rtol=0, atol=1e-8)
 
@@ -115,19 +110,17 @@ def test_log_marginal_accepts_float32_x_and_computes_in_float64(model, x):
 # --- the joint and the posterior ------------------------------------------------------
 
 
-def test_log_joint_matches_torch_distributions(model, x):
-    z = torch.randn(
-        3, 5, model.latent_dim, generator=torch.Generator().manual_seed(2), dtype=DTYPE
-    )
+def test_log_joint_matches_torch_distributions(model, x, gen):
+    z = torch.randn(3, 5, model.latent_dim, generator=gen(2), dtype=DTYPE)
     got = model.log_joint(x, z)
     assert got.shape == (3, 5)
     torch.testing.assert_close(got, hand_log_joint(model, x, z), rtol=0, atol=1e-10)
 
 
-def test_posterior_matches_numerical_integration_in_one_dimension():
+def test_posterior_matches_numerical_integration_in_one_dimension(gen):
     model = LinearGaussianModel.random(data_dim=2, latent_dim=1, sigma=0.8, seed=7)
     # not only typical points
-    x = model.sample(4, seed=8) + torch.tensor([1.5, -1.0], dtype=DTYPE)
+    x = model.sample(4, generator=gen(8)) + torch.tensor([1.5, -1.0], dtype=DTYPE)
     _, mean, variance = grid_integrals(model, x)
     posterior = model.posterior(x)
     torch.testing.assert_close(posterior.mean.squeeze(1), mean, rtol=0, atol=1e-8)
@@ -136,11 +129,9 @@ def test_posterior_matches_numerical_integration_in_one_dimension():
     )
 
 
-def test_posterior_satisfies_bayes_rule_for_every_z(model, x):
+def test_posterior_satisfies_bayes_rule_for_every_z(model, x, gen):
     """log p(x, z) - log p(z | x) = log p(x), the same value for any z."""
-    z = 3 * torch.randn(
-        7, 5, model.latent_dim, generator=torch.Generator().manual_seed(4), dtype=DTYPE
-    )
+    z = 3 * torch.randn(7, 5, model.latent_dim, generator=gen(4), dtype=DTYPE)
     posterior = model.posterior(x)
     log_evidence = hand_log_joint(model, x, z) - posterior.log_prob(z)  # (7, 5)
     assert log_evidence.std(dim=0).max() < 1e-10  # constant in z ...
@@ -170,13 +161,11 @@ def test_posterior_has_one_gaussian_per_example(model, x):
         )
 
 
-def test_posterior_mean_is_linear_in_x(model):
+def test_posterior_mean_is_linear_in_x(model, gen):
     x0 = model.b.unsqueeze(0)  # at x = b the posterior mean is 0 (the prior's mean)
     zero = torch.zeros(1, model.latent_dim, dtype=DTYPE)
     torch.testing.assert_close(model.posterior(x0).mean, zero, rtol=0, atol=1e-12)
-    a, b = torch.randn(
-        2, 1, model.data_dim, generator=torch.Generator().manual_seed(9), dtype=DTYPE
-    )
+    a, b = torch.randn(2, 1, model.data_dim, generator=gen(9), dtype=DTYPE)
     mean = lambda v: model.posterior(v).mean
     torch.testing.assert_close(mean(a + b - x0), mean(a) + mean(b), rtol=0, atol=1e-10)
 
@@ -184,10 +173,10 @@ def test_posterior_mean_is_linear_in_x(model):
 # --- sampling -------------------------------------------------------------------------
 
 
-def test_sample_has_the_marginal_mean_and_covariance():
+def test_sample_has_the_marginal_mean_and_covariance(gen):
     model = LinearGaussianModel.random(data_dim=3, latent_dim=2, sigma=0.5, seed=1)
     n = 100_000
-    samples = model.sample(n, seed=2)
+    samples = model.sample(n, generator=gen(2))
     assert samples.shape == (n, 3) and samples.dtype == DTYPE
     covariance = model.W @ model.W.T + model.sigma**2 * torch.eye(3, dtype=DTYPE)
     variances = covariance.diagonal()
@@ -203,10 +192,15 @@ def test_sample_has_the_marginal_mean_and_covariance():
     assert cov_se.max() < 0.02
 
 
-def test_sample_is_reproducible_for_a_seed():
+def test_sample_is_reproducible_for_a_generator_seed(gen):
     model = LinearGaussianModel.random(data_dim=3, latent_dim=2, seed=1)
-    assert torch.equal(model.sample(10, seed=4), model.sample(10, seed=4))
-    assert not torch.equal(model.sample(10, seed=4), model.sample(10, seed=5))
+    first = model.sample(10, generator=gen(4))
+    assert torch.equal(model.sample(10, generator=gen(4)), first)
+    assert not torch.equal(model.sample(10, generator=gen(5)), first)
+    torch.manual_seed(6)  # without a generator: torch's global one
+    unseeded = model.sample(10)
+    torch.manual_seed(6)
+    assert torch.equal(model.sample(10), unseeded)
 
 
 def test_random_is_reproducible_and_float64():

@@ -1,5 +1,5 @@
-"""vae_lib.losses against torch.distributions and a Monte Carlo estimate; KLWarmup's
-schedule."""
+"""vae_lib.losses against torch.distributions and a Monte Carlo estimate (the
+likelihoods also of the pixels where= selects); the KL warm-up of vae_lib.objectives."""
 
 from __future__ import annotations
 
@@ -7,26 +7,26 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from vae_lib.losses import (
     bernoulli_log_likelihood,
     elbo,
+    gaussian_kl_per_dimension,
     gaussian_kl_standard_normal,
     gaussian_log_likelihood,
     squared_error,
 )
-
-
-@pytest.fixture
-def gen():
-    return torch.Generator().manual_seed(0)
+from vae_lib.objectives import KLWarmup
+from vae_lib.train import evaluate, fit
 
 
 @pytest.fixture
 def posterior(gen):
     """mu, logvar (B=6, latent_dim=4) spread over a realistic range."""
-    return torch.randn(6, 4, generator=gen) * 2, torch.randn(6, 4, generator=gen) * 1.5
+    g = gen()
+    return torch.randn(6, 4, generator=g) * 2, torch.randn(6, 4, generator=g) * 1.5
 
 
 def test_kl_matches_torch_distributions(posterior):
@@ -57,7 +57,7 @@ def test_kl_matches_a_monte_carlo_estimate(gen):
     )
     n = 200_000
     z = mu + torch.exp(0.5 * logvar) * torch.randn(
-        n, 1, 3, generator=gen, dtype=torch.float64
+        n, 1, 3, generator=gen(), dtype=torch.float64
     )
     log_ratio = (q.log_prob(z) - p.log_prob(z)).sum(-1).squeeze(-1)  # (n,)
     estimate, standard_error = (
@@ -71,8 +71,9 @@ def test_kl_matches_a_monte_carlo_estimate(gen):
 
 
 def test_bernoulli_log_likelihood_matches_torch_distributions_on_binary_x(gen):
-    logits = torch.randn(5, 1, 4, 4, generator=gen) * 3
-    x = torch.bernoulli(torch.full((5, 1, 4, 4), 0.4), generator=gen)
+    g = gen()
+    logits = torch.randn(5, 1, 4, 4, generator=g) * 3
+    x = torch.bernoulli(torch.full((5, 1, 4, 4), 0.4), generator=g)
     expected = Bernoulli(logits=logits).log_prob(x).flatten(1).sum(1)
     got = bernoulli_log_likelihood(logits, x)
     assert got.shape == (5,)
@@ -80,10 +81,11 @@ def test_bernoulli_log_likelihood_matches_torch_distributions_on_binary_x(gen):
 
 
 def test_bernoulli_log_likelihood_on_grey_levels_is_minus_cross_entropy(gen):
-    logits = torch.randn(3, 10, generator=gen, dtype=torch.float64)
-    x = torch.rand(3, 10, generator=gen, dtype=torch.float64)
+    g = gen()
+    logits = torch.randn(3, 10, generator=g, dtype=torch.float64)
+    x = torch.rand(3, 10, generator=g, dtype=torch.float64)
     s = torch.sigmoid(logits)
-    expected = (x * torch.log(s) + (1 - x) * torch.log1p(-s)).sum(1).float()
+    expected = (x * torch.log(s) + (1 - x) * torch.log1p(-s)).sum(1)
     torch.testing.assert_close(
         bernoulli_log_likelihood(logits, x), expected, rtol=1e-5, atol=1e-5
     )
@@ -111,8 +113,9 @@ def test_bernoulli_log_likelihood_rejects_x_outside_the_unit_interval(bad):
     ids=["float", "scalar-tensor", "per-pixel-tensor"],
 )
 def test_gaussian_log_likelihood_matches_torch_distributions(gen, logvar):
-    mean = torch.rand(4, 1, 3, 4, generator=gen)
-    x = torch.rand(4, 1, 3, 4, generator=gen)
+    g = gen()
+    mean = torch.rand(4, 1, 3, 4, generator=g)
+    x = torch.rand(4, 1, 3, 4, generator=g)
     std = torch.exp(0.5 * torch.as_tensor(logvar))
     expected = Normal(mean, std).log_prob(x).flatten(1).sum(1)
     got = gaussian_log_likelihood(mean, logvar, x)
@@ -122,7 +125,8 @@ def test_gaussian_log_likelihood_matches_torch_distributions(gen, logvar):
 
 def test_gaussian_log_likelihood_passes_gradients_to_a_learned_logvar(gen):
     logvar = torch.zeros((), requires_grad=True)
-    mean, x = torch.rand(2, 6, generator=gen), torch.rand(2, 6, generator=gen)
+    g = gen()
+    mean, x = torch.rand(2, 6, generator=g), torch.rand(2, 6, generator=g)
     gaussian_log_likelihood(mean, logvar, x).sum().backward()
     # d/dlogvar of sum_i -1/2 (logvar + r_i^2 e^-logvar) at 0 is sum_i -1/2 (1 - r_i^2).
     expected = (-0.5 * (1 - (x - mean) ** 2)).sum()
@@ -130,23 +134,26 @@ def test_gaussian_log_likelihood_passes_gradients_to_a_learned_logvar(gen):
 
 
 def test_squared_error_sums_over_everything_but_the_batch(gen):
+    g = gen()
     x_hat, x = (
-        torch.rand(3, 2, 4, 4, generator=gen),
-        torch.rand(3, 2, 4, 4, generator=gen),
+        torch.rand(3, 2, 4, 4, generator=g),
+        torch.rand(3, 2, 4, 4, generator=g),
     )
     expected = torch.stack([((a - b) ** 2).sum() for a, b in zip(x_hat, x)])
     torch.testing.assert_close(squared_error(x_hat, x), expected)
 
 
 def test_elbo_with_beta_one_is_exactly_log_likelihood_minus_kl(gen):
-    log_lik, kl = -torch.rand(7, generator=gen) * 100, torch.rand(7, generator=gen) * 10
+    g = gen()
+    log_lik, kl = -torch.rand(7, generator=g) * 100, torch.rand(7, generator=g) * 10
     assert torch.equal(elbo(log_lik, kl), log_lik - kl)
     assert torch.equal(elbo(log_lik, kl, beta=1.0), log_lik - kl)
 
 
 @pytest.mark.parametrize("beta", [0, 0.25, 4])
 def test_elbo_weights_the_kl_by_beta(gen, beta):
-    log_lik, kl = -torch.rand(7, generator=gen) * 100, torch.rand(7, generator=gen) * 10
+    g = gen()
+    log_lik, kl = -torch.rand(7, generator=g) * 100, torch.rand(7, generator=g) * 10
     torch.testing.assert_close(elbo(log_lik, kl, beta=beta), log_lik - beta * kl)
 
 
@@ -199,11 +206,91 @@ def test_every_loss_returns_float32_per_example_under_bf16_autocast(name):
     assert out.dtype == torch.float32 and out.shape == (2,)
 
 
-# --- KL warm-up -----------------------------------------------------------------------
+@pytest.mark.parametrize("name", LOSSES)
+def test_every_loss_keeps_float64_in_float64(name):
+    shape = (2,) if name == "elbo" else (2, 3)
+    a, b = (
+        torch.full(shape, 0.3, dtype=torch.float64),
+        torch.full(shape, 0.6, dtype=torch.float64),
+    )
+    out = LOSSES[name](a, b)
+    assert out.dtype == torch.float64 and out.shape == (2,)
 
-from vae_lib.losses import KLWarmup, gaussian_kl_per_dimension
-from vae_lib.models import VAE, VAEConfig
-from vae_lib.train import evaluate, fit
+
+def test_float64_losses_are_not_rounded_to_float32():
+    # A difference of 1e-10 survives in float64 and vanishes in float32.
+    x = torch.tensor([[0.5]], dtype=torch.float64)
+    x_hat = x + 1e-10
+    assert squared_error(x_hat, x).item() == pytest.approx(1e-20, rel=1e-4)
+    mu = torch.tensor([[1e-5]], dtype=torch.float64)  # KL = mu^2 / 2 = 5e-11
+    kl = gaussian_kl_standard_normal(mu, torch.zeros_like(mu))
+    assert kl.item() == pytest.approx(5e-11, rel=1e-4)
+    assert gaussian_kl_per_dimension(mu, torch.zeros_like(mu)).dtype == torch.float64
+
+
+# --- the likelihoods of some pixels: where= -------------------------------------------
+
+
+def test_bernoulli_log_likelihood_where_sums_the_selected_pixels_only(gen):
+    logits = torch.randn(2, 3, 5, 5, generator=gen(17)) * 3
+    x = torch.rand(2, 3, 5, 5, generator=gen(18))
+    where = torch.rand(2, 1, 5, 5, generator=gen(19)) < 0.4
+    per_pixel = x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)
+    expected = torch.stack(
+        [per_pixel[b][where[b].expand(3, 5, 5)].sum() for b in range(2)]
+    )
+    torch.testing.assert_close(
+        bernoulli_log_likelihood(logits, x, where), expected, atol=1e-4, rtol=1e-5
+    )
+    torch.testing.assert_close(
+        bernoulli_log_likelihood(logits, x, torch.ones_like(where)),
+        bernoulli_log_likelihood(logits, x),
+    )
+    assert torch.equal(
+        bernoulli_log_likelihood(logits, x, torch.zeros_like(where)), torch.zeros(2)
+    )
+
+
+@pytest.mark.parametrize(
+    "logvar",
+    [-1.5, torch.tensor(0.7), torch.linspace(-1, 1, 5)[None, None, None, :]],
+    ids=["float", "scalar-tensor", "per-column"],
+)
+def test_gaussian_log_likelihood_where_sums_the_selected_pixels_only(logvar, gen):
+    mean = torch.rand(2, 1, 5, 5, generator=gen(20))
+    x = torch.rand(2, 1, 5, 5, generator=gen(21))
+    where = torch.rand(2, 1, 5, 5, generator=gen(22)) < 0.5
+    std = torch.exp(0.5 * torch.as_tensor(logvar)).expand_as(x)
+    per_pixel = Normal(mean, std).log_prob(x)
+    expected = torch.stack([per_pixel[b][where[b]].sum() for b in range(2)])
+    torch.testing.assert_close(
+        gaussian_log_likelihood(mean, logvar, x, where), expected, atol=1e-4, rtol=1e-5
+    )
+    torch.testing.assert_close(
+        gaussian_log_likelihood(mean, logvar, x, torch.ones_like(where)),
+        gaussian_log_likelihood(mean, logvar, x),
+    )
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        torch.ones(2, 1, 4, 4),
+        torch.ones(2, 1, 4, 4, dtype=torch.uint8),
+        torch.ones(2, 4, 4, dtype=torch.bool),
+        torch.ones(1, 1, 4, 4, dtype=torch.bool),
+    ],
+    ids=["float", "uint8", "3-d", "batch"],
+)
+def test_likelihoods_reject_a_bad_where(where, gen):
+    x = torch.rand(2, 1, 4, 4, generator=gen())
+    with pytest.raises(ValueError, match="where must be a bool tensor"):
+        bernoulli_log_likelihood(x, x, where)
+    with pytest.raises(ValueError, match="where must be a bool tensor"):
+        gaussian_log_likelihood(x, 0.0, x, where)
+
+
+# --- KL warm-up -----------------------------------------------------------------------
 
 
 class BetaRecorder(torch.nn.Module):
@@ -242,10 +329,9 @@ def test_kl_warmup_defaults_to_beta_one():
     assert warmup.current_beta == 1.0
 
 
-def test_kl_warmup_returns_the_models_loss_at_the_current_beta():
-    torch.manual_seed(0)
-    model = VAE(VAEConfig(image_shape=(1, 4, 4), latent_dim=2, hidden_dims=(8,)))
-    x = torch.rand(5, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+def test_kl_warmup_returns_the_models_loss_at_the_current_beta(make_vae, gen):
+    model = make_vae()
+    x = torch.rand(5, 1, 8, 8, generator=gen(1))
     warmup = KLWarmup(4, beta=3.0)
     warmup.step = 1
     torch.manual_seed(2)
@@ -291,13 +377,12 @@ def test_kl_warmup_rejects_bad_arguments(args, message):
         KLWarmup(*args)
 
 
-def test_kl_warmup_counts_the_optimizer_steps_of_fit():
-    torch.manual_seed(0)
-    model = VAE(VAEConfig(image_shape=(1, 4, 4), latent_dim=2, hidden_dims=(8,)))
-    gen = torch.Generator().manual_seed(0)
+def test_kl_warmup_counts_the_optimizer_steps_of_fit(make_vae, gen):
+    model = make_vae()
+    g = gen()
     train_x, val_x = (
-        torch.rand(20, 1, 4, 4, generator=gen),
-        torch.rand(6, 1, 4, 4, generator=gen),
+        torch.rand(20, 1, 8, 8, generator=g),
+        torch.rand(6, 1, 8, 8, generator=g),
     )
     warmup = KLWarmup(100, beta=1.0)
     history = fit(
@@ -325,8 +410,10 @@ def test_kl_warmup_with_zero_beta_never_weighs_the_kl():
     assert model.betas == [0.0] * 5
 
 
-def test_gaussian_kl_per_dimension_matches_torch_distributions_and_sums_to_the_total():
-    generator = torch.Generator().manual_seed(5)
+def test_gaussian_kl_per_dimension_matches_torch_distributions_and_sums_to_the_total(
+    gen,
+):
+    generator = gen(5)
     mu, logvar = (
         torch.randn(4, 3, generator=generator),
         torch.randn(4, 3, generator=generator),

@@ -1,5 +1,6 @@
-"""vae_lib.corrupt: masks of missing pixels (Chapter 6) and the checks every inpainting
-method runs on them.
+"""vae_lib.corrupt, its masks: masks of missing pixels (Chapter 6), the checks every
+inpainting method runs on them, and hiding pixels and pasting a completion into the
+holes. (Its noise: test_corrupt.py.)
 
 A mask is bool (B, 1, H, W), True where a pixel is missing; every mask leaves at least
 one pixel of each image observed. Statistical tolerances are about five standard errors.
@@ -15,6 +16,7 @@ from vae_lib.corrupt import (
     check_mask,
     half_mask,
     hide,
+    keep_observed,
     random_mask,
     rows_mask,
     square_mask,
@@ -23,17 +25,13 @@ from vae_lib.corrupt import (
 )
 
 
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 @pytest.fixture
-def x():
+def x(gen):
     return torch.rand(3, 1, 8, 8, generator=gen(100))
 
 
 @pytest.fixture
-def colour():
+def colour(gen):
     return torch.rand(2, 3, 7, 10, generator=gen(101))
 
 
@@ -42,15 +40,15 @@ def hidden_per_image(mask: torch.Tensor) -> list[int]:
 
 
 # Every mask maker with settings that hide some but not all pixels of an 8x8 or 7x10
-# image.
+# image; each takes the images and the ``gen`` fixture.
 MAKERS = {
-    "square": lambda x: square_mask(x, 4),
-    "square-at": lambda x: square_mask(x, 3, top=1, left=2),
-    "half": lambda x: half_mask(x, "left"),
-    "rows": lambda x: rows_mask(x, 2, 5),
-    "random": lambda x: random_mask(x, 0.3, gen(1)),
-    "stroke": lambda x: stroke_mask(x, 2, 2.0, gen(2)),
-    "training": lambda x: training_mask(x, gen(3)),
+    "square": lambda x, gen: square_mask(x, 4),
+    "square-at": lambda x, gen: square_mask(x, 3, top=1, left=2),
+    "half": lambda x, gen: half_mask(x, "left"),
+    "rows": lambda x, gen: rows_mask(x, 2, 5),
+    "random": lambda x, gen: random_mask(x, 0.3, gen(1)),
+    "stroke": lambda x, gen: stroke_mask(x, 2, 2.0, gen(2)),
+    "training": lambda x, gen: training_mask(x, gen(3)),
 }
 
 
@@ -59,10 +57,10 @@ MAKERS = {
 
 @pytest.mark.parametrize("make", MAKERS.values(), ids=MAKERS.keys())
 @pytest.mark.parametrize("images", ["x", "colour"])
-def test_masks_are_bool_b_1_h_w_and_leave_the_input_alone(make, images, request):
+def test_masks_are_bool_b_1_h_w_and_leave_the_input_alone(make, images, request, gen):
     images = request.getfixturevalue(images)
     before = images.clone()
-    mask = make(images)
+    mask = make(images, gen)
     b, _, h, w = images.shape
     assert mask.shape == (b, 1, h, w) and mask.dtype == torch.bool
     assert torch.equal(images, before)
@@ -71,11 +69,11 @@ def test_masks_are_bool_b_1_h_w_and_leave_the_input_alone(make, images, request)
 
 
 @pytest.mark.parametrize("make", MAKERS.values(), ids=MAKERS.keys())
-def test_masks_do_not_touch_the_global_random_state(x, make):
+def test_masks_do_not_touch_the_global_random_state(x, make, gen):
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    make(x)
+    make(x, gen)
     assert torch.equal(torch.rand(3), expected)
 
 
@@ -111,9 +109,9 @@ def test_masks_do_not_touch_the_global_random_state(x, make):
     ],
     ids=["above-one", "below-zero", "3-d", "5-d", "integer"],
 )
-def test_masks_reject_bad_images(make, image, error, message):
+def test_masks_reject_bad_images(make, image, error, message, gen):
     with pytest.raises(error, match=message):
-        make(image)
+        make(image, gen)
 
 
 RANDOM_MAKERS = {
@@ -124,7 +122,7 @@ RANDOM_MAKERS = {
 
 
 @pytest.mark.parametrize("make", RANDOM_MAKERS.values(), ids=RANDOM_MAKERS.keys())
-def test_random_masks_follow_their_seed_and_differ_between_images(make):
+def test_random_masks_follow_their_seed_and_differ_between_images(make, gen):
     x = torch.rand(6, 1, 16, 16, generator=gen(5))
     first, again, other = (make(x, gen(s)) for s in (7, 7, 8))
     assert torch.equal(first, again)
@@ -150,7 +148,7 @@ def test_random_masks_need_a_torch_generator(x, make, generator):
 # --- square ---------------------------------------------------------------------------
 
 
-def test_square_mask_is_centred_by_default():
+def test_square_mask_is_centred_by_default(gen):
     x = torch.rand(2, 1, 7, 10, generator=gen())
     mask = square_mask(x, 3)
     expected = torch.zeros(2, 1, 7, 10, dtype=torch.bool)
@@ -169,7 +167,7 @@ def test_square_mask_puts_its_top_left_corner_at_top_left(x, size, top, left):
     assert (rows.max().item(), cols.max().item()) == (top + size - 1, left + size - 1)
 
 
-def test_square_mask_may_span_the_short_side_of_a_rectangle():
+def test_square_mask_may_span_the_short_side_of_a_rectangle(gen):
     x = torch.rand(1, 1, 5, 9, generator=gen())
     mask = square_mask(x, 5, left=0)
     assert hidden_per_image(mask) == [25] and not mask[0, 0, :, 5:].any()
@@ -271,13 +269,13 @@ def test_rows_mask_rejects_bad_bands(x, start, stop, message):
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.01, 0.1, 0.3, 0.5, 0.75, 0.99])
-def test_random_mask_hides_exactly_round_fraction_h_w_pixels_per_image(fraction):
+def test_random_mask_hides_exactly_round_fraction_h_w_pixels_per_image(fraction, gen):
     x = torch.rand(5, 1, 7, 9, generator=gen())
     mask = random_mask(x, fraction, gen(1))
     assert hidden_per_image(mask) == [round(fraction * 63)] * 5
 
 
-def test_random_mask_is_uniform_over_pixels():
+def test_random_mask_is_uniform_over_pixels(gen):
     """Each pixel is missing with probability fraction; 2000 images of 4x4 give a
     standard error of 0.01."""
     x = torch.rand(2000, 1, 4, 4, generator=gen())
@@ -290,7 +288,7 @@ def test_random_mask_is_uniform_over_pixels():
     assert agreement == pytest.approx(0.625, abs=0.02)
 
 
-def test_random_mask_with_fraction_one_hides_everything_and_is_refused(x):
+def test_random_mask_with_fraction_one_hides_everything_and_is_refused(x, gen):
     with pytest.raises(ValueError, match="at least one pixel observed"):
         random_mask(x, 1.0, gen())
 
@@ -306,7 +304,7 @@ def test_random_mask_with_fraction_one_hides_everything_and_is_refused(x):
         ("0.5", "fraction must be a finite number"),
     ],
 )
-def test_random_mask_rejects_bad_fractions(x, fraction, message):
+def test_random_mask_rejects_bad_fractions(x, fraction, message, gen):
     with pytest.raises(ValueError, match=message):
         random_mask(x, fraction, gen())
 
@@ -314,7 +312,7 @@ def test_random_mask_rejects_bad_fractions(x, fraction, message):
 # --- strokes --------------------------------------------------------------------------
 
 
-def test_stroke_mask_is_reproducible_and_never_empty():
+def test_stroke_mask_is_reproducible_and_never_empty(gen):
     x = torch.rand(8, 1, 28, 28, generator=gen())
     for seed in range(5):
         mask = stroke_mask(x, 1, 2.0, gen(seed))
@@ -322,14 +320,14 @@ def test_stroke_mask_is_reproducible_and_never_empty():
         assert min(hidden_per_image(mask)) > 0
 
 
-def test_a_wider_brush_covers_every_pixel_of_a_narrower_one_and_more():
+def test_a_wider_brush_covers_every_pixel_of_a_narrower_one_and_more(gen):
     x = torch.rand(6, 1, 28, 28, generator=gen())
     thin, wide = stroke_mask(x, 2, 1.5, gen(4)), stroke_mask(x, 2, 4.0, gen(4))
     assert not (thin & ~wide).any()  # same strokes (same seed), fatter brush
     assert all(t < w for t, w in zip(hidden_per_image(thin), hidden_per_image(wide)))
 
 
-def test_stroke_pixels_lie_close_to_a_chain_of_segments():
+def test_stroke_pixels_lie_close_to_a_chain_of_segments(gen):
     """A brush of diameter w hides pixels within w / 2 of the stroke: a one-pixel brush
     leaves a thin line, so few pixels compared with the stroke's length, and a single
     connected piece."""
@@ -354,11 +352,11 @@ def test_stroke_pixels_lie_close_to_a_chain_of_segments():
     assert len(seen) == n
 
 
-def test_stroke_mask_with_no_strokes_hides_nothing(x):
+def test_stroke_mask_with_no_strokes_hides_nothing(x, gen):
     assert not stroke_mask(x, 0, 3.0, gen()).any()
 
 
-def test_a_brush_wider_than_the_image_hides_everything_and_is_refused(x):
+def test_a_brush_wider_than_the_image_hides_everything_and_is_refused(x, gen):
     with pytest.raises(ValueError, match="at least one pixel observed"):
         stroke_mask(x, 1, 40.0, gen())
 
@@ -374,13 +372,13 @@ def test_a_brush_wider_than_the_image_hides_everything_and_is_refused(x):
         ((1, float("nan")), "width must be a finite number, got nan"),
     ],
 )
-def test_stroke_mask_rejects_bad_settings(x, args, message):
+def test_stroke_mask_rejects_bad_settings(x, args, message, gen):
     with pytest.raises(ValueError, match=message):
         stroke_mask(x, *args, gen())
 
 
 @pytest.mark.parametrize("segments", [0, 101, 2.0])
-def test_stroke_mask_rejects_bad_segment_counts(x, segments):
+def test_stroke_mask_rejects_bad_segment_counts(x, segments, gen):
     with pytest.raises(ValueError, match=r"segments must be an int in \[1, 100\]"):
         stroke_mask(x, 1, 2.0, gen(), segments=segments)
 
@@ -420,7 +418,7 @@ def classify(mask: torch.Tensor) -> str:
     return "other"
 
 
-def test_training_mask_mixes_every_kind_of_hole_and_observes_a_pixel_of_each_image():
+def test_training_mask_mixes_every_kind_of_hole_and_observes_a_pixel_of_each_image(gen):
     x = torch.rand(200, 1, 28, 28, generator=gen())
     mask = training_mask(x, gen(11))
     assert mask.shape == (200, 1, 28, 28) and mask.dtype == torch.bool
@@ -441,13 +439,13 @@ def test_training_mask_mixes_every_kind_of_hole_and_observes_a_pixel_of_each_ima
 
 
 @pytest.mark.parametrize("size", [2, 3, 4])
-def test_training_mask_of_tiny_images_keeps_at_least_one_pixel_observed(size):
+def test_training_mask_of_tiny_images_keeps_at_least_one_pixel_observed(size, gen):
     x = torch.rand(64, 1, size, size, generator=gen())
     mask = training_mask(x, gen())
     assert (~mask).flatten(1).any(dim=1).all()
 
 
-# --- check_mask and hide --------------------------------------------------------------
+# --- check_mask, hide and keep_observed -----------------------------------------------
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.uint8, torch.int64])
@@ -492,7 +490,7 @@ def test_check_mask_refuses_a_mask_that_hides_a_whole_image(x):
     assert check_mask(mask, x) is mask
 
 
-def test_hide_sets_missing_pixels_to_fill_and_keeps_the_rest_bit_for_bit(colour):
+def test_hide_sets_missing_pixels_to_fill_and_keeps_the_rest_bit_for_bit(colour, gen):
     mask = random_mask(colour, 0.4, gen(3))
     before = colour.clone()
     for fill in (0.0, 0.5, 1, 1.0):
@@ -531,3 +529,59 @@ def test_hide_rejects_images_outside_the_unit_interval():
     x = torch.full((1, 1, 4, 4), 2.0)
     with pytest.raises(ValueError, match=r"x must hold pixel values in \[0, 1\]"):
         hide(x, torch.zeros(1, 1, 4, 4, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_keep_observed_pastes_the_completion_into_the_holes_only(channels, gen):
+    y = torch.rand(2, channels, 6, 5, generator=gen(3))
+    completion = torch.rand(2, channels, 6, 5, generator=gen(4))
+    mask = random_mask(y, 0.5, gen(5))
+    before = y.clone(), completion.clone()
+    out = keep_observed(completion, y, mask)
+    full = mask.expand_as(y)
+    assert out.shape == y.shape
+    assert torch.equal(out[full], completion[full])
+    assert torch.equal(out[~full], y[~full])
+    assert torch.equal(y, before[0]) and torch.equal(completion, before[1])
+
+
+def test_keep_observed_keeps_ys_dtype(gen):
+    y = torch.rand(2, 3, 5, 5, generator=gen(3), dtype=torch.float64)
+    completion = torch.rand(2, 3, 5, 5, generator=gen(4))
+    mask = torch.rand(2, 1, 5, 5, generator=gen(6)) < 0.5
+    out = keep_observed(completion, y, mask)
+    full = mask.expand_as(y)
+    assert out.dtype == torch.float64 and out.device == y.device
+    assert torch.equal(out[~full], y[~full])
+    assert torch.equal(out[full], completion[full].double())
+
+
+def test_keep_observed_rejects_bad_completions_and_masks(x):
+    mask = square_mask(x, 3)
+    with pytest.raises(ValueError, match="completion and y must have the same shape"):
+        keep_observed(torch.rand(3, 1, 8, 7), x, mask)
+    with pytest.raises(
+        ValueError, match=r"completion must hold pixel values in \[0, 1\]"
+    ):
+        keep_observed(torch.full_like(x, 1.5), x, mask)
+    with pytest.raises(ValueError, match=r"y must hold pixel values in \[0, 1\]"):
+        keep_observed(x, x + 1, mask)
+    with pytest.raises(TypeError, match="torch.bool"):
+        keep_observed(x, x, mask.float())
+    with pytest.raises(
+        ValueError, match=r"mask must be shaped \(B, 1, H, W\) = \(3, 1, 8, 8\)"
+    ):
+        keep_observed(x, x, mask[:2])
+    with pytest.raises(ValueError, match="at least one pixel observed"):
+        keep_observed(x, x, torch.ones(3, 1, 8, 8, dtype=torch.bool))
+
+
+def test_keep_observed_rejects_a_mask_per_channel(colour):
+    """A pixel is missing in all its channels at once: masks are (B, 1, H, W), nothing
+    else."""
+    mask = torch.zeros(2, 3, 7, 10, dtype=torch.bool)
+    mask[:, 0, 2:4, 2:4] = True
+    with pytest.raises(
+        ValueError, match=r"mask must be shaped \(B, 1, H, W\) = \(2, 1, 7, 10\)"
+    ):
+        keep_observed(colour, colour, mask)

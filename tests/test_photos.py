@@ -20,10 +20,6 @@ from vae_lib.photos import (
 )
 
 
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def unique_photos(*shapes: tuple[int, int, int]) -> list[torch.Tensor]:
     """Synthetic photos in which every value (over all photos and channels) occurs
     exactly once."""
@@ -107,7 +103,7 @@ def test_every_photo_has_a_credit_with_a_licence():
 # --- random patches -------------------------------------------------------------------
 
 
-def test_random_patches_shapes_and_balanced_sources():
+def test_random_patches_shapes_and_balanced_sources(gen):
     images = unique_photos((3, 10, 12), (3, 9, 9), (3, 15, 8))
     patches, source = random_patches(images, 10, 5, gen())
     assert patches.shape == (10, 3, 5, 5) and patches.dtype == torch.float32
@@ -116,7 +112,7 @@ def test_random_patches_shapes_and_balanced_sources():
     assert torch.bincount(source, minlength=3).tolist() == [4, 3, 3]
 
 
-def test_random_patches_is_seeded():
+def test_random_patches_is_seeded(gen):
     images = unique_photos((3, 20, 24), (3, 18, 18))
     first, source = random_patches(images, 40, 6, gen(7))
     again, source_again = random_patches(images, 40, 6, gen(7))
@@ -126,7 +122,7 @@ def test_random_patches_is_seeded():
 
 
 @pytest.mark.parametrize("flips", [False, True])
-def test_each_patch_occurs_in_its_source_photo_and_nowhere_else(flips):
+def test_each_patch_occurs_in_its_source_photo_and_nowhere_else(flips, gen):
     images = unique_photos((2, 10, 12), (2, 7, 9), (2, 12, 6))
     patches, source = random_patches(images, 60, 4, gen(3), flips=flips)
     mirrored = 0
@@ -145,7 +141,7 @@ def test_each_patch_occurs_in_its_source_photo_and_nowhere_else(flips):
         assert mirrored == 0
 
 
-def test_patch_places_are_uniform_over_every_possible_corner():
+def test_patch_places_are_uniform_over_every_possible_corner(gen):
     image = unique_photos((1, 6, 7))[0]
     patches, _ = random_patches([image], 1200, 4, gen(11), flips=False)
     # 3 x 4 = 12 possible corners, 100 draws expected at each; the value at the corner
@@ -158,13 +154,13 @@ def test_patch_places_are_uniform_over_every_possible_corner():
     assert counts.min().item() >= 60 and counts.max().item() <= 140, counts.tolist()
 
 
-def test_a_patch_as_large_as_the_photo_is_the_whole_photo():
+def test_a_patch_as_large_as_the_photo_is_the_whole_photo(gen):
     image = unique_photos((3, 5, 5))[0]
     patches, _ = random_patches([image], 6, 5, gen(), flips=False)
     assert torch.equal(patches, image.expand(6, 3, 5, 5))
 
 
-def test_patches_cut_from_a_real_photo_occur_in_it():
+def test_patches_cut_from_a_real_photo_occur_in_it(gen):
     coffee = load_photo("coffee")
     patches, source = random_patches([coffee], 3, 8, gen(5))
     assert source.tolist() == [0, 0, 0]
@@ -233,12 +229,14 @@ def test_patches_cut_from_a_real_photo_occur_in_it():
         "float-count",
     ],
 )
-def test_random_patches_rejects_bad_input(images, num_patches, size, error, message):
+def test_random_patches_rejects_bad_input(
+    images, num_patches, size, error, message, gen
+):
     with pytest.raises(error, match=message):
         random_patches(images, num_patches, size, gen())
 
 
-def test_random_patches_given_one_photo_instead_of_a_list_says_so():
+def test_random_patches_given_one_photo_instead_of_a_list_says_so(gen):
     with pytest.raises((TypeError, ValueError), match="photos"):
         random_patches(torch.zeros(3, 8, 8), 4, 4, gen())
 
@@ -272,7 +270,7 @@ def test_patch_dataset_rejects_an_unknown_split():
 
 
 @pytest.mark.parametrize("size", [(8, 5), (17, 23), (40, 50), (1, 1)])
-def test_resize_shape_and_range(size):
+def test_resize_shape_and_range(size, gen):
     x = torch.rand(2, 3, 17, 23, generator=gen())
     out = resize(x, size)
     assert out.shape == (2, 3, *size) and out.dtype == torch.float32
@@ -286,7 +284,7 @@ def test_resizing_a_constant_image_gives_the_same_constant(size, level):
     assert torch.allclose(out, torch.full_like(out, level), atol=1e-6)
 
 
-def test_resize_to_the_same_size_changes_nothing_and_shrinking_averages():
+def test_resize_to_the_same_size_changes_nothing_and_shrinking_averages(gen):
     x = torch.rand(1, 3, 12, 12, generator=gen(4))
     assert torch.allclose(resize(x, (12, 12)), x, atol=1e-6)
     # Halving with antialiasing averages: the mean is kept closely, the spread shrinks.

@@ -21,10 +21,6 @@ from vae_lib.tiling import (
 )
 
 
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
 def identity(tiles: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
     return tiles.clone()
 
@@ -150,7 +146,7 @@ def test_blending_window_is_the_product_of_sine_ramps():
 # --- split_tiles and stitch -----------------------------------------------------------
 
 
-def test_split_tiles_cuts_the_tiles_at_their_corners_and_stitch_puts_them_back():
+def test_split_tiles_cuts_the_tiles_at_their_corners_and_stitch_puts_them_back(gen):
     image = torch.rand(3, 37, 45, generator=gen())
     tiles = split_tiles(image, 16, 4)
     tops, lefts = tile_starts(37, 16, 4), tile_starts(45, 16, 4)
@@ -188,7 +184,7 @@ def test_stitch_fails_when_the_tiles_leave_a_gap():
     ],
     ids=lambda s: "x".join(map(str, s)),
 )
-def test_identity_restore_gives_back_the_image(shape):
+def test_identity_restore_gives_back_the_image(shape, gen):
     y = torch.rand(*shape, generator=gen())
     out = restore_by_tiles(identity, y)
     assert out.shape == y.shape and out.dtype == y.dtype
@@ -196,21 +192,23 @@ def test_identity_restore_gives_back_the_image(shape):
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 37, 45), (1, 3, 20, 13), (2, 1, 33, 64)])
-def test_a_constant_restore_gives_that_constant_everywhere(shape):
+def test_a_constant_restore_gives_that_constant_everywhere(shape, gen):
     y = torch.rand(*shape, generator=gen(1))
     out = restore_by_tiles(lambda t: torch.full_like(t, 0.3), y, tile=16, overlap=4)
     assert out.shape == y.shape
     assert torch.allclose(out, torch.full_like(y, 0.3), atol=1e-6)
 
 
-def test_the_result_is_clamped_to_the_unit_interval():
+def test_the_result_is_clamped_to_the_unit_interval(gen):
     y = torch.rand(1, 3, 40, 40, generator=gen())
     out = restore_by_tiles(lambda t: t * 10 - 3, y)
     assert 0.0 <= out.min().item() and out.max().item() <= 1.0
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 37, 45), (2, 3, 20, 13)])
-def test_observed_pixels_are_kept_bit_for_bit_even_when_restore_returns_garbage(shape):
+def test_observed_pixels_are_kept_bit_for_bit_even_when_restore_returns_garbage(
+    shape, gen
+):
     y = torch.rand(*shape, generator=gen(2))
     mask = torch.rand(shape[0], 1, *shape[2:], generator=gen(3)) < 0.5
     out = restore_by_tiles(
@@ -222,7 +220,7 @@ def test_observed_pixels_are_kept_bit_for_bit_even_when_restore_returns_garbage(
     assert 0.0 <= out[~observed].min().item() and out[~observed].max().item() <= 1.0
 
 
-def test_restore_is_called_with_the_tiles_alone_without_a_mask():
+def test_restore_is_called_with_the_tiles_alone_without_a_mask(gen):
     restore = Recorder()
     y = torch.rand(1, 3, 40, 40, generator=gen())
     restore_by_tiles(restore, y, tile=32, overlap=8)
@@ -232,7 +230,7 @@ def test_restore_is_called_with_the_tiles_alone_without_a_mask():
     assert torch.equal(tiles[3], y[0, :, 8:40, 8:40])
 
 
-def test_restore_gets_tiles_and_masks_and_padding_is_marked_missing():
+def test_restore_gets_tiles_and_masks_and_padding_is_marked_missing(gen):
     restore = Recorder()
     y = torch.rand(1, 3, 20, 13, generator=gen())
     mask = torch.zeros(1, 1, 20, 13, dtype=torch.bool)
@@ -252,7 +250,7 @@ def test_restore_gets_tiles_and_masks_and_padding_is_marked_missing():
     assert int(masks.sum()) == 32 * 32 - 20 * 13 + 16
 
 
-def test_restore_returning_the_wrong_shape_is_a_clear_error():
+def test_restore_returning_the_wrong_shape_is_a_clear_error(gen):
     y = torch.rand(1, 3, 40, 40, generator=gen())
     message = (
         r"restore must return tiles shaped like its input \(4, 3, 32, 32\), "
@@ -264,7 +262,7 @@ def test_restore_returning_the_wrong_shape_is_a_clear_error():
         restore_by_tiles(lambda t: t[:, :1], y)
 
 
-def test_batch_size_splits_the_tiles_without_changing_the_result():
+def test_batch_size_splits_the_tiles_without_changing_the_result(gen):
     # 2 x 3 = 6 tiles of 32 in each image
     y = torch.rand(2, 3, 40, 70, generator=gen(5))
 
@@ -279,7 +277,7 @@ def test_batch_size_splits_the_tiles_without_changing_the_result():
     assert torch.equal(chunked, whole)
 
 
-def test_per_tile_offsets_are_blended_without_seams():
+def test_per_tile_offsets_are_blended_without_seams(gen):
     y = torch.full((1, 3, 70, 90), 0.5)
     offsets = (
         torch.rand(12, generator=gen(6)) - 0.5
@@ -323,7 +321,7 @@ def test_per_tile_offsets_are_blended_without_seams():
     ids=["three-channels", "narrow", "batch-of-two", "float", "all-missing"],
 )
 @pytest.mark.parametrize("method", [restore_by_tiles, restore_by_resizing])
-def test_bad_masks_are_rejected(method, mask, error, message):
+def test_bad_masks_are_rejected(method, mask, error, message, gen):
     y = torch.rand(1, 3, 40, 40, generator=gen())
     with pytest.raises(error, match=message):
         method(identity, y, mask)
@@ -375,7 +373,7 @@ def test_resizing_with_identity_keeps_a_smooth_image_close(shape):
     assert (out - y).abs().max().item() < 0.03
 
 
-def test_resizing_an_image_of_the_network_size_changes_nothing():
+def test_resizing_an_image_of_the_network_size_changes_nothing(gen):
     y = torch.rand(2, 3, 32, 32, generator=gen())
     assert torch.allclose(restore_by_resizing(identity, y), y, atol=1e-6)
 
@@ -399,7 +397,7 @@ def test_resizing_without_a_mask_calls_restore_with_the_small_images_alone():
     assert [tuple(a.shape for a in call) for call in restore.calls] == [((1, 3, 8, 8),)]
 
 
-def test_resizing_keeps_observed_pixels_bit_for_bit():
+def test_resizing_keeps_observed_pixels_bit_for_bit(gen):
     y = torch.rand(2, 3, 45, 37, generator=gen(7))
     mask = torch.rand(2, 1, 45, 37, generator=gen(8)) < 0.3
     out = restore_by_resizing(lambda t, m: torch.zeros_like(t), y, mask)

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
+import math
+import time
+from typing import ClassVar
+
 import pytest
 import torch
 
+import vae_lib.train as train_module
 from vae_lib.data import binarize_dynamic
 from vae_lib.models import VAE, Autoencoder, AutoencoderConfig, VAEConfig
-from vae_lib.train import History, evaluate, fit
+from vae_lib.train import (
+    History,
+    SpeedSettings,
+    evaluate,
+    fit,
+    model_loss,
+    scaled_learning_rate,
+    scheduled_lr,
+)
 
 SMALL = {"image_shape": (1, 6, 6), "latent_dim": 2, "hidden_dims": (8,)}
 QUIET = {"progress": False, "device": "cpu"}
@@ -23,13 +37,13 @@ def make_model(kind: str, seed: int = 0):
 
 
 @pytest.fixture
-def data():
+def data(gen):
     """40 images with structure to learn (two prototypes plus noise) and 10 for
     validation."""
-    gen = torch.Generator().manual_seed(0)
-    prototypes = torch.rand(2, 1, 6, 6, generator=gen)
-    pick = torch.randint(0, 2, (50,), generator=gen)
-    x = (prototypes[pick] + 0.05 * torch.randn(50, 1, 6, 6, generator=gen)).clamp(0, 1)
+    g = gen()
+    prototypes = torch.rand(2, 1, 6, 6, generator=g)
+    pick = torch.randint(0, 2, (50,), generator=g)
+    x = (prototypes[pick] + 0.05 * torch.randn(50, 1, 6, 6, generator=g)).clamp(0, 1)
     return x[:40], x[40:]
 
 
@@ -120,7 +134,36 @@ def test_fit_reports_one_entry_per_epoch(data):
     assert history.total_seconds == pytest.approx(sum(history.epoch_seconds))
     # The last validation loss is that of the trained model.
     assert history.val_loss[-1] == pytest.approx(evaluate(model, data[1]), rel=1e-5)
-    assert not model.training
+    assert model.training  # as it came in
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("with_validation", [False, True], ids=["train-only", "val"])
+def test_fit_trains_in_train_mode_and_restores_the_callers_mode(
+    data, kind, training, with_validation
+):
+    seen = []
+
+    def recording(model, batch):
+        seen.append(model.training)
+        return model.loss(batch)
+
+    model = make_model(kind).train(training)
+    val_x = data[1] if with_validation else None
+    fit(
+        model,
+        data[0],
+        num_epochs=2,
+        batch_size=16,
+        val_x=val_x,
+        loss_fn=recording,
+        **QUIET,
+    )
+    # three training steps an epoch, then (if asked) one validation batch in eval mode
+    epoch = [True] * 3 + ([False] if with_validation else [])
+    assert seen == epoch * 2
+    assert all(m.training is training for m in model.modules())
 
 
 def test_fit_without_validation_leaves_val_loss_empty(data):
@@ -332,29 +375,50 @@ def test_mixed_precision_is_a_no_op_on_the_cpu(data, mixed_precision):
     # identically.
     reference, model = make_model("ae"), make_model("ae")
     fit(reference, data[0], num_epochs=1, **QUIET)
-    fit(model, data[0], num_epochs=1, mixed_precision=mixed_precision, **QUIET)
+    speed = SpeedSettings(mixed_precision=mixed_precision)
+    fit(model, data[0], num_epochs=1, speed=speed, **QUIET)
     assert_same_state(state(reference), state(model))
     assert evaluate(model, data[1], mixed_precision=mixed_precision) == evaluate(
         reference, data[1]
     )
 
 
-def test_fit_checks_the_first_batch_values_and_skips_them_afterwards(data, monkeypatch):
-    # Reading a min/max makes a GPU host wait, so only the first batch's values are
-    # checked.
-    from vae_lib import validate
-
+def spoiled(batches: set[int]):
+    """A batch transform that pushes the pixels of the chosen calls (0 = the first
+    batch of the run) out of [0, 1]."""
     calls = []
-    original = validate.check_unit_range
 
-    def spy(x, *args, **kwargs):
-        calls.append(validate._VALUE_CHECKS.get())
-        return original(x, *args, **kwargs)
+    def transform(batch, generator):
+        calls.append(batch.shape[0])
+        return batch + 0.5 if len(calls) - 1 in batches else batch
 
-    monkeypatch.setattr(validate, "check_unit_range", spy)
-    model = make_model("vae")
-    fit(model, data[0], num_epochs=2, batch_size=8, **QUIET)
-    assert calls and calls[0] is True and not any(calls[2:]), calls[:6]
+    return transform, calls
+
+
+def test_fit_checks_the_values_of_the_first_batch_only(data):
+    # Reading a min/max makes a GPU host wait, so only the first batch's values are
+    # checked: every later batch, in every epoch, is trusted.
+    transform, calls = spoiled(set(range(1, 10)))
+    history = fit(
+        make_model("vae"),
+        data[0],
+        num_epochs=2,
+        batch_size=8,
+        transform=transform,
+        **QUIET,
+    )
+    assert len(calls) == 10 and len(history.train_loss) == 2
+    transform, calls = spoiled({0})
+    with pytest.raises(ValueError, match=r"must hold pixel values in \[0, 1\]"):
+        fit(
+            make_model("vae"),
+            data[0],
+            num_epochs=2,
+            batch_size=8,
+            transform=transform,
+            **QUIET,
+        )
+    assert calls == [8]
 
 
 def test_fit_rejects_a_vae_batch_outside_the_unit_interval(data):
@@ -365,14 +429,6 @@ def test_fit_rejects_a_vae_batch_outside_the_unit_interval(data):
 
 
 # --- Learning-rate schedules, Adam's settings, timing and torch.compile ---------------
-
-import itertools
-import math
-import time
-from typing import ClassVar
-
-import vae_lib.train as train_module
-from vae_lib.train import model_loss, scaled_learning_rate, scheduled_lr
 
 
 class RecordingAdam(torch.optim.Adam):
@@ -525,7 +581,7 @@ def test_fit_calls_the_schedule_once_per_step(data, monkeypatch):
         num_epochs=2,
         batch_size=16,
         lr=0.02,
-        lr_schedule="cosine",
+        speed=SpeedSettings(lr_schedule="cosine"),
         **QUIET,
     )
     assert calls == [(s, 6, 0.02, "cosine") for s in range(6)]
@@ -539,7 +595,7 @@ def test_fit_steps_with_the_scheduled_learning_rate(data, recording_adam, schedu
         num_epochs=2,
         batch_size=16,
         lr=0.02,
-        lr_schedule=schedule,
+        speed=SpeedSettings(lr_schedule=schedule),
         **QUIET,
     )
     (optimizer,) = recording_adam
@@ -559,7 +615,7 @@ def test_cosine_schedule_trains_differently_from_constant(data):
             num_epochs=2,
             batch_size=16,
             lr=0.02,
-            lr_schedule=schedule,
+            speed=SpeedSettings(lr_schedule=schedule),
             **QUIET,
         )
     a, b = state(models["constant"]), state(models["cosine"])
@@ -591,12 +647,26 @@ def test_cosine_schedule_trains_differently_from_constant(data):
         ({"betas": (0.9, "0.99")}, "betas must be a pair of numbers"),
     ],
 )
-def test_fit_rejects_bad_schedule_and_betas(data, changes, message):
+def test_speed_settings_reject_bad_schedule_and_betas(changes, message):
+    with pytest.raises(ValueError, match=message):
+        SpeedSettings(**changes)
+
+
+@pytest.mark.parametrize(
+    "speed", [{"lr_schedule": "cosine"}, None, "cosine"], ids=["dict", "none", "str"]
+)
+def test_fit_needs_its_speed_settings_as_a_speed_settings(data, speed):
     model = make_model("ae")
     before = state(model)
-    with pytest.raises(ValueError, match=message):
-        fit(model, data[0], num_epochs=1, **QUIET, **changes)
+    with pytest.raises(TypeError, match="speed must be a SpeedSettings, got"):
+        fit(model, data[0], num_epochs=1, speed=speed, **QUIET)
     assert_same_state(before, state(model))
+
+
+def test_speed_settings_are_frozen():
+    speed = SpeedSettings()
+    with pytest.raises(AttributeError):
+        speed.lr_schedule = "cosine"  # type: ignore[misc]
 
 
 def test_fit_passes_betas_to_adam(data, recording_adam):
@@ -608,10 +678,18 @@ def test_fit_passes_betas_to_adam(data, recording_adam):
         num_epochs=1,
         batch_size=16,
         seed=1,
-        betas=(0.9, 0.999),
+        speed=SpeedSettings(betas=(0.9, 0.999)),
         **QUIET,
     )
-    fit(other, data[0], num_epochs=1, batch_size=16, seed=1, betas=(0.5, 0.99), **QUIET)
+    fit(
+        other,
+        data[0],
+        num_epochs=1,
+        batch_size=16,
+        seed=1,
+        speed=SpeedSettings(betas=(0.5, 0.99)),
+        **QUIET,
+    )
     assert [opt.param_groups[0]["betas"] for opt in recording_adam] == [
         (0.9, 0.999),
         (0.9, 0.999),
@@ -629,7 +707,13 @@ def test_fused_adam_is_off_by_default_on_the_cpu_and_on_when_asked(
     before = state(fused)
     history_ref = fit(reference, data[0], num_epochs=2, batch_size=8, lr=1e-2, **QUIET)
     history = fit(
-        fused, data[0], num_epochs=2, batch_size=8, lr=1e-2, fused_adam=True, **QUIET
+        fused,
+        data[0],
+        num_epochs=2,
+        batch_size=8,
+        lr=1e-2,
+        speed=SpeedSettings(fused_adam=True),
+        **QUIET,
     )
     assert [opt.kwargs["fused"] for opt in recording_adam] == [False, True]
     assert [opt.defaults["fused"] for opt in recording_adam] == [False, True]
@@ -644,7 +728,8 @@ def test_fused_adam_is_off_by_default_on_the_cpu_and_on_when_asked(
 def test_fit_fused_adam_false_matches_the_default_on_the_cpu(data, recording_adam):
     reference, model = make_model("ae"), make_model("ae")
     fit(reference, data[0], num_epochs=1, batch_size=16, **QUIET)
-    fit(model, data[0], num_epochs=1, batch_size=16, fused_adam=False, **QUIET)
+    speed = SpeedSettings(fused_adam=False)
+    fit(model, data[0], num_epochs=1, batch_size=16, speed=speed, **QUIET)
     assert [opt.kwargs["fused"] for opt in recording_adam] == [False, False]
     assert_same_state(state(reference), state(model))
 
@@ -710,7 +795,7 @@ def test_torch_compile_wraps_the_training_loss(data, monkeypatch, loss_fn):
         num_epochs=2,
         batch_size=16,
         val_x=data[1],
-        torch_compile=True,
+        speed=SpeedSettings(torch_compile=True),
         **chosen,
         **QUIET,
     )
@@ -725,8 +810,6 @@ def test_torch_compile_wraps_the_training_loss(data, monkeypatch, loss_fn):
 
 
 def test_fit_validates_in_float32_whatever_the_training_precision(data, monkeypatch):
-    import vae_lib.train as train_module
-
     calls = []
     real_evaluate = train_module.evaluate
 
@@ -736,5 +819,6 @@ def test_fit_validates_in_float32_whatever_the_training_precision(data, monkeypa
 
     monkeypatch.setattr(train_module, "evaluate", recording_evaluate)
     model = Autoencoder(AutoencoderConfig(**SMALL))
-    fit(model, data[0], val_x=data[1], num_epochs=2, mixed_precision=True, **QUIET)
+    speed = SpeedSettings(mixed_precision=True)
+    fit(model, data[0], val_x=data[1], num_epochs=2, speed=speed, **QUIET)
     assert calls == [False, False]

@@ -31,7 +31,7 @@ CONFIGS = {
 }
 
 
-def make_vae(config: VAEConfig) -> VAE:
+def seeded_vae(config: VAEConfig) -> VAE:
     torch.manual_seed(0)
     model = VAE(config)
     if model.x_logvar is not None:
@@ -72,7 +72,7 @@ def reference_log_joint(model: VAE, x: torch.Tensor, z: torch.Tensor) -> torch.T
 @pytest.mark.parametrize("name", CONFIGS)
 def test_log_joint_matches_torch_distributions_for_each_sample(name):
     config = CONFIGS[name]
-    model = make_vae(config)
+    model = seeded_vae(config)
     x = images(config)
     z = 1.5 * torch.randn(
         4, 3, config.latent_dim, generator=torch.Generator().manual_seed(2)
@@ -88,7 +88,7 @@ def test_log_joint_pairs_sample_k_of_image_b_with_image_b():
     # Different images with the same codes must give different rows; swapping images
     # swaps columns.
     config = CONFIGS["bernoulli-mlp"]
-    model = make_vae(config)
+    model = seeded_vae(config)
     x = images(config, batch=2)
     z = torch.randn(5, 2, 2, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
@@ -104,7 +104,7 @@ def test_log_joint_pairs_sample_k_of_image_b_with_image_b():
 def test_log_joint_prior_term_is_the_standard_normal_density():
     # With an all-zero decoder (logits 0), log p(x | z) = D log(1/2) whatever z is.
     config = CONFIGS["bernoulli-mlp"]
-    model = make_vae(config)
+    model = seeded_vae(config)
     with torch.no_grad():
         for p in model.decoder.parameters():
             p.zero_()
@@ -121,7 +121,7 @@ def test_log_joint_prior_term_is_the_standard_normal_density():
 
 def test_log_joint_is_differentiable_in_z_and_the_decoder():
     config = CONFIGS["bernoulli-mlp"]
-    model = make_vae(config)
+    model = seeded_vae(config)
     z = torch.randn(
         2, 3, 2, generator=torch.Generator().manual_seed(4), requires_grad=True
     )
@@ -136,7 +136,7 @@ def test_log_joint_is_differentiable_in_z_and_the_decoder():
     ids=["2d", "wrong-batch", "too-wide", "too-narrow", "4d"],
 )
 def test_log_joint_rejects_z_of_the_wrong_shape(shape):
-    model = make_vae(CONFIGS["bernoulli-mlp"])
+    model = seeded_vae(CONFIGS["bernoulli-mlp"])
     with pytest.raises(ValueError, match=r"z must be shaped \(K, 3, 2\)"):
         model.log_joint(images(CONFIGS["bernoulli-mlp"]), torch.zeros(shape))
 
@@ -144,7 +144,7 @@ def test_log_joint_rejects_z_of_the_wrong_shape(shape):
 @pytest.mark.parametrize("name", CONFIGS)
 def test_posterior_is_the_encoders_diagonal_gaussian(name):
     config = CONFIGS[name]
-    model = make_vae(config)
+    model = seeded_vae(config)
     x = images(config)
     with torch.no_grad():
         q = model.posterior(x)
@@ -164,7 +164,7 @@ def test_posterior_is_the_encoders_diagonal_gaussian(name):
 
 def test_posterior_samples_carry_gradients_to_the_encoder():
     config = CONFIGS["bernoulli-mlp"]
-    model = make_vae(config)
+    model = seeded_vae(config)
     z = model.posterior(images(config)).rsample((4,))
     assert z.shape == (4, 3, 2)
     z.sum().backward()
@@ -175,6 +175,6 @@ def test_posterior_samples_carry_gradients_to_the_encoder():
 
 
 def test_posterior_checks_the_images():
-    model = make_vae(CONFIGS["bernoulli-mlp"])
+    model = seeded_vae(CONFIGS["bernoulli-mlp"])
     with pytest.raises(ValueError):
         model.posterior(torch.zeros(3, 1, 5, 5))

@@ -1,5 +1,5 @@
-"""vae_lib.widgets: PNG rendering and the latent explorer (ipywidgets, no kernel
-needed)."""
+"""vae_lib.widgets: PNG rendering, the latent explorer and the inpainting explorer
+(ipywidgets, no kernel needed)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vae_lib.models import VAE, VAEConfig
-from vae_lib.widgets import latent_explorer, to_png
+from vae_lib.corrupt import keep_observed
+from vae_lib.widgets import inpainting_explorer, latent_explorer, to_png
 
 
 def decode_png(data: bytes) -> Image.Image:
@@ -26,8 +26,8 @@ def decode_png(data: bytes) -> Image.Image:
 # --- to_png ---------------------------------------------------------------------------
 
 
-def test_to_png_enlarges_each_pixel_to_a_block():
-    image = torch.rand(3, 4, 5, generator=torch.Generator().manual_seed(0))
+def test_to_png_enlarges_each_pixel_to_a_block(gen):
+    image = torch.rand(3, 4, 5, generator=gen())
     picture = decode_png(to_png(image, scale=3))
     # (width, height)
     assert (
@@ -93,15 +93,14 @@ def test_to_png_rejects_bad_inputs(image, scale, error, message):
 
 
 @pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return VAE(VAEConfig(image_shape=(1, 8, 8), latent_dim=3, hidden_dims=(16,))).eval()
+def model(make_vae):
+    return make_vae().eval()
 
 
 def expected_png(model, z, scale=6) -> bytes:
     with torch.no_grad():
         return to_png(
-            model.mean_image(torch.as_tensor(z, dtype=torch.float32)[None])[0], scale
+            model.decode(torch.as_tensor(z, dtype=torch.float32)[None])[0], scale
         )
 
 
@@ -167,3 +166,28 @@ def test_latent_explorer_rejects_bad_dims(model, dims):
         ValueError, match=re.escape(f"dims must be indices in [0, 3), got {dims!r}")
     ):
         latent_explorer(model, dims=dims)
+
+
+# --- inpainting_explorer --------------------------------------------------------------
+
+
+def test_inpainting_explorer_shows_the_damaged_image_and_each_method(gen):
+    calls = []
+
+    def method(y, mask):
+        calls.append((y.shape, mask.shape, int(mask.sum())))
+        return keep_observed(torch.ones_like(y), y, mask)
+
+    widget = inpainting_explorer(
+        torch.rand(1, 8, 8, generator=gen(1)), {"ones": method}, size=4
+    )
+    sliders, panels = widget.children
+    assert [s.description for s in sliders.children] == ["hole size", "top", "left"]
+    assert len(panels.children) == 2 and all(
+        p.children[1].value for p in panels.children
+    )
+    assert calls == [((1, 1, 8, 8), (1, 1, 8, 8), 16)]
+    sliders.children[0].value = 6
+    assert calls[-1][2] == 36
+    with pytest.raises(ValueError, match="at least one inpainting method"):
+        inpainting_explorer(torch.rand(1, 8, 8), {})

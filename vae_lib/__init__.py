@@ -1,16 +1,42 @@
 """vae_lib: the companion library of "Variational Autoencoders, hands on".
 
 One concept per module: ``runtime`` (mode, device, seeds), ``data`` (offline data
-sets), ``models``, ``losses``, ``train``, ``bounds`` and ``estimators`` (Chapters 2-3),
-``checkpoints`` and ``pretrained`` (shipped models), ``latent``, ``compression`` and
-``metrics`` (Chapter 4), ``corrupt`` and ``restore`` (Chapters 5-6: noise, masks,
-denoising, inpainting), ``photos`` and ``tiling`` (Chapter 7: colour photographs,
-restoring an image of any size), ``plots``, ``widgets`` and ``checks`` (exercise
-checkers); ``notebooks`` and ``text_sources`` are the book's own tooling.
+sets), ``distributions`` (the prior, the reparameterised draw), ``models`` (the
+autoencoder; the VAE as three distributions), ``losses`` and ``objectives``, ``train``,
+``bounds`` and ``estimators`` (Chapters 2-3), ``checkpoints``, ``pretrained`` and
+``shipped`` (the shipped models), ``latent``, ``compression``, ``metrics`` and
+``classifier`` (Chapter 4), ``corrupt`` (noise models and masks), ``baselines`` and
+``inference`` (Chapters 5-6: classical restorations, and restoration as inference in
+a VAE), ``photos`` and ``tiling`` (Chapter 7: colour photographs, restoring an image of
+any size), ``plots``, ``widgets`` and ``checks`` (exercise checkers);
+``linear_gaussian`` is Chapter 2's exact model; ``notebooks``, ``text_sources`` and
+``gpu_check`` are the book's own tooling.
 
 ``import vae_lib`` makes every module available as an attribute, loaded on first use
 (``vae_lib.metrics.psnr`` works after ``import vae_lib``); the most used names are also
 importable from the package itself.
+
+Conventions, the same in every module:
+
+* **Randomness** is passed as a ``torch.Generator`` in an argument named
+  ``generator``, on the device where the numbers are drawn; where it is optional,
+  ``None`` draws from torch's global generator (seeded by :func:`seed_everything`). Only
+  whole runs over a data set -- ``fit``, ``evaluate``, ``log_likelihood_estimate``,
+  ``rate_distortion``, ``binarize_static`` and the recipes -- take an int ``seed``
+  instead, because they derive several streams from it and their result must not
+  depend on batch sizes or on a caller's generator.
+* **Devices**: results come back on the device of the images passed in (for a metric,
+  the reference images), whatever device the model is on; codes a model will decode
+  again (``latent_means``) stay on the model's device.
+* **Dtypes**: float64 inputs are kept in float64 or refused with an error that says
+  what to convert; nothing is silently rounded to float32. (Computations under bf16
+  autocast come back in float32.)
+* **Modes**: a function that puts a model in eval mode restores the caller's train/eval
+  mode when it returns (:func:`vae_lib.models.evaluating`); ``fit`` too.
+* **Return values**: several results come back as a named tuple or a dataclass, whose
+  fields say what each is (they still unpack like a tuple).
+* **Types**: functions that use VAE-only methods say ``VAE`` in their signature; mypy
+  checks the package in ``make test``.
 """
 
 import importlib
@@ -28,7 +54,7 @@ from .models import (
     count_parameters,
 )
 from .runtime import book_mode, default_device, pick, seed_everything
-from .train import History, evaluate, fit
+from .train import History, SpeedSettings, evaluate, fit
 
 __version__ = "0.1.0"
 
@@ -37,6 +63,7 @@ __all__ = [
     "Autoencoder",
     "AutoencoderConfig",
     "History",
+    "SpeedSettings",
     "VAEConfig",
     "binarize_dynamic",
     "binarize_static",

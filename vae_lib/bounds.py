@@ -18,8 +18,10 @@ import math
 from collections.abc import Callable
 
 import torch
-from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
+from torch.distributions import Distribution
 
+from .distributions import reparameterize, rsample
+from .models import VAE, evaluating
 from .validate import check_positive_int, check_tensor
 
 # (x (B, ...), z (K, B, d)) -> (K, B)
@@ -27,21 +29,22 @@ LogJoint = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def log_importance_weights(
-    log_joint: LogJoint, x: torch.Tensor, q: Distribution, num_samples: int
+    log_joint: LogJoint, x: torch.Tensor, q: Distribution, z: torch.Tensor
 ) -> torch.Tensor:
-    """log w = log p(x, z) - log q(z | x) for ``num_samples`` draws z ~ q per example:
-    (K, B).
-
-    Draws with ``rsample``, so gradients flow to q's parameters.
-    """
-    check_positive_int(num_samples, "num_samples")
+    """log w = log p(x, z) - log q(z | x) for K draws z (K, B, d) from q: (K, B)."""
     if len(q.batch_shape) != 1 or q.batch_shape[0] != x.shape[0]:
         raise ValueError(
             f"q must have batch shape ({x.shape[0]},) to match x, got "
             f"{tuple(q.batch_shape)}"
         )
-    z = q.rsample((num_samples,))  # (K, B, d)
     return log_joint(x, z) - q.log_prob(z)
+
+
+def _draws(q: Distribution, num_samples: int, generator: torch.Generator | None):
+    """K = ``num_samples`` reparameterised draws from q (K, B, d), so gradients flow to
+    q's parameters."""
+    check_positive_int(num_samples, "num_samples")
+    return rsample(q, (num_samples,), generator=generator)
 
 
 def elbo_from_log_weights(log_weights: torch.Tensor) -> torch.Tensor:
@@ -56,29 +59,29 @@ def iwae_from_log_weights(log_weights: torch.Tensor) -> torch.Tensor:
 
 
 def elbo_estimate(
-    log_joint: LogJoint, x: torch.Tensor, q: Distribution, num_samples: int = 1
+    log_joint: LogJoint,
+    x: torch.Tensor,
+    q: Distribution,
+    num_samples: int = 1,
+    *,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """ELBO per example (B,), averaged over ``num_samples`` draws from q."""
-    return elbo_from_log_weights(log_importance_weights(log_joint, x, q, num_samples))
+    z = _draws(q, num_samples, generator)
+    return elbo_from_log_weights(log_importance_weights(log_joint, x, q, z))
 
 
 def iwae_bound(
-    log_joint: LogJoint, x: torch.Tensor, q: Distribution, num_samples: int
+    log_joint: LogJoint,
+    x: torch.Tensor,
+    q: Distribution,
+    num_samples: int,
+    *,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Importance-weighted bound IWAE_K per example (B,); K = 1 is the ELBO."""
-    return iwae_from_log_weights(log_importance_weights(log_joint, x, q, num_samples))
-
-
-def _reparameterize(q: Distribution, eps: torch.Tensor) -> torch.Tensor:
-    """z = loc + scale * eps (K, B, d) for the Gaussian posteriors the book uses."""
-    if isinstance(q, MultivariateNormal):
-        return q.loc + (q.scale_tril @ eps.unsqueeze(-1)).squeeze(-1)
-    if isinstance(q, Independent) and isinstance(q.base_dist, Normal):
-        return q.base_dist.loc + q.base_dist.scale * eps
-    raise TypeError(
-        "the proposal must be a Gaussian (Independent Normal or MultivariateNormal), "
-        f"got {type(q).__name__}"
-    )
+    z = _draws(q, num_samples, generator)
+    return iwae_from_log_weights(log_importance_weights(log_joint, x, q, z))
 
 
 def _example_seed(seed: int, index: int) -> int:
@@ -88,7 +91,7 @@ def _example_seed(seed: int, index: int) -> int:
 
 @torch.no_grad()
 def log_likelihood_estimate(
-    model: torch.nn.Module,
+    model: VAE,
     x: torch.Tensor,
     num_samples: int = 5000,
     *,
@@ -109,7 +112,7 @@ def log_likelihood_estimate(
     process's peak memory grew by about 0.8 GB. Each example's noise comes from its own
     generator seeded by (seed, index), so its estimate depends neither on batch_size nor
     on chunk_size. The estimate is IWAE_K: a lower bound in expectation that converges
-    to log p(x) as K grows.
+    to log p(x) as K grows. Returned on x's device.
     """
     check_positive_int(num_samples, "num_samples")
     check_positive_int(batch_size, "batch_size")
@@ -117,10 +120,8 @@ def log_likelihood_estimate(
     if x.shape[0] == 0:
         raise ValueError("x must hold at least one example, got an empty batch")
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     estimates = []
-    try:
+    with evaluating(model):
         for start in range(0, x.shape[0], batch_size):
             batch = x[start : start + batch_size].to(device)
             q = model.posterior(batch)
@@ -142,15 +143,13 @@ def log_likelihood_estimate(
             )
             running = torch.full((batch.shape[0],), -math.inf, device=device)
             for done in range(0, num_samples, chunk_size):
-                z = _reparameterize(q, eps[done : done + chunk_size])  # (k, B, d)
-                log_weights = model.log_joint(batch, z) - q.log_prob(z)  # (k, B)
+                z = reparameterize(q, eps[done : done + chunk_size])  # (k, B, d)
+                log_weights = log_importance_weights(model.log_joint, batch, q, z)
                 running = torch.logaddexp(
                     running, torch.logsumexp(log_weights.float(), dim=0)
                 )
             estimates.append(running - math.log(num_samples))
-    finally:
-        model.train(was_training)
-    return torch.cat(estimates)
+    return torch.cat(estimates).to(x.device)
 
 
 def bits_per_dim(nats: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:

@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -23,11 +24,23 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .files import atomic_path
-from .models import MODEL_CLASSES, NetworkConfig, build_model
+from .models import MODEL_CLASSES, VAE, Autoencoder, NetworkConfig, build_model
 from .runtime import resolve_device
 
 FORMAT_VERSION = 1
 RETRAIN_VARIABLE = "VAE_BOOK_RETRAIN"
+
+
+# What is recorded beside a checkpoint: numbers, and a few strings and lists (the
+# device it trained on, its loss per epoch).
+Metrics = dict[str, Any]
+
+
+class Loaded(NamedTuple):
+    """A model restored or trained, in eval mode, and the metrics recorded for it."""
+
+    model: Autoencoder | VAE
+    metrics: Metrics
 
 
 class CheckpointError(RuntimeError):
@@ -43,18 +56,17 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
     )
 
 
-def _record(model: nn.Module, metrics: dict[str, float] | None) -> dict:
+def _record(model: nn.Module, metrics: Metrics | None) -> dict:
     name = type(model).__name__
-    if name not in MODEL_CLASSES or not isinstance(
-        getattr(model, "config", None), NetworkConfig
-    ):
+    config = getattr(model, "config", None)
+    if name not in MODEL_CLASSES or not isinstance(config, NetworkConfig):
         raise TypeError(
             f"model must be one of {sorted(MODEL_CLASSES)} with a config, got {name}"
         )
     return {
         "format": FORMAT_VERSION,
         "model": name,
-        "config": dataclasses.asdict(model.config),
+        "config": dataclasses.asdict(config),
         "metrics": dict(metrics or {}),
     }
 
@@ -64,7 +76,7 @@ def config_from_record(record: dict) -> NetworkConfig:
     (lists back to tuples)."""
     try:
         _, config_class = MODEL_CLASSES[record["model"]]
-        fields = {
+        fields: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v
             for k, v in record["config"].items()
         }
@@ -76,7 +88,7 @@ def config_from_record(record: dict) -> NetworkConfig:
 
 
 def save_checkpoint(
-    model: nn.Module, path: str | Path, metrics: dict[str, float] | None = None
+    model: nn.Module, path: str | Path, metrics: Metrics | None = None
 ) -> Path:
     """Write ``<path>.safetensors`` and ``<path>.json``; returns the weights' path."""
     weights_path, json_path = _paths(path)
@@ -97,7 +109,7 @@ def load_checkpoint(
     *,
     expected_config: NetworkConfig | None = None,
     device: str | torch.device | None = "cpu",
-) -> tuple[nn.Module, dict[str, float]]:
+) -> Loaded:
     """Restore a model and its recorded metrics; fail clearly on a config mismatch."""
     weights_path, json_path = _paths(path)
     for p in (weights_path, json_path):
@@ -150,18 +162,18 @@ def load_checkpoint(
             f"weights in {weights_path} do not fit a {record['model']} with config "
             f"{config}: {exc}"
         ) from exc
-    return model.to(resolve_device(device)).eval(), record.get("metrics", {})
+    return Loaded(model.to(resolve_device(device)).eval(), record.get("metrics", {}))
 
 
 def load_or_train(
     path: str | Path,
     config: NetworkConfig,
-    train: Callable[[nn.Module], dict[str, float]],
+    train: Callable[[Autoencoder | VAE], Metrics],
     *,
     retrain: bool | None = None,
     save: bool = False,
     device: str | torch.device | None = None,
-) -> tuple[nn.Module, dict[str, float]]:
+) -> Loaded:
     """Load the checkpoint at ``path`` or train a fresh model with
     ``train(model) -> metrics``.
 
@@ -181,4 +193,4 @@ def load_or_train(
     metrics = train(model)
     if save:
         save_checkpoint(model, path, metrics)
-    return model.eval(), metrics
+    return Loaded(model.eval(), metrics)

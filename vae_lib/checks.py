@@ -189,6 +189,29 @@ def check_parameter_count(fn: Callable[[int, Sequence[int], int], int]) -> bool:
     )
 
 
+def _check_path(
+    fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor],
+    ends: tuple[torch.Tensor, torch.Tensor],
+    expected: dict[int, torch.Tensor],
+    steps_name: str,
+    wrong: str,
+    hint: Callable[[torch.Tensor, torch.Tensor, int], str],
+    atol: float,
+) -> None:
+    """Compare ``fn(start, end, steps)`` with each expected path (steps, d); on the
+    first mismatch, say what is ``wrong`` and add ``hint(got, expected, steps)``."""
+    for steps, path in expected.items():
+        got = _shaped_like(
+            fn(ends[0].clone(), ends[1].clone(), steps),
+            path,
+            f"with {steps_name}={steps} the answer must be shaped",
+        )
+        if not torch.allclose(got, path, atol=atol):
+            raise ExerciseCheckError(
+                f"with {steps_name}={steps} {wrong}.{hint(got, path, steps)}"
+            )
+
+
 # --- Chapter 1, exercise "walking between two codes" ----------------------------------
 
 
@@ -199,31 +222,31 @@ def check_interpolation(
     ends included."""
     generator = torch.Generator().manual_seed(2)
     z0, z1 = torch.randn(2, 5, generator=generator)
-    for steps in (2, 7):
-        expected = torch.stack(
-            [z0 + t * (z1 - z0) for t in torch.linspace(0, 1, steps)]
-        )
-        got = _shaped_like(
-            fn(z0.clone(), z1.clone(), steps),
-            expected,
-            f"with num_steps={steps} the answer must be shaped",
-        )
-        if torch.allclose(got, expected, atol=1e-5):
-            continue
-        hint = ""
+
+    def straight(steps: int) -> torch.Tensor:
+        return torch.stack([z0 + t * (z1 - z0) for t in torch.linspace(0, 1, steps)])
+
+    def hint(got: torch.Tensor, expected: torch.Tensor, steps: int) -> str:
         if torch.allclose(got, expected.flip(0), atol=1e-5):
-            hint = " Your path runs from z1 to z0; start at z0."
-        elif torch.allclose(got[0], z0, atol=1e-5) and not torch.allclose(
+            return " Your path runs from z1 to z0; start at z0."
+        if torch.allclose(got[0], z0, atol=1e-5) and not torch.allclose(
             got[-1], z1, atol=1e-5
         ):
-            hint = (
+            return (
                 " The last row should be z1 itself: use steps t = 0, 1/(n-1), ..., 1 "
                 "(torch.linspace), not arange."
             )
-        raise ExerciseCheckError(
-            f"with num_steps={steps} the rows are not z0 + t (z1 - z0) for evenly "
-            f"spaced t in [0, 1].{hint}"
-        )
+        return ""
+
+    _check_path(
+        fn,
+        (z0, z1),
+        {2: straight(2), 7: straight(7)},
+        "num_steps",
+        "the rows are not z0 + t (z1 - z0) for evenly spaced t in [0, 1]",
+        hint,
+        atol=1e-5,
+    )
     return _passed("your path starts at z0, ends at z1 and takes even steps.")
 
 
@@ -432,44 +455,42 @@ def check_slerp(fn: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]) -
 
     generator = torch.Generator().manual_seed(4)
     z_a, z_b = torch.randn(2, 8, generator=generator) * torch.tensor([[1.0], [2.0]])
-    for steps in (2, 9):
-        expected = slerp(z_a, z_b, steps)
-        got = _shaped_like(
-            fn(z_a.clone(), z_b.clone(), steps),
-            expected,
-            f"with steps={steps} the answer must be shaped",
-        )
-        if torch.allclose(got, expected, atol=1e-4):
-            continue
+
+    def hint(got: torch.Tensor, expected: torch.Tensor, steps: int) -> str:
         norms, wanted = got.norm(dim=1), expected.norm(dim=1)
-        hint = ""
         if torch.allclose(got, lerp(z_a, z_b, steps), atol=1e-4):
-            hint = (
+            return (
                 " That is the straight line (lerp): move along the great circle "
                 "between the directions instead."
             )
-        elif torch.allclose(norms, torch.ones_like(norms), atol=1e-4):
-            hint = (
+        if torch.allclose(norms, torch.ones_like(norms), atol=1e-4):
+            return (
                 " Your codes all have norm 1: scale each direction by the norm "
                 "interpolated from |z_a| to |z_b|."
             )
-        elif torch.allclose(
-            got / norms[:, None], expected / wanted[:, None], atol=1e-4
-        ):
-            hint = (
+        if torch.allclose(got / norms[:, None], expected / wanted[:, None], atol=1e-4):
+            return (
                 " The directions are right but the norms are not: interpolate the "
                 "norm linearly, |z_a| to |z_b|."
             )
-        elif not torch.allclose(got[0], z_a, atol=1e-4) or not torch.allclose(
+        if not torch.allclose(got[0], z_a, atol=1e-4) or not torch.allclose(
             got[-1], z_b, atol=1e-4
         ):
-            hint = (
+            return (
                 " The path must start at z_a and end at z_b (use t = "
                 "torch.linspace(0, 1, steps))."
             )
-        raise ExerciseCheckError(
-            f"with steps={steps} the codes differ from the spherical path.{hint}"
-        )
+        return ""
+
+    _check_path(
+        fn,
+        (z_a, z_b),
+        {steps: slerp(z_a, z_b, steps) for steps in (2, 9)},
+        "steps",
+        "the codes differ from the spherical path",
+        hint,
+        atol=1e-4,
+    )
     return _passed(
         "your path follows the great circle and its norms change linearly from |z_a| "
         "to |z_b|."
@@ -579,7 +600,7 @@ def check_clipped_gaussian(
     """Check ``fn(x_hat, y, sigma) -> (B,)``: log-likelihood of
     y = clip(x_hat + sigma eps, 0, 1), up to a constant that does not depend on x_hat
     (compared through differences between two x_hat)."""
-    from .restore import clipped_gaussian_log_likelihood
+    from .corrupt import ClippedGaussianNoise
 
     generator = torch.Generator().manual_seed(6)
     y = torch.rand(2, 1, 5, 5, generator=generator)
@@ -587,8 +608,8 @@ def check_clipped_gaussian(
     y[:, :, -1] = 1.0  # and one at white
     a, b = torch.rand(2, 2, 1, 5, 5, generator=generator)
     sigma = 0.4
-    oracle = clipped_gaussian_log_likelihood(sigma)
-    expected = oracle(a, y) - oracle(b, y)
+    oracle = ClippedGaussianNoise(sigma).log_prob
+    expected = oracle(y, a) - oracle(y, b)
     got_a = _shaped_like(
         fn(a.clone(), y.clone(), sigma),
         expected,

@@ -71,8 +71,9 @@ def train_digit_classifier(
     it in eval mode."""
     check_images(images, "images")
     torch.manual_seed(seed)
+    _, channels, height, width = images.shape
     classifier = DigitClassifier(
-        tuple(images.shape[1:]), num_classes=int(labels.max().item()) + 1
+        (channels, height, width), num_classes=int(labels.max().item()) + 1
     )
     fit(
         classifier,

@@ -32,7 +32,8 @@ ARITHMETIC_CODER_OVERHEAD_BITS = 2.0
 
 class LatentCodec(NamedTuple):
     """Quantisation steps (latent_dim,) and which dimensions are sent
-    (bool, latent_dim)."""
+    (bool, latent_dim). Its results come back on the device of the codes or integers
+    passed in."""
 
     steps: torch.Tensor
     sent: torch.Tensor
@@ -64,33 +65,38 @@ class LatentCodec(NamedTuple):
                 f"got {tuple(mu.shape)}, {tuple(logvar.shape)}, {tuple(sent.shape)} "
                 f"{sent.dtype}"
             )
-        steps = scale * torch.exp(0.5 * logvar.float()).mean(dim=0)
-        return cls(steps.cpu(), sent.cpu())
+        steps = scale * torch.exp(0.5 * logvar).mean(dim=0)
+        return cls(steps, sent.to(steps.device))
 
-    def _check(self, mu: torch.Tensor) -> torch.Tensor:
+    def _on(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The steps (in the dtype of ``t`` if floating) and the sent mask on t's
+        device."""
+        dtype = t.dtype if t.is_floating_point() else self.steps.dtype
+        return self.steps.to(t.device, dtype), self.sent.to(t.device)
+
+    def quantize(self, mu: torch.Tensor) -> torch.Tensor:
+        """Posterior means (N, latent_dim) -> integers (N, latent_dim), 0 where a
+        dimension is not sent."""
         mu = check_tensor(mu, "mu")
         if mu.dim() != 2 or mu.shape[1] != self.steps.shape[0]:
             raise ValueError(
                 f"codes must be (N, {self.steps.shape[0]}), got {tuple(mu.shape)}"
             )
-        return mu.detach().float().cpu()
-
-    def quantize(self, mu: torch.Tensor) -> torch.Tensor:
-        """Posterior means (N, latent_dim) -> integers (N, latent_dim), 0 where a
-        dimension is not sent."""
-        k = torch.round(self._check(mu) / self.steps)
-        return torch.where(self.sent, k, torch.zeros_like(k)).long()
+        steps, sent = self._on(mu)
+        k = torch.round(mu.detach() / steps)
+        return torch.where(sent, k, torch.zeros_like(k)).long()
 
     def dequantize(self, k: torch.Tensor) -> torch.Tensor:
         """Integers (N, latent_dim) -> the grid points the decoder receives,
-        (N, latent_dim)."""
-        return k.float() * self.steps * self.sent
+        (N, latent_dim), in the steps' dtype."""
+        steps, sent = self._on(k)
+        return k.to(steps.dtype) * steps * sent
 
     def code_bits(self, k: torch.Tensor) -> torch.Tensor:
         """Bits to send each row of integers k (N, latent_dim) under the prior, coder
         overhead included: (N,)."""
-        k = k.double()
-        step = self.steps.double()
+        step, sent = self._on(k)
+        k, step = k.double(), step.double()
         # log P(k) = log(Phi(b) - Phi(a)) for the cell [a, b], mirrored to the negative
         # side (where log_ndtr keeps its precision far into the tail) and without
         # subtracting two numbers near 1.
@@ -99,7 +105,7 @@ class LatentCodec(NamedTuple):
         log_b = torch.special.log_ndtr(b)
         log_mass = log_b + torch.log1p(-torch.exp(torch.special.log_ndtr(a) - log_b))
         bits = -log_mass / math.log(2)
-        return (bits * self.sent).sum(dim=1).float() + ARITHMETIC_CODER_OVERHEAD_BITS
+        return (bits * sent).sum(dim=1).float() + ARITHMETIC_CODER_OVERHEAD_BITS
 
 
 class JPEGTable(NamedTuple):

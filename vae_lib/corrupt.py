@@ -6,15 +6,22 @@ take a ``torch.Generator``, so a corruption is reproducible; none changes its in
 Noise keeps values in [0, 1] (a sensor saturates), so a damaged image is still a valid
 image.
 
+A noise model (:class:`ClippedGaussianNoise`, :class:`GaussianNoise`,
+:class:`SaltAndPepperNoise`) is an object with ``sample(x, generator)`` and
+``log_prob(y, x_hat)``: the damage and its likelihood in one place, so whatever inverts
+the damage receives the right likelihood with it (:mod:`vae_lib.inference`).
+
 A mask is a bool tensor (B, 1, H, W) with ``True`` where a pixel is missing (all its
-channels at once); :func:`hide` blanks those pixels. Every mask leaves at least one
-pixel of each image observed.
+channels at once); :func:`hide` blanks those pixels and :func:`keep_observed` pastes a
+completion into them. Every mask leaves at least one pixel of each image observed.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import torch
 
@@ -37,6 +44,7 @@ def _check_level(value: object, name: str, upper: float | None) -> float:
         or not math.isfinite(value)
     ):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
+    value = float(value)
     if value < 0 or (upper is not None and value > upper):
         bound = f"in [0, {upper:g}]" if upper is not None else "non-negative"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
@@ -48,8 +56,8 @@ def gaussian_noise(
 ) -> torch.Tensor:
     """y = clip(x + sigma * eps, 0, 1) with eps ~ N(0, I): (B, C, H, W) -> (B, C, H, W).
 
-    The clipping makes the noise non-Gaussian near black and white pixels; the chapters'
-    MAP inference treats it as Gaussian anyway and says so.
+    The clipping makes the noise non-Gaussian near black and white pixels;
+    :class:`ClippedGaussianNoise` is this noise with its exact likelihood.
     """
     x = check_images(x)
     return _add_gaussian(
@@ -120,6 +128,119 @@ def training_noise(
     return torch.where(use_sp, _replace_pixels(x, p, generator), noisy)
 
 
+# --- noise models: the damage and its likelihood together ---------------------------
+
+
+class NoiseModel(ABC):
+    """A way clean images x become noisy images y: :meth:`sample` damages a batch,
+    :meth:`log_prob` is log p(y | x) per image, the likelihood that inference in a VAE
+    needs (Chapter 5). A chapter hands the noise it applied to the inference method, so
+    the matching likelihood always comes with it."""
+
+    @abstractmethod
+    def sample(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Noisy copies y of clean images x: (B, C, H, W) -> (B, C, H, W)."""
+
+    @abstractmethod
+    def log_prob(self, y: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        """log p(y | x = x_hat) in nats per image: (B, C, H, W) twice -> (B,)."""
+
+
+def _per_image_sum(per_pixel: torch.Tensor) -> torch.Tensor:
+    return per_pixel.flatten(1).sum(dim=1)
+
+
+def _gaussian_log_density(
+    y: torch.Tensor, x_hat: torch.Tensor, sigma: float
+) -> torch.Tensor:
+    """log N(y; x_hat, sigma^2) per pixel."""
+    if sigma == 0:
+        raise ValueError(
+            "sigma must be positive to score a likelihood: with sigma 0 the noise is "
+            "a point mass, which has no density (sampling with it leaves x unchanged)"
+        )
+    constant = math.log(sigma * math.sqrt(2 * math.pi))
+    return -0.5 * ((y - x_hat) / sigma).pow(2) - constant
+
+
+@dataclass(frozen=True)
+class ClippedGaussianNoise(NoiseModel):
+    """y = clip(x + sigma * eps, 0, 1), eps ~ N(0, I): Gaussian noise on a sensor that
+    saturates. A pixel inside (0, 1) has density N(y; x, sigma^2); a pixel at 0 has
+    probability Phi(-x / sigma) (the noise pushed it below 0), one at 1 probability
+    Phi((x - 1) / sigma)."""
+
+    sigma: float
+
+    def __post_init__(self) -> None:
+        _check_level(self.sigma, "sigma", None)
+
+    def sample(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return gaussian_noise(x, self.sigma, generator)
+
+    def log_prob(self, y: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        at_zero = torch.special.log_ndtr(-x_hat / self.sigma)
+        at_one = torch.special.log_ndtr((x_hat - 1) / self.sigma)
+        inside = _gaussian_log_density(y, x_hat, self.sigma)
+        return _per_image_sum(
+            torch.where(y <= 0, at_zero, torch.where(y >= 1, at_one, inside))
+        )
+
+
+@dataclass(frozen=True)
+class GaussianNoise(NoiseModel):
+    """y = x + sigma * eps without clipping, so y may leave [0, 1]. As a likelihood for
+    clipped noise it is the wrong model: Chapter 5 measures what that costs."""
+
+    sigma: float
+
+    def __post_init__(self) -> None:
+        _check_level(self.sigma, "sigma", None)
+
+    def sample(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        x = check_images(x)
+        eps = torch.randn(
+            x.shape,
+            generator=_check_generator(generator),
+            device=x.device,
+            dtype=x.dtype,
+        )
+        return x + self.sigma * eps
+
+    def log_prob(self, y: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        return _per_image_sum(_gaussian_log_density(y, x_hat, self.sigma))
+
+
+@dataclass(frozen=True)
+class SaltAndPepperNoise(NoiseModel):
+    """A fraction ``p`` of pixels replaced by 0 or 1 (:func:`salt_and_pepper`). Its
+    likelihood is a robust one: each pixel is clean with probability 1 - p (then
+    y ~ N(x, tau^2), ``tau`` allowing for what the model cannot draw exactly) or an
+    outlier with probability p (uniform on [0, 1])."""
+
+    p: float
+    tau: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check_level(self.p, "p", 1.0)
+        if not 0 < self.p < 1:
+            raise ValueError(f"p must lie strictly between 0 and 1, got {self.p!r}")
+        if _check_level(self.tau, "tau", None) == 0:
+            raise ValueError("tau must be positive, got 0")
+
+    def sample(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return salt_and_pepper(x, self.p, generator)
+
+    def log_prob(self, y: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        clean = math.log(1 - self.p) + _gaussian_log_density(y, x_hat, self.tau)
+        return _per_image_sum(
+            torch.logaddexp(clean, torch.full_like(clean, math.log(self.p)))
+        )
+
+
+# --- masks of missing pixels ---------------------------------------------------------
+
+
 def _mask_like(x: torch.Tensor) -> torch.Tensor:
     x = check_images(x)
     return torch.zeros((x.shape[0], 1, *x.shape[2:]), dtype=torch.bool, device=x.device)
@@ -129,7 +250,7 @@ def _check_index(value: object, name: str, low: int, high: int) -> int:
     if (
         isinstance(value, bool)
         or not isinstance(value, numbers.Integral)
-        or not low <= value <= high
+        or not low <= int(value) <= high
     ):
         raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
     return int(value)
@@ -333,6 +454,22 @@ def check_mask(mask: object, x: torch.Tensor, name: str = "mask") -> torch.Tenso
             "together"
         )
     return _at_least_one_observed(mask)
+
+
+def keep_observed(
+    completion: torch.Tensor, y: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """The completion's values at missing pixels and y's, bit for bit, everywhere else:
+    (B, C, H, W), on y's device."""
+    y = check_images(y, "y")
+    mask = check_mask(mask, y)
+    completion = check_images(completion, "completion")
+    if completion.shape != y.shape:
+        raise ValueError(
+            "completion and y must have the same shape, got "
+            f"{tuple(completion.shape)} and {tuple(y.shape)}"
+        )
+    return torch.where(mask, completion.to(y.device, y.dtype), y)
 
 
 def hide(x: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:

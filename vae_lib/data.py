@@ -216,23 +216,24 @@ def load_dataset(
         return ImageDataset(images=images, labels=labels, classes=names)
     spec = _spec(name)
     folder = find_dataset_files(name, download=download, root=root)
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     for kind in ("images", "labels"):
         stem = _FILE_STEMS[(split, kind)]
         arrays[kind] = parse_idx(
             read_verified(folder / f"{stem}.gz", spec.sha256[stem]), name=stem
         )
-    images, labels = arrays["images"], arrays["labels"]
-    if images.ndim != 3 or len(images) != len(labels):
+    image_array, label_array = arrays["images"], arrays["labels"]
+    if image_array.ndim != 3 or len(image_array) != len(label_array):
         raise DataFileError(
-            f"{name} {split}: {images.shape} images do not match {labels.shape} labels"
+            f"{name} {split}: {image_array.shape} images do not match "
+            f"{label_array.shape} labels"
         )
     target = resolve_device(device)
     # (N, 1, 28, 28) uint8, one copy
-    pixels = torch.from_numpy(images.copy()).unsqueeze(1).to(target)
+    pixels = torch.from_numpy(image_array.copy()).unsqueeze(1).to(target)
     return ImageDataset(
         images=pixels.float().div_(255.0),
-        labels=torch.from_numpy(labels.astype(np.int64)).to(target),
+        labels=torch.from_numpy(label_array.astype(np.int64)).to(target),
         classes=spec.classes,
     )
 

@@ -17,13 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch.distributions import Normal
 
+from .distributions import reparameterize
 from .validate import check_positive_int, check_tensor
 
 Objective = Callable[[torch.Tensor], torch.Tensor]  # z (S, d) -> f(z) (S,)
 
 
-def _draw(
+def _standard_noise(
     mu: torch.Tensor,
     log_std: torch.Tensor,
     num_samples: int,
@@ -54,9 +56,9 @@ def score_function_gradients(
 
     grad_mu log q = (z - mu) / std^2 and grad_log_std log q = (z - mu)^2 / std^2 - 1.
     """
-    eps = _draw(mu, log_std, num_samples, generator)
+    eps = _standard_noise(mu, log_std, num_samples, generator)
     mu, std = mu.detach(), log_std.detach().exp()
-    z = mu + std * eps  # (S, d), no gradient path
+    z = reparameterize(Normal(mu, std), eps)  # (S, d), no gradient path
     # (S, 2 d)
     score = torch.cat([(z - mu) / std**2, (z - mu) ** 2 / std**2 - 1], dim=1)
     with torch.no_grad():
@@ -74,8 +76,8 @@ def pathwise_gradients(
 ) -> torch.Tensor:
     """Per-sample pathwise estimates (S, 2 d): grad_mu = grad_z f,
     grad_log_std = grad_z f * std * eps."""
-    eps = _draw(mu, log_std, num_samples, generator)
+    eps = _standard_noise(mu, log_std, num_samples, generator)
     std = log_std.detach().exp()
-    z = (mu.detach() + std * eps).requires_grad_(True)  # (S, d)
+    z = reparameterize(Normal(mu.detach(), std), eps).requires_grad_(True)  # (S, d)
     (grad_z,) = torch.autograd.grad(f(z).sum(), z)  # row s is grad f at z_s
     return torch.cat([grad_z, grad_z * std * eps], dim=1)

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 # IDX type codes (LeCun's format): only unsigned bytes are used by MNIST-like data sets.
-_IDX_DTYPES = {
-    0x08: np.uint8,
-    0x09: np.int8,
+_IDX_DTYPES: dict[int, str] = {
+    0x08: "u1",
+    0x09: "i1",
     0x0B: ">i2",
     0x0C: ">i4",
     0x0D: ">f4",

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-from torch import nn
+from torch.distributions.kl import kl_divergence
 
-from . import losses
+from .models import VAE, evaluating
 from .validate import (
     check_images,
     check_positive_float,
@@ -44,66 +44,62 @@ def _batches(x: torch.Tensor, batch_size: int):
 
 
 @torch.no_grad()
-def latent_means(
-    model: nn.Module, x: torch.Tensor, batch_size: int = 1000
-) -> torch.Tensor:
-    """Posterior means mu(x) of images x (N, C, H, W) on the model's device:
-    (N, latent_dim)."""
+def latent_means(model: VAE, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Posterior means mu(x) of images x (N, C, H, W): (N, latent_dim), on the model's
+    device (codes stay where the decoder needs them)."""
     device = next(model.parameters()).device
     check_images(x)
-    model.eval()
-    return torch.cat(
-        [model.encode(b.to(device))[0].float() for b in _batches(x, batch_size)]
-    )
+    with evaluating(model):
+        return torch.cat(
+            [model.posterior(b.to(device)).mean for b in _batches(x, batch_size)]
+        )
 
 
 @torch.no_grad()
-def reconstruct(
-    model: nn.Module, x: torch.Tensor, batch_size: int = 1000
-) -> torch.Tensor:
+def reconstruct(model: VAE, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """E[x | z = mu(x)]: decode each image's posterior mean, (N, C, H, W) ->
-    (N, C, H, W) in [0, 1]."""
-    return torch.cat(
-        [
-            model.mean_image(mu)
-            for mu in _batches(latent_means(model, x, batch_size), batch_size)
-        ]
-    )
+    (N, C, H, W) in [0, 1], on x's device."""
+    codes = latent_means(model, x, batch_size)
+    with evaluating(model):
+        images = [model.decode(mu) for mu in _batches(codes, batch_size)]
+    return torch.cat(images).to(x.device)
 
 
 @torch.no_grad()
 def rate_distortion(
-    model: nn.Module, x: torch.Tensor, seed: int = 0, batch_size: int = 1000
+    model: VAE, x: torch.Tensor, seed: int = 0, batch_size: int = 1000
 ) -> RateDistortion:
     """Closed-form rate and one-sample (seeded) distortion of each image x (N, C, H, W),
-    in nats."""
+    in nats, on x's device."""
     device = next(model.parameters()).device
     check_images(x)
-    model.eval()
     generator = torch.Generator(device=device).manual_seed(seed)
     rates, distortions = [], []
-    for batch in _batches(x, batch_size):
-        log_likelihood, kl = model.elbo_terms(batch.to(device), generator)
-        rates.append(kl)
-        distortions.append(-log_likelihood)
-    return RateDistortion(torch.cat(rates), torch.cat(distortions))
+    with evaluating(model):
+        for batch in _batches(x, batch_size):
+            log_likelihood, kl = model.elbo_terms(batch.to(device), generator=generator)
+            rates.append(kl)
+            distortions.append(-log_likelihood)
+    return RateDistortion(
+        torch.cat(rates).to(x.device), torch.cat(distortions).to(x.device)
+    )
 
 
 @torch.no_grad()
 def kl_per_dimension(
-    model: nn.Module, x: torch.Tensor, batch_size: int = 1000
+    model: VAE, x: torch.Tensor, batch_size: int = 1000
 ) -> torch.Tensor:
     """Mean over images x (N, C, H, W) of each latent dimension's KL to the prior, nats:
-    (latent_dim,)."""
+    (latent_dim,), on x's device."""
     device = next(model.parameters()).device
     check_images(x)
-    model.eval()
-    total = 0.0
-    for batch in _batches(x, batch_size):
-        total = total + losses.gaussian_kl_per_dimension(
-            *model.encode(batch.to(device))
-        ).sum(dim=0)
-    return total / x.shape[0]
+    prior = model.prior().base_dist  # (latent_dim,) independent N(0, 1)
+    total = torch.zeros(model.config.latent_dim, device=device)
+    with evaluating(model):
+        for batch in _batches(x, batch_size):
+            q = model.posterior(batch.to(device)).base_dist  # batch (B, latent_dim)
+            total += kl_divergence(q, prior).sum(dim=0)
+    return (total / x.shape[0]).to(x.device)
 
 
 def active_units(mu: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:

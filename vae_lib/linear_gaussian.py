@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch.distributions import MultivariateNormal
 
+from .distributions import standard_normal
 from .validate import check_positive_float, check_positive_int, check_tensor
 
 
@@ -67,9 +68,10 @@ class LinearGaussianModel:
             )
         return x.to(self.W.dtype)
 
-    def sample(self, num_samples: int, seed: int = 0) -> torch.Tensor:
+    def sample(
+        self, num_samples: int, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """Draw x ~ p(x): (num_samples, D)."""
-        generator = torch.Generator().manual_seed(seed)
         z = torch.randn(
             num_samples, self.latent_dim, generator=generator, dtype=self.W.dtype
         )
@@ -109,7 +111,7 @@ class LinearGaussianModel:
                 f"z must be shaped (K, {x.shape[0]}, {self.latent_dim}), got "
                 f"{tuple(z.shape)}"
             )
-        log_pz = -0.5 * (z**2 + math.log(2 * math.pi)).sum(dim=-1)
+        log_pz = standard_normal(self.latent_dim, dtype=self.W.dtype).log_prob(z)
         residual = x - (z @ self.W.T + self.b)  # (K, B, D)
         log_px_given_z = -0.5 * (
             (residual / self.sigma) ** 2 + math.log(2 * math.pi * self.sigma**2)

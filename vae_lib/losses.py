@@ -3,7 +3,10 @@ in nats.
 
 The likelihoods and the KL reduce over every dimension but the first and return shape
 (B,); ``elbo`` combines such per-example values. They compute in float32 even under bf16
-autocast, so the numbers a chapter prints are not rounded to bf16.
+autocast, so the numbers a chapter prints are not rounded to bf16, and keep float64
+inputs in float64. A VAE computes its own likelihood and KL through its
+distributions (:class:`vae_lib.models.VAE`); these closed forms are the ones Chapter 2
+derives, and the tests check that the two agree.
 """
 
 from __future__ import annotations
@@ -52,7 +55,12 @@ def _pair(
             f"{names[0]} must have a non-empty batch dimension first, got shape "
             f"{tuple(a.shape)}"
         )
-    return a.float(), b.float()
+    return _full_precision(a), _full_precision(b)
+
+
+def _full_precision(t: torch.Tensor) -> torch.Tensor:
+    """float64 stays float64; lower precision (bf16 under autocast) becomes float32."""
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
 
 
 def squared_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -88,7 +96,7 @@ def gaussian_log_likelihood(
     """log N(x; mean, exp(logvar)) summed over pixels (only those where ``where`` is
     True, if given); logvar is a tensor broadcastable to x or a float."""
     mean, x = _pair(mean, x, ("mean", "x"))
-    logvar = torch.as_tensor(logvar, dtype=torch.float32, device=mean.device)
+    logvar = torch.as_tensor(logvar, dtype=mean.dtype, device=mean.device)
     log_density = -0.5 * (
         math.log(2 * math.pi) + logvar + (x - mean) ** 2 * torch.exp(-logvar)
     )
@@ -127,61 +135,3 @@ def elbo(
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
         raise ValueError(f"beta must be a non-negative number, got {beta!r}")
     return log_likelihood - beta * kl
-
-
-def denoising_loss(
-    model: torch.nn.Module, noisy: torch.Tensor, clean: torch.Tensor, beta: float = 1.0
-) -> torch.Tensor:
-    """Loss of a denoiser that sees ``noisy`` and must produce ``clean`` (both
-    (B, C, H, W)), per example (B,).
-
-    An :class:`~vae_lib.models.Autoencoder` pays the squared error of its output (a
-    denoising autoencoder, Vincent et al. 2008). A :class:`~vae_lib.models.VAE` pays the
-    negative ELBO of the clean image with the code inferred from the noisy one,
-    -E_q(z|noisy)[log p(clean | z)] + beta KL(q(z|noisy) || p(z)) (the denoising VAE of
-    Im et al. 2017; Chapter 5).
-    """
-    if not hasattr(model, "reparameterize"):
-        return squared_error(model(noisy), clean)
-    mu, logvar = model.encode(noisy)
-    z = model.reparameterize(mu, logvar)
-    return -elbo(
-        model.log_likelihood(model.decode(z), clean),
-        gaussian_kl_standard_normal(mu, logvar),
-        beta=beta,
-    )
-
-
-class KLWarmup:
-    """A VAE loss whose KL weight rises linearly from 0 to ``beta`` over
-    ``warmup_steps`` training steps.
-
-    KL warm-up (Bowman et al. 2016; Sønderby et al. 2016, Chapter 4) lets the decoder
-    learn to use z before the KL term pushes q(z|x) onto the prior. Pass it as
-    ``fit(..., loss_fn=KLWarmup(n))``: each call made in training mode with gradients on
-    counts as one step; evaluation calls use the current weight and do not advance it.
-    Returns the per-example loss (B,) of ``model.loss``.
-    """
-
-    def __init__(self, warmup_steps: int, beta: float = 1.0) -> None:
-        if (
-            isinstance(warmup_steps, bool)
-            or not isinstance(warmup_steps, int)
-            or warmup_steps < 1
-        ):
-            raise ValueError(
-                f"warmup_steps must be a positive int, got {warmup_steps!r}"
-            )
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
-            raise ValueError(f"beta must be a non-negative number, got {beta!r}")
-        self.warmup_steps, self.beta, self.step = warmup_steps, float(beta), 0
-
-    @property
-    def current_beta(self) -> float:
-        return self.beta * min(1.0, self.step / self.warmup_steps)
-
-    def __call__(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        beta = self.current_beta
-        if model.training and torch.is_grad_enabled():
-            self.step += 1
-        return model.loss(x, beta=beta)

@@ -2,7 +2,8 @@
 
 PSNR = 10 log10(1 / MSE) in dB for a peak value of 1; SSIM (Wang et al. 2004) compares
 local means, contrasts and structure, and is computed by scikit-image rather than
-re-derived here.
+re-derived here. Each returns one value per image on the device and in the dtype of the
+reference images ``x``, wherever the restored ones ``x_hat`` are.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from .validate import check_images, check_same_shape
 def _pair(x_hat: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     x_hat, x = check_images(x_hat, "x_hat"), check_images(x, "x")
     check_same_shape(x_hat, x, ("x_hat", "x"))
-    return x_hat.detach().float().cpu(), x.detach().float().cpu()
+    return x_hat.detach().to(x.device, x.dtype), x.detach()
 
 
 def psnr(
@@ -37,7 +38,7 @@ def psnr(
     if where is None:
         mse = squared.flatten(1).mean(dim=1)
     else:
-        where = _pixel_mask(where, x).cpu().expand_as(x)
+        where = _pixel_mask(where, x).to(x.device).expand_as(x)
         mse = (squared * where).flatten(1).sum(dim=1) / where.flatten(1).sum(dim=1)
     return -10.0 * torch.log10(mse.clamp_min(min_mse))
 
@@ -72,11 +73,11 @@ def ssim(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     x_hat, x = _pair(x_hat, x)
     values = [
         structural_similarity(
-            a.numpy().transpose(1, 2, 0),
-            b.numpy().transpose(1, 2, 0),
+            a.cpu().numpy().transpose(1, 2, 0),
+            b.cpu().numpy().transpose(1, 2, 0),
             data_range=1.0,
             channel_axis=2,
         )
         for a, b in zip(x_hat, x)
     ]
-    return torch.tensor(np.asarray(values, dtype=np.float32))
+    return torch.tensor(np.asarray(values), dtype=x.dtype, device=x.device)

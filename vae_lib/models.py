@@ -7,16 +7,20 @@ restores the model in one line. Shapes: images x are (B, C, H, W); latent codes 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 import torch
 from torch import nn
-from torch.distributions import Independent, Normal
+from torch.distributions import Bernoulli, Distribution, Independent, Normal
+from torch.distributions.kl import kl_divergence
 
 from . import losses
+from .distributions import diagonal_gaussian, rsample, standard_normal
 from .validate import check_choice, check_images, check_positive_int, check_tensor
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
@@ -149,6 +153,33 @@ def build_decoder(config: NetworkConfig) -> nn.Sequential:
     )
 
 
+@contextlib.contextmanager
+def keeping_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Inside the block the model's train/eval mode may change; after it, every
+    submodule's mode is what it was before, also when the block raised."""
+    modes = [(module, module.training) for module in model.modules()]
+    try:
+        yield model
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode inside the block; the caller's train/eval mode (of every
+    submodule) is restored after it."""
+    with keeping_mode(model):
+        model.eval()
+        yield model
+
+
+def _full_precision(t: torch.Tensor) -> torch.Tensor:
+    """float64 stays float64; bf16 from autocast becomes float32 (distributions and
+    their log-probabilities are never computed in bf16)."""
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -170,13 +201,12 @@ class Autoencoder(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> z (B, latent_dim)."""
-        return self.encoder(
-            check_images(x, image_shape=self.config.image_shape, unit_range=False)
-        )
+        x = check_images(x, image_shape=self.config.image_shape, unit_range=False)
+        return self.encoder(_check_dtype(x, self, "x"))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, latent_dim) -> x_hat (B, C, H, W)."""
-        out = self.decoder(_check_latent(z, self.config.latent_dim))
+        out = self.decoder(_check_latent(z, self))
         return torch.sigmoid(out) if self.config.output == "sigmoid" else out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -188,18 +218,20 @@ class Autoencoder(nn.Module):
 
 
 class VAEOutput(NamedTuple):
-    """What a VAE's forward pass returns; ``x_param`` is logits (Bernoulli) or mean
-    (Gaussian)."""
+    """What a VAE's forward pass returns for images x: the posterior q(z|x), one code
+    drawn from it, and the likelihood p(x|z) that code gives."""
 
-    x_param: torch.Tensor  # (B, C, H, W)
-    mu: torch.Tensor  # (B, latent_dim)
-    logvar: torch.Tensor  # (B, latent_dim)
+    posterior: Independent  # q(z|x): batch (B,), event (latent_dim,)
     z: torch.Tensor  # (B, latent_dim)
+    likelihood: Independent  # p(x|z): batch (B,), event (C, H, W)
 
 
 class VAE(nn.Module):
-    """Variational autoencoder (Kingma & Welling 2014): q(z|x) Gaussian,
-    p(z) = N(0, I)."""
+    """Variational autoencoder (Kingma & Welling 2014) as three distributions:
+    :meth:`prior` p(z) = N(0, I), :meth:`posterior` q(z|x) (a diagonal Gaussian from the
+    encoder) and :meth:`likelihood` p(x|z) (Bernoulli on the decoder's logits, or a
+    Gaussian around its mean with standard deviation :meth:`decoder_std`).
+    :meth:`decode` is the mean E[x|z], the picture a code stands for (Chapter 2)."""
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
@@ -215,71 +247,69 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, C, H, W) -> mu, logvar, each (B, latent_dim)."""
-        h = self.encoder(check_images(x, image_shape=self.config.image_shape))
-        mu, logvar = h.chunk(2, dim=-1)
+        x = check_images(x, image_shape=self.config.image_shape)
+        mu, logvar = self.encoder(_check_dtype(x, self, "x")).chunk(2, dim=-1)
         return mu, logvar
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, latent_dim) -> logits (Bernoulli) or mean in [0, 1] (Gaussian),
-        (B, C, H, W)."""
-        out = self.decoder(_check_latent(z, self.config.latent_dim))
-        return out if self.config.likelihood == "bernoulli" else torch.sigmoid(out)
-
-    def mean_image(self, z: torch.Tensor) -> torch.Tensor:
-        """E[x | z], the picture a latent code stands for: (B, latent_dim) ->
-        (B, C, H, W) in [0, 1]."""
-        out = self.decode(z)
-        return torch.sigmoid(out) if self.config.likelihood == "bernoulli" else out
-
-    @staticmethod
-    def reparameterize(
-        mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """z = mu + sigma * eps with eps ~ N(0, I): a sample whose gradient flows to mu
-        and logvar."""
-        eps = torch.randn(
-            mu.shape, generator=generator, device=mu.device, dtype=mu.dtype
+    def prior(self) -> Independent:
+        """p(z) = N(0, I) on the model's device, in its dtype: event shape
+        (latent_dim,)."""
+        weights = next(self.parameters())
+        return standard_normal(
+            self.config.latent_dim, device=weights.device, dtype=weights.dtype
         )
-        return mu + torch.exp(0.5 * logvar) * eps
+
+    def posterior(self, x: torch.Tensor) -> Independent:
+        """q(z | x): batch shape (B,), event shape (latent_dim,); float32 even under
+        autocast (Chapter 2)."""
+        mu, logvar = self.encode(x)
+        return diagonal_gaussian(_full_precision(mu), _full_precision(logvar))
+
+    def decoder_std(self) -> torch.Tensor | None:
+        """The standard deviation of a Gaussian p(x|z), learned or fixed (a scalar
+        tensor); None for a Bernoulli likelihood."""
+        if self.config.likelihood == "bernoulli":
+            return None
+        fixed = self.config.gaussian_logvar
+        if fixed is None and self.x_logvar is not None:  # learned
+            return torch.exp(0.5 * self.x_logvar)
+        weights = next(self.parameters())
+        return torch.tensor(
+            math.exp(0.5 * (fixed or 0.0)), device=weights.device, dtype=weights.dtype
+        )
+
+    def likelihood(self, z: torch.Tensor) -> Independent:
+        """p(x | z) for codes z (B, latent_dim): batch shape (B,), event shape
+        (C, H, W). Bernoulli on the decoder's logits (its log_prob of grey levels is the
+        negative binary cross-entropy, Chapter 2), or Normal around the decoder's mean
+        in [0, 1]; float32 even under autocast."""
+        out = _full_precision(self.decoder(_check_latent(z, self)))
+        std = self.decoder_std()
+        if std is None:
+            pixels: Distribution = Bernoulli(logits=out, validate_args=False)
+        else:
+            mean = torch.sigmoid(out)
+            pixels = Normal(mean, std.expand_as(mean), validate_args=False)
+        return Independent(pixels, 3)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """E[x | z], the picture a code stands for: (B, latent_dim) -> (B, C, H, W) in
+        [0, 1]."""
+        return self.likelihood(z).mean
 
     def forward(
         self, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> VAEOutput:
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar, generator)
-        return VAEOutput(self.decode(z), mu, logvar, z)
-
-    def log_likelihood(
-        self, x_param: torch.Tensor, x: torch.Tensor, where: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """log p(x | z) per example, (B,), from the decoder's output ``x_param``; with a
-        bool mask ``where`` (B, 1, H, W), of those pixels only (pixels are independent
-        given z)."""
-        if self.config.likelihood == "bernoulli":
-            return losses.bernoulli_log_likelihood(x_param, x, where)
-        logvar = (
-            self.x_logvar
-            if self.x_logvar is not None
-            else torch.tensor(self.config.gaussian_logvar)
-        )
-        return losses.gaussian_log_likelihood(
-            x_param, logvar.to(x_param.device), x, where
-        )
+        q = self.posterior(x)
+        z = rsample(q, generator=generator)
+        return VAEOutput(q, z, self.likelihood(z))
 
     def elbo_terms(
         self, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One-sample estimates of E_q[log p(x|z)] and KL(q(z|x) || p(z)), each (B,)."""
         out = self(x, generator)
-        return self.log_likelihood(out.x_param, x), losses.gaussian_kl_standard_normal(
-            out.mu, out.logvar
-        )
-
-    def posterior(self, x: torch.Tensor) -> Independent:
-        """q(z | x) as a distribution with batch shape (B,) and event shape
-        (latent_dim,) (Chapter 2)."""
-        mu, logvar = self.encode(x)
-        return Independent(Normal(mu, torch.exp(0.5 * logvar)), 1)
+        return out.likelihood.log_prob(x), kl_divergence(out.posterior, self.prior())
 
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x, z) = log p(z) + log p(x | z) for images x (B, C, H, W) and codes z
@@ -287,18 +317,18 @@ class VAE(nn.Module):
 
         Returns (K, B): one value per sample and image (Chapter 2's importance weights).
         """
+        x = _check_dtype(
+            check_images(x, image_shape=self.config.image_shape), self, "x"
+        )
         if z.dim() != 3 or z.shape[1:] != (x.shape[0], self.config.latent_dim):
             raise ValueError(
                 f"z must be shaped (K, {x.shape[0]}, {self.config.latent_dim}), got "
                 f"{tuple(z.shape)}"
             )
         k, b = z.shape[:2]
-        x_param = self.decode(z.reshape(k * b, -1))  # (K*B, C, H, W)
-        # (K*B, C, H, W)
+        likelihood = self.likelihood(z.reshape(k * b, -1))  # batch (K*B,)
         x_repeated = x.expand(k, *x.shape).reshape(k * b, *x.shape[1:])
-        log_px_given_z = self.log_likelihood(x_param, x_repeated).view(k, b)
-        log_pz = -0.5 * (z.float() ** 2 + math.log(2 * math.pi)).sum(dim=-1)
-        return log_pz + log_px_given_z
+        return self.prior().log_prob(z) + likelihood.log_prob(x_repeated).view(k, b)
 
     def loss(self, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
         """Negative (beta-weighted) ELBO per example in nats, (B,); beta = 1 is the true
@@ -310,36 +340,53 @@ class VAE(nn.Module):
     def sample(
         self, num_samples: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Draw z ~ N(0, I) and return E[x | z]: (num_samples, C, H, W)."""
+        """Draw z ~ p(z) and return E[x | z]: (num_samples, C, H, W)."""
         check_positive_int(num_samples, "num_samples")
-        device = next(self.parameters()).device
-        z = torch.randn(
-            num_samples, self.config.latent_dim, generator=generator, device=device
+        return self.decode(rsample(self.prior(), (num_samples,), generator=generator))
+
+
+def _check_dtype(t: torch.Tensor, model: nn.Module, name: str) -> torch.Tensor:
+    """Fail unless ``t`` has the dtype of the model's weights: float64 data is never
+    silently rounded to float32 (nor the other way)."""
+    weights = next(model.parameters()).dtype
+    if t.dtype != weights:
+        raise TypeError(
+            f"{name} is {t.dtype} but the model's weights are {weights}: convert one "
+            f"to match, e.g. {name}.to({weights}) or model.to({t.dtype})"
         )
-        return self.mean_image(z)
+    return t
 
 
-def _check_latent(z: object, latent_dim: int) -> torch.Tensor:
+def _check_latent(z: object, model: Autoencoder | VAE) -> torch.Tensor:
     z = check_tensor(z, "z")
+    latent_dim = model.config.latent_dim
     if z.dim() != 2 or z.shape[1] != latent_dim:
         raise ValueError(
             f"z must be shaped (B, {latent_dim}), got shape {tuple(z.shape)}"
         )
-    return z
+    return _check_dtype(z, model, "z")
 
 
+# The model classes a checkpoint may name, with their configs.
 MODEL_CLASSES: dict[str, tuple[type[nn.Module], type[NetworkConfig]]] = {
     "Autoencoder": (Autoencoder, AutoencoderConfig),
     "VAE": (VAE, VAEConfig),
 }
 
 
-def build_model(config: NetworkConfig) -> nn.Module:
+@overload
+def build_model(config: VAEConfig) -> VAE: ...
+@overload
+def build_model(config: AutoencoderConfig) -> Autoencoder: ...
+@overload
+def build_model(config: NetworkConfig) -> Autoencoder | VAE: ...
+def build_model(config: NetworkConfig) -> Autoencoder | VAE:
     """The model a config describes: AutoencoderConfig -> Autoencoder,
     VAEConfig -> VAE."""
-    for model_class, config_class in MODEL_CLASSES.values():
-        if type(config) is config_class:
-            return model_class(config)
+    if type(config) is VAEConfig:
+        return VAE(config)
+    if type(config) is AutoencoderConfig:
+        return Autoencoder(config)
     raise TypeError(
         f"config must be one of {[c.__name__ for _, c in MODEL_CLASSES.values()]}, "
         f"got {type(config).__name__}"

@@ -1,47 +1,42 @@
-"""The book's shipped checkpoints: how each is trained, evaluated, built and verified
-(Chapter 4 onwards).
+"""The book's shipped checkpoints: how each is trained and evaluated, and how a chapter
+gets it (Chapter 4 onwards).
 
 Every model a chapter would rather not train on a CPU has a :class:`Recipe` here: its
-config and its training settings, all seeded. ``python -m vae_lib.pretrained build``
-(``make checkpoints``) trains each recipe and writes
-``data/checkpoints/<name>.safetensors`` + ``.json`` with the metrics it measured;
-``verify`` re-evaluates the shipped weights and compares them with those metrics.
-Chapters call :func:`load`: it loads the checkpoint on every device (CPU, CUDA, MPS), so
-every reader sees the book's numbers; with ``$VAE_BOOK_RETRAIN=1`` it trains from
-scratch with the recipe instead (full mode), on whatever device there is.
+config and its training settings, all seeded, and :func:`evaluate_checkpoint` defines
+the metrics recorded beside its weights. Chapters call :func:`load`: it loads the
+checkpoint on every device (CPU, CUDA, MPS), so every reader sees the book's numbers;
+with ``$VAE_BOOK_RETRAIN=1`` it trains from scratch with the recipe instead (full mode),
+on whatever device there is. Building and verifying the shipped files is
+:mod:`vae_lib.shipped` (``make checkpoints``).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import math
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from .checkpoints import load_checkpoint, load_or_train
+from .checkpoints import Loaded, Metrics, load_or_train
 from .corrupt import gaussian_noise, salt_and_pepper, training_noise
 from .data import data_dir, load_dataset
+from .inference import naive_vae
 from .latent import active_units, latent_means, rate_distortion
-from .losses import KLWarmup, denoising_loss
 from .metrics import psnr
-from .models import VAE, AutoencoderConfig, NetworkConfig, VAEConfig
-from .restore import naive_vae
-from .runtime import book_mode, resolve_device
-from .train import fit
+from .models import (
+    VAE,
+    Autoencoder,
+    AutoencoderConfig,
+    NetworkConfig,
+    VAEConfig,
+    evaluating,
+)
+from .objectives import KLWarmup, denoising_loss
+from .runtime import book_mode
+from .train import LossFn, fit
 
-# nats: re-evaluating the same weights on another CPU may differ in rounding only
-METRIC_TOLERANCE = 0.01
-# for large metrics (a Gaussian decoder's -ELBO is thousands of nats), rounding scales
-RELATIVE_TOLERANCE = 1e-5
-# relative: retraining repeats the same seeded steps, so it should match closely
-REBUILD_TOLERANCE = 0.01
 EVAL_SEED = 0
 
 
@@ -69,6 +64,8 @@ class Recipe:
 
 
 _MLP = VAEConfig(latent_dim=32, hidden_dims=(256,))
+# Chapters 4 and 5's convolutional VAE: channels 32-64, a 32-D code
+_CONV = VAEConfig(architecture="conv", latent_dim=32, hidden_dims=(32, 64))
 
 
 def _photo_vae(size: int, channels: tuple[int, ...]) -> VAEConfig:
@@ -112,13 +109,13 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "ch4_conv_vae",
-            VAEConfig(architecture="conv", latent_dim=32, hidden_dims=(32, 64)),
+            _CONV,
             20,
             summary="convolutional VAE, channels 32-64, 32-D latent",
         ),
         Recipe(
             "ch5_conv_vae",
-            VAEConfig(architecture="conv", latent_dim=32, hidden_dims=(32, 64)),
+            _CONV,
             50,
             summary=(
                 "Chapter 4's convolutional VAE trained 2.5 times longer: the "
@@ -127,7 +124,7 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             "ch5_denoising_vae",
-            VAEConfig(architecture="conv", latent_dim=32, hidden_dims=(32, 64)),
+            _CONV,
             15,
             denoising=True,
             summary=(
@@ -169,7 +166,7 @@ RECIPES: dict[str, Recipe] = {
 
 
 @contextlib.contextmanager
-def _seeded_init(recipe: Recipe):
+def seeded_init(recipe: Recipe):
     """Seed the weights' initialisation with the recipe's seed, leaving the caller's
     generator as it was."""
     with torch.random.fork_rng(devices=[]):
@@ -183,7 +180,7 @@ def checkpoint_dir() -> Path:
     return data_dir() / "checkpoints"
 
 
-def _recipe(name: str) -> Recipe:
+def get_recipe(name: str) -> Recipe:
     if name not in RECIPES:
         raise KeyError(
             f"no checkpoint recipe named {name!r}; known: {', '.join(RECIPES)}"
@@ -201,18 +198,22 @@ DENOISING_TEST_IMAGES = 1000
 
 
 @torch.no_grad()
-def denoise(model: nn.Module, noisy: torch.Tensor) -> torch.Tensor:
-    """A denoiser's output for noisy images (B, C, H, W): the autoencoder's output, or
-    the VAE's decoded posterior mean."""
+def denoise(model: Autoencoder | VAE, noisy: torch.Tensor) -> torch.Tensor:
+    """A denoiser's output for noisy images (B, C, H, W), on their device: the
+    autoencoder's output, or the VAE's decoded posterior mean."""
     if isinstance(model, VAE):
         return naive_vae(model, noisy)
-    return model(noisy.to(next(model.parameters()).device))
+    with evaluating(model):
+        return model(noisy.to(next(model.parameters()).device)).to(noisy.device)
 
 
 @torch.no_grad()
 def evaluate_checkpoint(
-    model: nn.Module, test_x: torch.Tensor | None = None, *, denoising: bool = False
-) -> dict[str, float]:
+    model: Autoencoder | VAE,
+    test_x: torch.Tensor | None = None,
+    *,
+    denoising: bool = False,
+) -> Metrics:
     """The metrics recorded beside each checkpoint, on a test set
     (default MNIST's; seeded). For a VAE, in nats per image: ``negative_elbo`` =
     ``rate`` + ``distortion``, and ``active_units`` (Burda et al. 2016); with a Gaussian
@@ -222,7 +223,7 @@ def evaluate_checkpoint(
     ``DENOISING_TESTS``."""
     if test_x is None:
         test_x = load_dataset("mnist", "test").images
-    metrics: dict[str, float] = {}
+    metrics: Metrics = {}
     if isinstance(model, VAE):
         rd = rate_distortion(model, test_x, seed=EVAL_SEED)
         metrics.update(
@@ -231,9 +232,10 @@ def evaluate_checkpoint(
             distortion=rd.distortion.mean().item(),
             active_units=int(active_units(latent_means(model, test_x)).sum().item()),
         )
-        if model.x_logvar is not None:
+        decoder_std = model.decoder_std()
+        if model.x_logvar is not None and decoder_std is not None:  # a learned sigma
             metrics.update(
-                x_sigma=torch.exp(0.5 * model.x_logvar).item(),
+                x_sigma=decoder_std.item(),
                 psnr_reconstruction=psnr(naive_vae(model, test_x), test_x)
                 .mean()
                 .item(),
@@ -247,18 +249,22 @@ def evaluate_checkpoint(
 
 
 def train_recipe(
-    recipe: Recipe, model: nn.Module, *, progress: bool = True
-) -> dict[str, float]:
+    recipe: Recipe, model: Autoencoder | VAE, *, progress: bool = True
+) -> Metrics:
     """Train ``model`` (built from ``recipe.config``) as the recipe says; return its
     metrics."""
     train_x = load_dataset(recipe.dataset, "train").images
-    loss_fn = lambda m, x: m.loss(x, beta=recipe.beta)
+
+    def beta_elbo(model: VAE, x: torch.Tensor) -> torch.Tensor:
+        return model.loss(x, beta=recipe.beta)
+
+    def denoising(model: Autoencoder | VAE, noisy: torch.Tensor, clean: torch.Tensor):
+        return denoising_loss(model, noisy, clean, beta=recipe.beta)
+
+    loss_fn: LossFn = beta_elbo
     targets, transform = None, None
     if recipe.denoising:
-        targets, transform = train_x, training_noise
-        loss_fn = lambda m, noisy, clean: denoising_loss(
-            m, noisy, clean, beta=recipe.beta
-        )
+        targets, transform, loss_fn = train_x, training_noise, denoising
     elif recipe.warmup_epochs:
         steps_per_epoch = math.ceil(train_x.shape[0] / recipe.batch_size)
         loss_fn = KLWarmup(recipe.warmup_epochs * steps_per_epoch, beta=recipe.beta)
@@ -293,17 +299,17 @@ def load(
     retrain: bool | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
-) -> tuple[nn.Module, dict[str, float]]:
+) -> Loaded:
     """The model of recipe ``name`` and its metrics: loaded from ``data/checkpoints`` or
     trained.
 
     ``retrain=None`` loads the shipped checkpoint on every device, and trains from
     scratch only when ``$VAE_BOOK_RETRAIN=1`` in full mode (quick mode always loads).
     """
-    recipe = _recipe(name)
+    recipe = get_recipe(name)
     if retrain is None and book_mode() == "quick":
         retrain = False
-    with _seeded_init(recipe):
+    with seeded_init(recipe):
         return load_or_train(
             checkpoint_dir() / name,
             recipe.config,
@@ -311,137 +317,3 @@ def load(
             retrain=retrain,
             device=device,
         )
-
-
-def _recorded_metrics(path: Path) -> dict | None:
-    json_path = path.with_name(path.name + ".json")
-    return (
-        json.loads(json_path.read_text(encoding="utf-8")).get("metrics")
-        if json_path.is_file()
-        else None
-    )
-
-
-def build(
-    names: list[str], out_dir: Path | None = None, device: str | None = "cpu"
-) -> list[str]:
-    """Train each named recipe from scratch and write its checkpoint
-    (``make checkpoints``).
-
-    Where a checkpoint was already there, its recorded metrics are compared with the new
-    ones; returns one line per metric that moved by more than ``REBUILD_TOLERANCE``
-    (relative).
-    """
-    # reject a misspelt name before any training
-    recipes = [_recipe(name) for name in names]
-    out_dir = Path(out_dir or checkpoint_dir())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    problems = []
-    for name, recipe in zip(names, recipes):
-        before = _recorded_metrics(out_dir / name)
-        start = time.perf_counter()
-        with _seeded_init(recipe):
-            _, metrics = load_or_train(
-                out_dir / name,
-                recipe.config,
-                lambda m, r=recipe: train_recipe(r, m),
-                retrain=True,
-                save=True,
-                device=resolve_device(device),
-            )
-        compared = {
-            k: v
-            for k, v in metrics.items()
-            if isinstance(v, (int, float)) and k != "train_seconds"
-        }
-        line = (
-            f"{name}: "
-            + ", ".join(
-                f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                for k, v in compared.items()
-            )
-            + f" ({time.perf_counter() - start:.0f} s)"
-        )
-        if before is not None:
-            moved = [
-                k
-                for k, v in compared.items()
-                if abs(v - before.get(k, math.inf)) > REBUILD_TOLERANCE * abs(v)
-            ]
-            line += "; previous checkpoint: " + (
-                f"differs in {', '.join(moved)}" if moved else "same metrics"
-            )
-            problems += [
-                f"{name}: {k} was {before.get(k)}, rebuilt {metrics[k]}" for k in moved
-            ]
-        print(line, flush=True)
-    return problems
-
-
-def verify(names: list[str], directory: Path | None = None) -> list[str]:
-    """Re-evaluate each shipped checkpoint on the CPU; return one line per metric that
-    does not match."""
-    directory = Path(directory or checkpoint_dir())
-    test_sets: dict[str, torch.Tensor] = {}
-    problems = []
-    for name in names:
-        recipe = _recipe(name)
-        model, recorded = load_checkpoint(
-            directory / name, expected_config=recipe.config, device="cpu"
-        )
-        if recipe.dataset not in test_sets:
-            test_sets[recipe.dataset] = load_dataset(recipe.dataset, "test").images
-        measured = evaluate_checkpoint(
-            model, test_sets[recipe.dataset], denoising=recipe.denoising
-        )
-        for key, value in measured.items():
-            if key not in recorded or abs(recorded[key] - value) > max(
-                METRIC_TOLERANCE, RELATIVE_TOLERANCE * abs(value)
-            ):
-                problems.append(
-                    f"{name}: {key} recorded {recorded.get(key)} but re-evaluated "
-                    f"{value:.4f}"
-                )
-    return problems
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m vae_lib.pretrained",
-        # the module docstring's summary paragraph, joined into one line
-        description=" ".join(__doc__.split("\n\n")[0].split()),
-    )
-    parser.add_argument("command", choices=("build", "verify", "list"))
-    parser.add_argument("names", nargs="*", help="recipes (default: all)")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="folder for build (default: data/checkpoints)",
-    )
-    parser.add_argument(
-        "--device", default="cpu", help="device to train on for build (default: cpu)"
-    )
-    args = parser.parse_args(argv)
-    names = args.names or list(RECIPES)
-    for name in names:
-        _recipe(name)
-    if args.command == "list":
-        for r in (RECIPES[n] for n in names):
-            print(f"{r.name}: {r.summary} ({r.num_epochs} epochs, beta {r.beta})")
-    elif args.command == "build":
-        problems = build(names, args.out, args.device)
-        print("\n".join(problems) or "build finished")
-        return 1 if problems else 0
-    else:
-        problems = verify(names, args.out)
-        print(
-            "\n".join(problems)
-            or f"{len(names)} checkpoints match their recorded metrics"
-        )
-        return 1 if problems else 0
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,9 +25,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .corrupt import check_mask
+from .corrupt import check_mask, keep_observed
 from .photos import resize
-from .restore import keep_observed
 from .validate import check_images, check_positive_int
 
 # (tiles (N, C, T, T)[, masks (N, 1, T, T)]) -> (N, C, T, T)
@@ -159,7 +158,9 @@ def restore_by_tiles(
     for i in range(b):
         tiles = split_tiles(padded[i], tile, overlap)
         masks = (
-            None if mask is None else split_tiles(padded_mask[i], tile, overlap).patches
+            None
+            if padded_mask is None
+            else split_tiles(padded_mask[i], tile, overlap).patches
         )
         restored = _in_chunks(restore, tiles.patches, masks, batch_size)
         out.append(stitch(Tiles(restored, tiles.corners), *padded.shape[2:])[:, :h, :w])
@@ -191,4 +192,4 @@ def restore_by_resizing(
             "restore must return images shaped like its input "
             f"{tuple(small.shape)}, got {tuple(restored.shape)}"
         )
-    return _keep_observed(resize(restored.detach(), tuple(y.shape[2:])), y, mask)
+    return _keep_observed(resize(restored.detach(), (y.shape[2], y.shape[3])), y, mask)

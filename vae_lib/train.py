@@ -18,11 +18,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 from torch import nn
 from tqdm.auto import trange
 
+from .models import evaluating, keeping_mode
 from .runtime import resolve_device
 from .validate import (
     check_choice,
@@ -104,7 +106,38 @@ def _check_betas(betas: object) -> None:
         raise ValueError(f"betas must be a pair of numbers in [0, 1), got {betas!r}")
 
 
-def model_loss(model: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
+@dataclass(frozen=True)
+class SpeedSettings:
+    """How :func:`fit` trains fast, each measured in the Performance appendix.
+
+    ``mixed_precision``: None (default) runs the step under bf16 autocast on CUDA only;
+    False keeps float32 (for exact comparisons, as in Chapter 1's PCA check).
+    ``lr_schedule``: ``"constant"`` or ``"cosine"`` (see :func:`scheduled_lr`).
+    ``betas``: Adam's. ``fused_adam``: None (default) fuses Adam's update on CUDA only,
+    True also on the CPU (faster there, but it rounds differently, so the shipped
+    checkpoints are trained without it). ``torch_compile``: compile the loss computation
+    with ``torch.compile`` (off by default: on the CPU its compile time outweighs its
+    faster epochs in a short run).
+    """
+
+    mixed_precision: bool | None = None
+    lr_schedule: str = "constant"
+    betas: tuple[float, float] = (0.9, 0.999)
+    fused_adam: bool | None = None
+    torch_compile: bool = False
+
+    def __post_init__(self) -> None:
+        check_choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
+        _check_betas(self.betas)
+
+
+class HasLoss(Protocol):
+    """A model that scores a batch itself: ``loss(x)`` or ``loss(x, y)`` -> (B,)."""
+
+    def loss(self, *batch: torch.Tensor) -> torch.Tensor: ...
+
+
+def model_loss(model: HasLoss, *batch: torch.Tensor) -> torch.Tensor:
     """The default loss: the model's own ``loss(x)`` or ``loss(x, y)``, per example
     (B,)."""
     return model.loss(*batch)
@@ -183,20 +216,15 @@ def evaluate(
     x = x.to(device)
     y = y.to(device) if y is not None else None
     generator = torch.Generator(device=device).manual_seed(seed)
-    was_training = model.training
-    model.eval()
     total = torch.zeros((), device=device)
-    try:
-        with _seeded_global_rng(seed, device):
-            for start in range(0, x.shape[0], batch_size):
-                batch = x[start : start + batch_size]
-                if transform is not None:
-                    batch = transform(batch, generator)
-                targets = () if y is None else (y[start : start + batch_size],)
-                with _autocast(device, mixed_precision), value_checks(start == 0):
-                    total += loss_fn(model, batch, *targets).float().sum()
-    finally:
-        model.train(was_training)
+    with evaluating(model), _seeded_global_rng(seed, device):
+        for start in range(0, x.shape[0], batch_size):
+            batch = x[start : start + batch_size]
+            if transform is not None:
+                batch = transform(batch, generator)
+            targets = () if y is None else (y[start : start + batch_size],)
+            with _autocast(device, mixed_precision), value_checks(start == 0):
+                total += loss_fn(model, batch, *targets).float().sum()
     return total.item() / x.shape[0]
 
 
@@ -215,11 +243,7 @@ def fit(
     transform: BatchTransform | None = None,
     device: str | torch.device | None = None,
     progress: bool = True,
-    mixed_precision: bool | None = None,
-    lr_schedule: str = "constant",
-    betas: tuple[float, float] = (0.9, 0.999),
-    fused_adam: bool | None = None,
-    torch_compile: bool = False,
+    speed: SpeedSettings = SpeedSettings(),
 ) -> History:
     """Train ``model`` with Adam on images ``train_x`` (N, C, H, W); return a
     :class:`History`.
@@ -229,23 +253,15 @@ def fit(
     (default: the model's ``loss``). ``transform(batch, generator)`` is applied to each
     batch (e.g. :func:`vae_lib.data.binarize_dynamic`). The device defaults to the
     fastest one present; ``seed`` fixes the batch order and any randomness drawn from
-    the generator. ``mixed_precision``: None (default) runs the step under bf16 autocast
-    on CUDA only; False keeps float32 (for exact comparisons, as in Chapter 1's PCA
-    check). Validation is always float32.
-
-    Speed settings (the Performance appendix measures each): ``lr_schedule`` --
-    ``"constant"`` or ``"cosine"`` (see :func:`scheduled_lr`); ``betas`` -- Adam's;
-    ``fused_adam`` -- None (default) fuses Adam's update on CUDA only, True also on the
-    CPU (faster there, but it rounds differently, so the shipped checkpoints are trained
-    without it); ``torch_compile`` -- compile the loss computation with
-    ``torch.compile``.
+    the generator. ``speed``: see :class:`SpeedSettings`; validation is always float32.
+    The model ends in the train/eval mode it came in.
     """
     check_images(train_x, "train_x", unit_range=False)
     check_positive_int(num_epochs, "num_epochs")
     check_positive_int(batch_size, "batch_size")
     check_positive_float(lr, "lr")
-    check_choice(lr_schedule, "lr_schedule", LR_SCHEDULES)
-    _check_betas(betas)
+    if not isinstance(speed, SpeedSettings):
+        raise TypeError(f"speed must be a SpeedSettings, got {type(speed).__name__}")
     _check_targets(train_y, train_x, "train_y")
     if val_x is not None:
         check_images(val_x, "val_x", image_shape=train_x.shape[1:], unit_range=False)
@@ -255,16 +271,21 @@ def fit(
     train_x = train_x.to(device)  # no copy when already there
     train_y = train_y.to(device) if train_y is not None else None
     generator = torch.Generator(device=device).manual_seed(seed)
-    fused = device.type == "cuda" if fused_adam is None else fused_adam
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=fused)
+    fused = device.type == "cuda" if speed.fused_adam is None else speed.fused_adam
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=lr, betas=speed.betas, fused=fused
+    )
     # two batch shapes at most
-    step_loss = torch.compile(loss_fn, dynamic=False) if torch_compile else loss_fn
+    step_loss = (
+        torch.compile(loss_fn, dynamic=False) if speed.torch_compile else loss_fn
+    )
     history = History(device=str(device))
     epochs = trange(num_epochs, desc="epochs", disable=not progress, leave=True)
     n = train_x.shape[0]
     total_steps, step = num_epochs * math.ceil(n / batch_size), 0
-    # noise drawn inside the model (a VAE's) follows the seed
-    with _seeded_global_rng(seed, device):
+    # noise drawn inside the model (a VAE's) follows the seed; the caller's train/eval
+    # modes come back afterwards
+    with _seeded_global_rng(seed, device), keeping_mode(model):
         for _ in epochs:
             start = time.perf_counter()
             model.train()
@@ -279,16 +300,18 @@ def fit(
                 # The first batch is validated fully; later ones skip value checks
                 # (no host sync).
                 with (
-                    _autocast(device, mixed_precision),
+                    _autocast(device, speed.mixed_precision),
                     value_checks(not history.train_loss and first == 0),
                 ):
                     per_example = step_loss(model, batch, *targets)
                 optimizer.zero_grad(set_to_none=True)
                 per_example.mean().backward()
                 # a constant rate stays as Adam was built with it
-                if lr_schedule != "constant":
+                if speed.lr_schedule != "constant":
                     for group in optimizer.param_groups:
-                        group["lr"] = scheduled_lr(step, total_steps, lr, lr_schedule)
+                        group["lr"] = scheduled_lr(
+                            step, total_steps, lr, speed.lr_schedule
+                        )
                 optimizer.step()
                 step += 1
                 total += per_example.detach().float().sum()
@@ -314,5 +337,4 @@ def fit(
             if history.val_loss:
                 shown["val"] = f"{history.val_loss[-1]:.2f}"
             epochs.set_postfix(shown)
-    model.eval()
     return history

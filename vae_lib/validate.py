@@ -110,6 +110,13 @@ def check_positive_int(value: object, name: str) -> int:
     return value
 
 
+def check_non_negative_int(value: object, name: str) -> int:
+    """Fail unless ``value`` is an int >= 0."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return value
+
+
 def check_positive_float(value: object, name: str) -> float:
     """Fail unless ``value`` is a real number > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:

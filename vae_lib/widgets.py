@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .models import VAE
 from .validate import check_images, check_positive_int, check_tensor
 
 
@@ -33,7 +34,7 @@ def to_png(image: torch.Tensor, scale: int = 6) -> bytes:
     array = (np.clip(pixels, 0, 1).transpose(1, 2, 0) * 255).round().astype(np.uint8)
     picture = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
     picture = picture.resize(
-        (picture.width * scale, picture.height * scale), Image.NEAREST
+        (picture.width * scale, picture.height * scale), Image.Resampling.NEAREST
     )
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
@@ -41,7 +42,7 @@ def to_png(image: torch.Tensor, scale: int = 6) -> bytes:
 
 
 def latent_explorer(
-    model: torch.nn.Module,
+    model: VAE,
     z: torch.Tensor | None = None,
     dims: Sequence[int] | None = None,
     limit: float = 3.0,
@@ -91,7 +92,7 @@ def latent_explorer(
         for d, slider in zip(dims, sliders):
             z[d] = slider.value
         with torch.no_grad():
-            picture.value = to_png(model.mean_image(z[None].to(device))[0], scale)
+            picture.value = to_png(model.decode(z[None].to(device))[0], scale)
 
     for slider in sliders:
         slider.observe(show, names="value")

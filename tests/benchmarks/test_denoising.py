@@ -15,9 +15,11 @@ import time
 import torch
 from bench_records import fmt, markdown_table, save
 
-from vae_lib import pretrained, restore
-from vae_lib.corrupt import gaussian_noise
+from vae_lib import pretrained
+from vae_lib.baselines import median_filter
+from vae_lib.corrupt import ClippedGaussianNoise, gaussian_noise
 from vae_lib.data import load_dataset
+from vae_lib.inference import map_latent, naive_vae
 from vae_lib.metrics import psnr
 from vae_lib.runtime import book_mode, default_device
 
@@ -35,16 +37,14 @@ def test_denoising_target():
     generative, _ = pretrained.load(GENERATIVE, device=device, retrain=False)
     dvae, _ = pretrained.load("ch5_denoising_vae", device=device, retrain=False)
     methods = {
-        "median 3x3": restore.median_filter,
-        "naive VAE": lambda y: restore.naive_vae(generative, y),
+        "median 3x3": median_filter,
+        "naive VAE": lambda y: naive_vae(generative, y),
         "denoising VAE": lambda y: pretrained.denoise(dvae, y),
-        "MAP, clipped-Gaussian likelihood": lambda y: restore.map_latent(
-            generative,
-            y,
-            restore.clipped_gaussian_log_likelihood(SIGMA),
-            num_steps=100,
-            lr=0.1,
-        )[1],
+        "MAP, clipped-Gaussian likelihood": lambda y: (
+            map_latent(
+                generative, y, ClippedGaussianNoise(SIGMA), num_steps=100, lr=0.1
+            ).images
+        ),
     }
     scores, seconds = {}, {}
     for name, method in methods.items():

@@ -23,7 +23,7 @@ from torch import nn
 
 from vae_lib.data import load_dataset
 from vae_lib.models import VAE
-from vae_lib.train import fit, scaled_learning_rate
+from vae_lib.train import SpeedSettings, fit, scaled_learning_rate
 
 BATCH_SIZES = (128, 512, 2048, 8192, 32768)
 # per measurement, so that the largest batches are not timed on two steps
@@ -83,7 +83,7 @@ def test_gpu_training_throughput():
                 seed=SEED,
                 device=device,
                 progress=False,
-                torch_compile=compiled,
+                speed=SpeedSettings(torch_compile=compiled),
             )
             samples_per_second = (
                 len(train_x) * (epochs - 1) / sum(history.train_seconds[1:])

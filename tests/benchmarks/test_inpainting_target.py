@@ -19,9 +19,11 @@ import pytest
 import torch
 from bench_records import fmt, markdown_table, save
 
-from vae_lib import pretrained, restore
+from vae_lib import pretrained
+from vae_lib.baselines import biharmonic, mean_fill
 from vae_lib.corrupt import hide, square_mask
 from vae_lib.data import load_dataset
+from vae_lib.inference import map_inpaint, naive_inpaint
 from vae_lib.metrics import psnr
 from vae_lib.runtime import book_mode, default_device
 
@@ -39,10 +41,10 @@ def measure() -> dict:
     damaged = hide(clean, mask)
     model, _ = pretrained.load(GENERATIVE, device=device, retrain=False)
     methods = {
-        "mean fill": restore.mean_fill,
-        "biharmonic": restore.biharmonic,
-        "naive VAE": lambda y, m: restore.naive_inpaint(model, y, m),
-        "MAP": lambda y, m: restore.map_inpaint(model, y, m, num_steps=100, lr=0.1)[1],
+        "mean fill": mean_fill,
+        "biharmonic": biharmonic,
+        "naive VAE": lambda y, m: naive_inpaint(model, y, m),
+        "MAP": lambda y, m: map_inpaint(model, y, m, num_steps=100, lr=0.1).images,
     }
     missing, whole, seconds = {}, {}, {}
     for name, method in methods.items():

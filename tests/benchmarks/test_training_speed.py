@@ -20,6 +20,7 @@ larger batches, with Adam's peak learning rate kept at 1e-3 or scaled by
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 
@@ -30,7 +31,7 @@ from pytorch_example import train_and_test
 from vae_lib.data import load_dataset
 from vae_lib.models import VAE, VAEConfig
 from vae_lib.runtime import default_device
-from vae_lib.train import LR_RULES, fit, scaled_learning_rate
+from vae_lib.train import LR_RULES, SpeedSettings, fit, scaled_learning_rate
 
 TARGET_NATS = 106.0
 SPEEDUP_TARGET = {"cpu": 4.0, "cuda": 30.0}
@@ -40,11 +41,11 @@ MAX_CONVENTIONAL_EPOCHS = 15
 EXAMPLE_MODEL = VAEConfig(
     hidden_dims=(400,), latent_dim=20, activation="relu", likelihood="bernoulli"
 )
-# fit's fastest settings, found by a sweep on the 2-core CPU (lr 1e-3..1e-2, batch
-# 64..1024, beta2 0.95..0.999, 3..6 epochs) judged by the same test loss as this
-# benchmark (there is no separate validation split): 4 epochs of a warm-up + cosine
-# schedule reach 106 nats with a margin of about half a nat, where 3 epochs stop just
-# short of it.
+# fit's fastest settings (keywords of fit and fields of its SpeedSettings), found by a
+# sweep on the 2-core CPU (lr 1e-3..1e-2, batch 64..1024, beta2 0.95..0.999, 3..6
+# epochs) judged by the same test loss as this benchmark (there is no separate
+# validation split): 4 epochs of a warm-up + cosine schedule reach 106 nats with a
+# margin of about half a nat, where 3 epochs stop just short of it.
 FAST_SETTINGS = {
     "num_epochs": 4,
     "batch_size": 128,
@@ -80,7 +81,13 @@ def _conventional(train_x, test_x, device, seed: int) -> dict:
     }
 
 
+SPEED_FIELDS = {f.name for f in dataclasses.fields(SpeedSettings)}
+
+
 def _fit(train_x, test_x, device, seed: int, settings: dict) -> dict:
+    """One run of fit with ``settings``: keywords of fit, or fields of its
+    SpeedSettings."""
+    speed = SpeedSettings(**{k: v for k, v in settings.items() if k in SPEED_FIELDS})
     torch.manual_seed(seed)
     model = VAE(EXAMPLE_MODEL)
     start = time.perf_counter()
@@ -91,7 +98,8 @@ def _fit(train_x, test_x, device, seed: int, settings: dict) -> dict:
         seed=seed,
         device=device,
         progress=False,
-        **settings,
+        speed=speed,
+        **{k: v for k, v in settings.items() if k not in SPEED_FIELDS},
     )
     # moving data and model, building Adam
     setup = time.perf_counter() - start - history.total_seconds
@@ -287,10 +295,10 @@ def test_learning_rate_rule_for_larger_batches():
                 num_epochs=LR_RULE_EPOCHS,
                 batch_size=batch_size,
                 lr=lr,
-                lr_schedule="cosine",
                 seed=SEED,
                 device=device,
                 progress=False,
+                speed=SpeedSettings(lr_schedule="cosine"),
             )
             runs[(batch_size, rule)] = {
                 "batch_size": batch_size,
