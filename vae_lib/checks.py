@@ -14,6 +14,7 @@ from itertools import pairwise
 
 import torch
 
+from .distributions import diagonal_gaussian, reparameterize, standard_normal
 from .models import Autoencoder, AutoencoderConfig, count_parameters
 
 
@@ -327,7 +328,7 @@ def check_reparameterized_sample(
         5, 3, generator=generator, dtype=torch.float64, requires_grad=True
     )
     eps = torch.randn(5, 3, generator=generator, dtype=torch.float64)
-    expected = (mu + torch.exp(0.5 * logvar) * eps).detach()
+    expected = reparameterize(diagonal_gaussian(mu, logvar), eps).detach()
     got = fn(mu, logvar, eps)
     values = _shaped_like(got, expected, "z must have the shape of mu,")
     if not torch.allclose(values, expected, atol=1e-9):
@@ -699,10 +700,8 @@ def check_mwg_log_ratio(fn: Callable[..., torch.Tensor]) -> bool:
         log_px_new,
         "the answer must be one log ratio per image, shaped",
     )
-    log_prior_new, log_prior_old = (
-        -0.5 * z_new.pow(2).sum(1),
-        -0.5 * z_old.pow(2).sum(1),
-    )
+    prior = standard_normal(z_new.shape[1])
+    log_prior_new, log_prior_old = prior.log_prob(z_new), prior.log_prob(z_old)
     expected = (
         log_px_new + log_prior_new + log_q_old - log_px_old - log_prior_old - log_q_new
     )
