@@ -7,6 +7,8 @@
 #   make format    format the library, tests and chapters with ruff (and sync the text sources)
 #   make execute   re-run every notebook top to bottom in full mode and store the outputs
 #   make bench     benchmarks (not part of make test; BENCH=tests/benchmarks/test_x.py runs one); results in book/benchmarks
+#   make robustness   every chapter's claims under book seeds 0, 1, 2 (CHAPTERS="01 02 03";
+#                     RETRAIN=1 retrains Chapters 4-7's checkpoints per seed); book/benchmarks
 #   make checkpoints  retrain every shipped checkpoint in data/checkpoints (seeded; about 45 min on 2 CPU cores)
 #   make student   copies of the notebooks without solutions or outputs, in _build/student
 #   make gpu-wheels   download the notebook tools as wheels for the lent GPU machine, into .whl/
@@ -23,7 +25,8 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
 .PHONY: all install test lint format sync check-sync unit install-test notebooks book lab execute \
-	check-notebooks student bench checkpoints verify-checkpoints gpu-wheels gpu-check clean
+	check-notebooks student bench robustness checkpoints verify-checkpoints gpu-wheels gpu-check \
+	clean
 
 all: test book
 
@@ -92,6 +95,10 @@ checkpoints: $(INSTALLED)
 
 verify-checkpoints: $(INSTALLED)
 	$(BIN)/python -m vae_lib.shipped verify
+
+CHAPTERS ?= 01 02 03
+robustness: $(INSTALLED)
+	$(BIN)/python -m vae_lib.robustness --chapters $(CHAPTERS) $(if $(RETRAIN),--retrain)
 
 BENCH ?= tests/benchmarks
 bench: $(INSTALLED)

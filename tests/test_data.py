@@ -100,6 +100,26 @@ def test_subset_is_the_first_n_examples(mnist):
         mnist["test"].subset(0)
 
 
+def test_sample_draws_n_distinct_examples_in_order_by_seed(mnist):
+    test = mnist["test"]
+    first = test.sample(50, seed=3)
+    assert len(first) == 50
+    # each drawn image is one of the test set's, with its own label, in test-set order
+    index = [
+        int((test.images == image).flatten(1).all(1).nonzero()[0])
+        for image in first.images
+    ]
+    assert index == sorted(set(index))
+    assert torch.equal(first.labels, test.labels[index])
+    assert torch.equal(test.sample(50, seed=3).images, first.images)
+    assert not torch.equal(test.sample(50, seed=4).images, first.images)
+
+
+def test_sample_refuses_more_examples_than_there_are(mnist):
+    with pytest.raises(ValueError, match="n must be at most the 10000 examples"):
+        mnist["test"].sample(10_001, seed=0)
+
+
 def test_data_dir_is_the_repository_folder_unless_overridden(monkeypatch, tmp_path):
     assert data.data_dir() == MNIST_DIR.parent
     assert find_dataset_files("mnist") == MNIST_DIR

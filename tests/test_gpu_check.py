@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from vae_lib import gpu_check
+from vae_lib import gpu_check, notebooks
 
 
 def _wheel(folder: Path, name: str, requires: list[str]) -> Path:
@@ -68,7 +68,7 @@ def test_cell_results_reads_status_error_and_time():
             new_code_cell("y = 3"),
         ]
     )
-    assert gpu_check.cell_results(notebook) == [
+    assert notebooks.cell_results(notebook) == [
         {"cell": 1, "status": "ok", "seconds": 2.5},
         {
             "cell": 2,

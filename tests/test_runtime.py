@@ -146,3 +146,42 @@ def test_resolve_device_rejects_bad_names(device):
         ValueError, match="device must be None, a torch.device or a name"
     ):
         resolve_device(device)
+
+
+# --- the book's seed ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, offset, expected",
+    [(None, 0, 0), ("0", 7, 7), ("1", 0, 1000), ("2", 5, 2005)],
+)
+def test_book_seed_shifts_every_seed_by_the_book_seed(
+    monkeypatch, value, offset, expected
+):
+    if value is None:
+        monkeypatch.delenv("VAE_BOOK_SEED", raising=False)
+    else:
+        monkeypatch.setenv("VAE_BOOK_SEED", value)
+    assert runtime.book_seed(offset) == expected
+
+
+def test_seeds_of_different_book_seeds_never_meet(monkeypatch):
+    seen = set()
+    for book in ("0", "1", "2"):
+        monkeypatch.setenv("VAE_BOOK_SEED", book)
+        seeds = {runtime.book_seed(k) for k in range(runtime.SEED_STRIDE)}
+        assert not seeds & seen
+        seen |= seeds
+
+
+@pytest.mark.parametrize("value", ["-1", "one", "1.5"])
+def test_book_seed_rejects_what_is_not_a_non_negative_integer(monkeypatch, value):
+    monkeypatch.setenv("VAE_BOOK_SEED", value)
+    with pytest.raises(ValueError, match="VAE_BOOK_SEED must be a non-negative"):
+        runtime.book_seed()
+
+
+@pytest.mark.parametrize("offset", [-1, 1.0, True])
+def test_book_seed_rejects_a_bad_offset(offset):
+    with pytest.raises(ValueError, match="offset"):
+        runtime.book_seed(offset)

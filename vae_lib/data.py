@@ -151,6 +151,17 @@ class ImageDataset:
         n = check_positive_int(n, "n")
         return ImageDataset(self.images[:n], self.labels[:n], self.classes)
 
+    def sample(self, n: int, seed: int) -> ImageDataset:
+        """``n`` examples drawn at random without replacement, in their original order:
+        another subset for another seed (``make robustness``)."""
+        n = check_positive_int(n, "n")
+        if n > len(self):
+            raise ValueError(f"n must be at most the {len(self)} examples, got {n}")
+        generator = torch.Generator().manual_seed(seed)
+        index = torch.randperm(len(self), generator=generator)[:n].sort().values
+        index = index.to(self.images.device)
+        return ImageDataset(self.images[index], self.labels[index], self.classes)
+
 
 def data_dir() -> Path:
     """The data directory: ``$VAE_BOOK_DATA`` if set, else the repository's

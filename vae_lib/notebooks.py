@@ -16,11 +16,13 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .files import atomic_path
 from .runtime import book_mode
@@ -107,6 +109,77 @@ def execute_notebook(path: Path, timeout: int = 1800) -> float:
     with atomic_path(Path(path)) as tmp:
         nbformat.write(notebook, tmp)
     return seconds
+
+
+def _seconds(cell: Any) -> float | None:
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return None
+    parse = datetime.datetime.fromisoformat
+    return (
+        parse(end.replace("Z", "+00:00")) - parse(start.replace("Z", "+00:00"))
+    ).total_seconds()
+
+
+def cell_results(notebook: Any) -> list[dict]:
+    """Each code cell's outcome: its index (counting from 0 over all cells), ``status``
+    (``"ok"``, ``"error"`` or ``"not run"``), the error's name and first line, and the
+    seconds it ran."""
+    results = []
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] != "code" or not cell["source"].strip():
+            continue
+        errors = [o for o in cell.get("outputs", []) if o["output_type"] == "error"]
+        status = "not run" if cell.get("execution_count") is None else "ok"
+        result: dict[str, Any] = {
+            "cell": index,
+            "status": "error" if errors else status,
+        }
+        if errors:
+            message = (errors[0].get("evalue") or "").strip().splitlines() or [""]
+            result["error"] = f"{errors[0]['ename']}: {message[0][:300]}"
+        result["seconds"] = _seconds(cell)
+        results.append(result)
+    return results
+
+
+def execute_chapter(path: Path, timeout: float) -> tuple[Any, dict]:
+    """Run a chapter top to bottom in a fresh kernel, going on past failing cells.
+
+    Returns the executed notebook and its record: cells, seconds, whether all passed."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:  # no outputs of the last `make execute` are kept
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    client = NotebookClient(
+        notebook,
+        timeout=max(1, int(timeout)),
+        kernel_name="python3",
+        allow_errors=True,
+        record_timing=True,
+        store_widget_state=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start, stopped = time.perf_counter(), None
+    try:
+        client.execute()
+    except (CellTimeoutError, DeadKernelError) as error:
+        stopped = f"{type(error).__name__}: {str(error).strip().splitlines()[0][:300]}"
+    cells = cell_results(notebook)
+    record = {
+        "seconds": round(time.perf_counter() - start, 1),
+        "all_passed": stopped is None and all(c["status"] == "ok" for c in cells),
+        "failed_cells": [c for c in cells if c["status"] == "error"],
+        "cells": cells,
+    }
+    if stopped:
+        record["stopped"] = stopped
+    return notebook, record
 
 
 _SOLUTION_BLOCK = re.compile(

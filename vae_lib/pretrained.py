@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from .models import (
     evaluating,
 )
 from .objectives import KLWarmup, denoising_loss
-from .runtime import book_mode
+from .runtime import book_mode, book_seed
 from .train import LossFn, fit
 
 EVAL_SEED = 0
@@ -165,12 +166,19 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
+def recipe_seed(recipe: Recipe) -> int:
+    """The seed a recipe trains with: its own, shifted by the book's seed
+    (:func:`vae_lib.runtime.book_seed`; unshifted by default, as ``make checkpoints``
+    builds)."""
+    return book_seed(recipe.seed)
+
+
 @contextlib.contextmanager
-def seeded_init(recipe: Recipe):
+def seeded_init(recipe: Recipe) -> Iterator[None]:
     """Seed the weights' initialisation with the recipe's seed, leaving the caller's
     generator as it was."""
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(recipe.seed)
+        torch.manual_seed(recipe_seed(recipe))
         yield
 
 
@@ -276,7 +284,7 @@ def train_recipe(
         num_epochs=recipe.num_epochs,
         batch_size=recipe.batch_size,
         lr=recipe.lr,
-        seed=recipe.seed,
+        seed=recipe_seed(recipe),
         loss_fn=loss_fn,
         transform=transform,
         device=device,
