@@ -9,9 +9,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from vae_lib import gpu_check, notebooks
+from vae_lib import gpu_check
 
 
 def _wheel(folder: Path, name: str, requires: list[str]) -> Path:
@@ -42,42 +42,6 @@ def test_unmet_requirements_reports_no_wheels_and_duplicates(tmp_path):
         (tmp_path / "nbformat-1.0-py3-none-any.whl").read_bytes()
     )
     assert gpu_check.unmet_requirements(tmp_path) == ["nbformat is there twice"]
-
-
-def test_cell_results_reads_status_error_and_time():
-    timing = {
-        "iopub.execute_input": "2026-11-30T10:00:00.000000Z",
-        "shell.execute_reply": "2026-11-30T10:00:02.500000Z",
-    }
-    notebook = new_notebook(
-        cells=[
-            new_markdown_cell("# Title"),
-            new_code_cell("x = 1", execution_count=1, metadata={"execution": timing}),
-            new_code_cell(
-                "assert x == 2, 'x is not 2'",
-                execution_count=2,
-                outputs=[
-                    new_output(
-                        "error",
-                        ename="AssertionError",
-                        evalue="x is not 2\nsecond line",
-                        traceback=[],
-                    )
-                ],
-            ),
-            new_code_cell("y = 3"),
-        ]
-    )
-    assert notebooks.cell_results(notebook) == [
-        {"cell": 1, "status": "ok", "seconds": 2.5},
-        {
-            "cell": 2,
-            "status": "error",
-            "error": "AssertionError: x is not 2",
-            "seconds": None,
-        },
-        {"cell": 3, "status": "not run", "seconds": None},
-    ]
 
 
 def test_run_refuses_unknown_parts_and_a_gpu_run_without_cuda(tmp_path, monkeypatch):

@@ -8,8 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from vae_lib.notebooks import stored_problems, student_version
+from vae_lib.notebooks import cell_results, stored_problems, student_version
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = sorted(p for p in BOOK.glob("*.ipynb"))
@@ -217,3 +218,39 @@ def test_setup_cell_stops_run_all_with_one_sentence_when_cloning_fails(tmp_path)
     assert line.startswith("SetupError: Could not clone the book's repository from")
     assert str(missing) in line and "VAE_BOOK_REPO" in line
     assert notebook.cells[2].outputs == []  # Run All stopped there
+
+
+def test_cell_results_reads_status_error_and_time():
+    timing = {
+        "iopub.execute_input": "2026-11-30T10:00:00.000000Z",
+        "shell.execute_reply": "2026-11-30T10:00:02.500000Z",
+    }
+    notebook = new_notebook(
+        cells=[
+            new_markdown_cell("# Title"),
+            new_code_cell("x = 1", execution_count=1, metadata={"execution": timing}),
+            new_code_cell(
+                "assert x == 2, 'x is not 2'",
+                execution_count=2,
+                outputs=[
+                    new_output(
+                        "error",
+                        ename="AssertionError",
+                        evalue="x is not 2\nsecond line",
+                        traceback=[],
+                    )
+                ],
+            ),
+            new_code_cell("y = 3"),
+        ]
+    )
+    assert cell_results(notebook) == [
+        {"cell": 1, "status": "ok", "seconds": 2.5},
+        {
+            "cell": 2,
+            "status": "error",
+            "error": "AssertionError: x is not 2",
+            "seconds": None,
+        },
+        {"cell": 3, "status": "not run", "seconds": None},
+    ]

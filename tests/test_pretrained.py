@@ -195,6 +195,18 @@ def test_seeded_init_gives_the_recipes_weights_and_leaves_the_caller_generator()
     assert same_weights(first, again) and not same_weights(first, other)
 
 
+def test_the_book_seed_shifts_a_recipes_seed_and_its_weights(monkeypatch):
+    monkeypatch.delenv("VAE_BOOK_SEED", raising=False)
+    assert pretrained.recipe_seed(TINY) == TINY.seed  # make checkpoints' seed
+    with pretrained.seeded_init(TINY):
+        unshifted = VAE(TINY.config)
+    monkeypatch.setenv("VAE_BOOK_SEED", "2")
+    assert pretrained.recipe_seed(TINY) == 2000 + TINY.seed
+    with pretrained.seeded_init(TINY):
+        shifted = VAE(TINY.config)
+    assert not same_weights(unshifted, shifted)
+
+
 # --- evaluation -----------------------------------------------------------------------
 
 
