@@ -58,7 +58,13 @@ def tiny_book(tmp_path, monkeypatch):
     book = tmp_path / "book"
     book.mkdir()
     passing = new_notebook(
-        cells=[new_markdown_cell("# One"), new_code_cell("import os\nprint('fine')")]
+        cells=[
+            new_markdown_cell("# One"),
+            new_code_cell(
+                "from vae_lib.claims import claim\n"
+                "claim('two is more than one', 2 > 1, margin=1.0)"
+            ),
+        ]
     )
     failing = new_notebook(
         cells=[
@@ -88,6 +94,10 @@ def test_dry_run_packs_notebooks_results_and_logs(tiny_book, tmp_path, monkeypat
     assert "run `make gpu-wheels`" in results["wheels"][0]  # none here
     one, two = results["chapters"]["01_one"], results["chapters"]["02_two"]
     assert one["all_passed"] and [c["status"] for c in one["cells"]] == ["ok"]
+    assert one["claims"] == [
+        {"statement": "two is more than one", "holds": True, "margin": 1.0}
+    ]
+    assert two["claims"] == []
     assert not two["all_passed"]
     assert two["failed_cells"][0]["error"] == "AssertionError: arithmetic"
     assert [c["status"] for c in two["cells"]] == ["error", "ok"]  # it went on

@@ -79,3 +79,22 @@ def test_a_later_run_adds_chapters_to_the_record_of_the_same_seeds(tiny_book, tm
 def test_unknown_chapters_are_named(tiny_book):
     with pytest.raises(ValueError, match=r"no chapter starts with \['09'\]"):
         robustness.run(["09"], [0])
+
+
+def test_the_command_line_writes_where_out_says_and_exits_1_on_a_failure(
+    tiny_book, tmp_path
+):
+    out = tmp_path / "new" / "folder"  # created when missing
+    assert (
+        robustness.main(
+            ["--chapters", "01", "--seeds", "0", "--mode", "quick", "--out", str(out)]
+        )
+        == 0
+    )
+    assert (out / "robustness_quick_cpu.md").exists()
+    assert (
+        robustness.main(
+            ["--chapters", "01", "--seeds", "1", "--mode", "quick", "--out", str(out)]
+        )
+        == 1
+    )

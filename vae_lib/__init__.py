@@ -53,7 +53,7 @@ from .models import (
     build_model,
     count_parameters,
 )
-from .runtime import book_mode, default_device, pick, seed_everything
+from .runtime import book_mode, book_seed, default_device, pick, seed_everything
 from .train import History, SpeedSettings, evaluate, fit
 
 __version__ = "0.1.0"
@@ -68,6 +68,7 @@ __all__ = [
     "binarize_dynamic",
     "binarize_static",
     "book_mode",
+    "book_seed",
     "build_model",
     "count_parameters",
     "default_device",

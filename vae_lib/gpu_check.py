@@ -6,9 +6,10 @@ here: ``make gpu-wheels`` (``python -m vae_lib.gpu_check wheels``) downloads the
 packages into ``.whl/`` as wheels for that machine's Python and platform. There,
 ``python -m vae_lib.gpu_check run`` installs them into a temporary folder, executes
 every chapter top to bottom in full mode on CUDA (each cell's pass or failure and time
-recorded), runs the GPU benchmarks, and packs the executed notebooks, the benchmark
-records, the per-cell results and the logs into one archive, ``gpu-check.tar.gz``, in
-the output folder; the archive and ``results.json`` are rewritten after every step, so
+recorded, and every claim the chapter asserts with its margin, :mod:`vae_lib.claims`),
+runs the GPU benchmarks, and packs the executed notebooks, the benchmark records, the
+per-cell results and the logs into one archive, ``gpu-check.tar.gz``, in the output
+folder; the archive and ``results.json`` are rewritten after every step, so
 a run cut short still returns what it finished. Parts run in order (chapters,
 throughput, nll, speed) within a time budget; what does not fit is recorded as not run.
 
@@ -45,6 +46,7 @@ from typing import Any
 
 import torch
 
+from .claims import CLAIMS_VARIABLE
 from .files import atomic_path
 from .notebooks import execute_chapter
 from .runtime import machine_description
@@ -208,7 +210,21 @@ def _run_chapters(run: _Run, deadline: float) -> None:
             run.results["chapters"][path.stem] = {"status": "not run: out of time"}
             continue
         print(f"{path.name}: running ({left:.0f} s left)", flush=True)
-        notebook, record = execute_chapter(path, timeout=left)
+        # every claim the chapter asserts, with its margin (vae_lib.claims)
+        claims_file = run.stage / "logs" / f"claims_{path.stem}.jsonl"
+        saved = os.environ.get(CLAIMS_VARIABLE)
+        os.environ[CLAIMS_VARIABLE] = str(claims_file)
+        try:
+            notebook, record = execute_chapter(path, timeout=left)
+        finally:
+            if saved is None:
+                os.environ.pop(CLAIMS_VARIABLE, None)
+            else:
+                os.environ[CLAIMS_VARIABLE] = saved
+        lines = (
+            claims_file.read_text("utf-8").splitlines() if claims_file.exists() else []
+        )
+        record["claims"] = [json.loads(line) for line in lines]
         nbformat.write(notebook, run.stage / "notebooks" / path.name)
         run.results["chapters"][path.stem] = record
         passed = "all cells passed" if record["all_passed"] else "FAILED CELLS"

@@ -204,8 +204,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="retrain the shipped checkpoints under each seed",
     )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        help="folder of the record (default: book/benchmarks)",
+    )
     args = parser.parse_args(argv)
-    record = run(args.chapters, args.seeds, mode=args.mode, retrain=args.retrain)
+    args.out.mkdir(parents=True, exist_ok=True)
+    record = run(
+        args.chapters, args.seeds, mode=args.mode, retrain=args.retrain, out=args.out
+    )
     failed = [
         (chapter, seed)
         for chapter, runs in record["chapters"].items()
