@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 
+from vae_lib.corrupt import random_mask, square_mask
 from vae_lib.models import VAE, VAEConfig
 
 # The models here are tiny: one thread each is fastest, and with `-n 2` two workers
@@ -170,3 +171,25 @@ def gen():
 def make_vae():
     """``make_vae(seed=0, **config_changes)``: a tiny seeded VAE (see ``small_vae``)."""
     return small_vae
+
+
+# --- a batch and its masks, for the restoration, inference and metrics tests ---------
+
+
+@pytest.fixture
+def y(gen):
+    """A batch (3, 1, 8, 8) of seeded random grey images."""
+    return torch.rand(3, 1, 8, 8, generator=gen(1))
+
+
+# Two masks for y: a square hole and scattered pixels; each takes y and ``gen``.
+MASKS = {
+    "square": lambda y, gen: square_mask(y, 4, top=1, left=3),
+    "random": lambda y, gen: random_mask(y, 0.4, gen(2)),
+}
+
+
+@pytest.fixture(params=MASKS.values(), ids=MASKS.keys())
+def mask(request, y, gen):
+    """Each mask of ``MASKS`` for ``y``, in turn."""
+    return request.param(y, gen)

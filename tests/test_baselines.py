@@ -11,6 +11,7 @@ import torch
 from scipy import ndimage
 from skimage.restoration import denoise_nl_means, inpaint_biharmonic
 
+from conftest import MASKS
 from vae_lib.baselines import (
     BestSetting,
     best_setting,
@@ -22,23 +23,6 @@ from vae_lib.baselines import (
 )
 from vae_lib.corrupt import gaussian_noise, hide, random_mask, square_mask
 from vae_lib.metrics import psnr
-
-
-@pytest.fixture
-def y(gen):
-    return torch.rand(3, 1, 8, 8, generator=gen(1))
-
-
-# Two masks for y: a square hole and scattered pixels; each takes y and ``gen``.
-MASKS = {
-    "square": lambda y, gen: square_mask(y, 4, top=1, left=3),
-    "random": lambda y, gen: random_mask(y, 0.4, gen(2)),
-}
-
-
-@pytest.fixture(params=MASKS.values(), ids=MASKS.keys())
-def mask(request, y, gen):
-    return request.param(y, gen)
 
 
 def assert_observed_exact(

@@ -21,7 +21,7 @@ from torch.distributions import (
     Normal,
 )
 
-from vae_lib.corrupt import hide, random_mask, square_mask
+from vae_lib.corrupt import hide, random_mask
 from vae_lib.distributions import (
     diagonal_gaussian,
     masked_log_prob,
@@ -392,23 +392,6 @@ def test_masked_log_prob_needs_an_independent_distribution():
 
 
 # --- the log-probability of some pixels of a model's likelihood -----------------------
-
-
-@pytest.fixture
-def y(gen):
-    return torch.rand(3, 1, 8, 8, generator=gen(1))
-
-
-# Two masks for y: a square hole and scattered pixels; each takes y and ``gen``.
-MASKS = {
-    "square": lambda y, gen: square_mask(y, 4, top=1, left=3),
-    "random": lambda y, gen: random_mask(y, 0.4, gen(2)),
-}
-
-
-@pytest.fixture(params=MASKS.values(), ids=MASKS.keys())
-def mask(request, y, gen):
-    return request.param(y, gen)
 
 
 MODELS = {

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal
 
+from conftest import MASKS
 from vae_lib.baselines import mean_fill
 from vae_lib.corrupt import (
     ClippedGaussianNoise,
@@ -55,23 +56,6 @@ from vae_lib.models import VAE, VAEConfig
 @pytest.fixture
 def model(make_vae):
     return make_vae()
-
-
-@pytest.fixture
-def y(gen):
-    return torch.rand(3, 1, 8, 8, generator=gen(1))
-
-
-# Two masks for y: a square hole and scattered pixels; each takes y and ``gen``.
-MASKS = {
-    "square": lambda y, gen: square_mask(y, 4, top=1, left=3),
-    "random": lambda y, gen: random_mask(y, 0.4, gen(2)),
-}
-
-
-@pytest.fixture(params=MASKS.values(), ids=MASKS.keys())
-def mask(request, y, gen):
-    return request.param(y, gen)
 
 
 @pytest.fixture

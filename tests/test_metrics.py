@@ -11,7 +11,6 @@ import torch
 from skimage.metrics import structural_similarity
 
 from vae_lib.baselines import mean_fill
-from vae_lib.corrupt import random_mask, square_mask
 from vae_lib.metrics import psnr, ssim
 
 
@@ -122,23 +121,6 @@ def test_metrics_need_batches_of_images_in_the_unit_interval(metric):
 
 
 # --- PSNR of some pixels: where= ------------------------------------------------------
-
-
-@pytest.fixture
-def y(gen):
-    return torch.rand(3, 1, 8, 8, generator=gen(1))
-
-
-# Two masks for y: a square hole and scattered pixels; each takes y and ``gen``.
-MASKS = {
-    "square": lambda y, gen: square_mask(y, 4, top=1, left=3),
-    "random": lambda y, gen: random_mask(y, 0.4, gen(2)),
-}
-
-
-@pytest.fixture(params=MASKS.values(), ids=MASKS.keys())
-def mask(request, y, gen):
-    return request.param(y, gen)
 
 
 @pytest.mark.parametrize("per_channel", [False, True])
