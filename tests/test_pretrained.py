@@ -11,13 +11,20 @@ in test_shipped.py.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
+from tiny_recipes import (
+    METRIC_KEYS,
+    SUBSET,
+    TINY,
+    WARMUP,
+    enter_tiny_world,
+    small_dataset,
+)
 
 from vae_lib import checkpoints, pretrained, shipped
 from vae_lib.checkpoints import (
@@ -34,60 +41,15 @@ from vae_lib.models import VAE, Autoencoder, AutoencoderConfig, VAEConfig, build
 from vae_lib.pretrained import RECIPES, Recipe
 from vae_lib.runtime import MODE_VARIABLE
 
-SUBSET = 256
-TINY = Recipe(
-    "tiny",
-    VAEConfig(latent_dim=2, hidden_dims=(8,)),
-    num_epochs=1,
-    summary="a tiny test model",
-)
-WARMUP = Recipe(
-    "tiny_warmup",
-    VAEConfig(latent_dim=2, hidden_dims=(8,)),
-    num_epochs=1,
-    beta=2.0,
-    warmup_epochs=1,
-)
-METRIC_KEYS = {
-    "negative_elbo",
-    "rate",
-    "distortion",
-    "active_units",
-    "train_seconds",
-    "train_device",
-    "train_loss",
-}
 STEPS_PER_EPOCH = math.ceil(SUBSET / TINY.batch_size)
 MNIST_SHAPE = (1, 28, 28)
 # RECIPES is the real registry: tiny_world replaces pretrained.RECIPES in every test.
 PHOTO_RECIPES = [name for name in RECIPES if name.startswith("ch7")]
 
 
-# the real one, kept before any test replaces it
-_load_dataset = pretrained.load_dataset
-
-
-@functools.cache
-def small_dataset(*args, **kwargs):
-    """The first 256 examples of what load_dataset(*args, **kwargs) returns (copied, so
-    the rest is freed)."""
-    subset = _load_dataset(*args, **kwargs).subset(SUBSET)
-    return dataclasses.replace(
-        subset, images=subset.images.clone(), labels=subset.labels.clone()
-    )
-
-
 @pytest.fixture(autouse=True)
 def tiny_world(monkeypatch):
-    """Only the tiny recipes exist, the data sets are their first 256 images, the mode
-    is full."""
-    monkeypatch.setattr(pretrained, "RECIPES", {r.name: r for r in (TINY, WARMUP)})
-    for variable in (MODE_VARIABLE, RETRAIN_VARIABLE, DATA_DIR_VARIABLE):
-        monkeypatch.delenv(variable, raising=False)
-    # read from the repository's data/ before a test moves $VAE_BOOK_DATA
-    for split in ("train", "test"):
-        small_dataset("mnist", split)
-    monkeypatch.setattr(pretrained, "load_dataset", small_dataset)
+    enter_tiny_world(monkeypatch)
 
 
 @pytest.fixture

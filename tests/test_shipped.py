@@ -1,15 +1,14 @@
 """vae_lib.shipped: building and verifying checkpoints and the command line
 (``python -m vae_lib.shipped``), with tiny recipes.
 
-As in test_pretrained.py, the registry is replaced by 784-8-2 VAEs trained for one
-epoch and the data sets by their first 256 images, so a build takes a fraction of a
-second; every folder is under tmp_path.
+As in test_pretrained.py (tiny_recipes.py), the registry is replaced by 784-8-2 VAEs
+trained for one epoch and the data sets by their first 256 images, so a build takes a
+fraction of a second; every folder is under tmp_path.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 import subprocess
@@ -17,65 +16,23 @@ import sys
 
 import pytest
 import torch
+from tiny_recipes import (
+    METRIC_KEYS,
+    TINY,
+    enter_tiny_world,
+)
 
 from vae_lib import pretrained, shipped
-from vae_lib.checkpoints import RETRAIN_VARIABLE, CheckpointError, load_checkpoint
+from vae_lib.checkpoints import CheckpointError, load_checkpoint
 from vae_lib.data import DATA_DIR_VARIABLE
 from vae_lib.models import AutoencoderConfig, VAEConfig
 from vae_lib.pretrained import RECIPES, Recipe
-from vae_lib.runtime import MODE_VARIABLE
 from vae_lib.shipped import METRIC_TOLERANCE, REBUILD_TOLERANCE, RELATIVE_TOLERANCE
-
-SUBSET = 256
-TINY = Recipe(
-    "tiny",
-    VAEConfig(latent_dim=2, hidden_dims=(8,)),
-    num_epochs=1,
-    summary="a tiny test model",
-)
-WARMUP = Recipe(
-    "tiny_warmup",
-    VAEConfig(latent_dim=2, hidden_dims=(8,)),
-    num_epochs=1,
-    beta=2.0,
-    warmup_epochs=1,
-)
-METRIC_KEYS = {
-    "negative_elbo",
-    "rate",
-    "distortion",
-    "active_units",
-    "train_seconds",
-    "train_device",
-    "train_loss",
-}
-
-
-# the real one, kept before any test replaces it
-_load_dataset = pretrained.load_dataset
-
-
-@functools.cache
-def small_dataset(*args, **kwargs):
-    """The first 256 examples of what load_dataset(*args, **kwargs) returns (copied, so
-    the rest is freed)."""
-    subset = _load_dataset(*args, **kwargs).subset(SUBSET)
-    return dataclasses.replace(
-        subset, images=subset.images.clone(), labels=subset.labels.clone()
-    )
 
 
 @pytest.fixture(autouse=True)
 def tiny_world(monkeypatch):
-    """Only the tiny recipes exist, the data sets are their first 256 images, the mode
-    is full."""
-    monkeypatch.setattr(pretrained, "RECIPES", {r.name: r for r in (TINY, WARMUP)})
-    for variable in (MODE_VARIABLE, RETRAIN_VARIABLE, DATA_DIR_VARIABLE):
-        monkeypatch.delenv(variable, raising=False)
-    # read from the repository's data/ before a test moves $VAE_BOOK_DATA
-    for split in ("train", "test"):
-        small_dataset("mnist", split)
-    monkeypatch.setattr(pretrained, "load_dataset", small_dataset)
+    enter_tiny_world(monkeypatch)
 
 
 @pytest.fixture
