@@ -9,7 +9,7 @@
 #   make bench     benchmarks (not part of make test; BENCH=tests/benchmarks/test_x.py runs one); results in book/benchmarks
 #   make robustness   every chapter's claims under book seeds 0, 1, 2 (CHAPTERS="01 02 03";
 #                     RETRAIN=1 retrains Chapters 4-7's checkpoints per seed); book/benchmarks
-#   make checkpoints  retrain every shipped checkpoint in data/checkpoints (seeded; about 45 min on 2 CPU cores)
+#   make checkpoints  retrain every shipped checkpoint in data/checkpoints (seeded; about 1.5 h on 2 CPU cores)
 #   make student   copies of the notebooks without solutions or outputs, in _build/student
 #   make gpu-wheels   download the notebook tools as wheels for the lent GPU machine, into .whl/
 #   make gpu-check    on the lent GPU machine: the whole book and the GPU benchmarks in one call;

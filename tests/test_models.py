@@ -217,7 +217,9 @@ def test_build_model_dispatches_on_the_config_type(config, model_class):
 @pytest.mark.parametrize("config", [NetworkConfig(**SMALL), {"latent_dim": 3}])
 def test_build_model_rejects_other_configs(config):
     with pytest.raises(
-        TypeError, match=r"config must be one of \['AutoencoderConfig', 'VAEConfig'\]"
+        TypeError,
+        match=r"config must be one of \['AutoencoderConfig', 'VAEConfig', "
+        r"'ResidualDenoiserConfig'\]",
     ):
         build_model(config)
 

@@ -98,3 +98,25 @@ def test_the_command_line_writes_where_out_says_and_exits_1_on_a_failure(
         )
         == 1
     )
+
+
+@pytest.mark.parametrize(
+    ("statement", "key"),
+    [
+        ("A beats B: +1.2 ± 0.3 dB", "A beats B"),
+        (
+            "at gaussian 0.5 the estimate of σ runs low (-6.6%)",
+            "at gaussian 0.5 the estimate of σ runs low",
+        ),
+        (
+            "blind MAP is within 0.3 dB of MAP told σ (+0.01 ± 0.02 dB)",
+            "blind MAP is within 0.3 dB of MAP told σ",
+        ),
+        ("the judge (a CNN) agrees", "the judge (a CNN) agrees"),
+        ("it accepts fewer (+8.70 ± 0.98 (n = 1000))", "it accepts fewer"),
+    ],
+)
+def test_a_claim_is_known_across_seeds_without_the_numbers_a_run_prints_into_it(
+    statement, key
+):
+    assert robustness.claim_key(statement) == key

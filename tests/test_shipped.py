@@ -25,6 +25,7 @@ from tiny_recipes import (
 from vae_lib import pretrained, shipped
 from vae_lib.checkpoints import CheckpointError, load_checkpoint
 from vae_lib.data import DATA_DIR_VARIABLE
+from vae_lib.denoisers import ResidualDenoiserConfig
 from vae_lib.models import AutoencoderConfig, VAEConfig
 from vae_lib.pretrained import RECIPES, Recipe
 from vae_lib.shipped import METRIC_TOLERANCE, REBUILD_TOLERANCE, RELATIVE_TOLERANCE
@@ -259,6 +260,12 @@ DENOISERS = {
     "tiny_dvae": Recipe(
         "tiny_dvae",
         VAEConfig(latent_dim=2, hidden_dims=(8,)),
+        num_epochs=1,
+        denoising=True,
+    ),
+    "tiny_residual_cnn": Recipe(
+        "tiny_residual_cnn",
+        ResidualDenoiserConfig(channels=4, depth=2),
         num_epochs=1,
         denoising=True,
     ),

@@ -21,8 +21,9 @@ import torch
 from vae_lib import pretrained, shipped
 from vae_lib.checkpoints import RETRAIN_VARIABLE, CheckpointError, load_checkpoint
 from vae_lib.data import DATA_DIR_VARIABLE
+from vae_lib.denoisers import ResidualDenoiserConfig
 from vae_lib.models import VAE
-from vae_lib.pretrained import DENOISING_TESTS, RECIPES
+from vae_lib.pretrained import RECIPES
 from vae_lib.runtime import MODE_VARIABLE
 
 CHECKPOINTS = Path(__file__).resolve().parents[1] / "data" / "checkpoints"
@@ -83,9 +84,10 @@ def test_each_record_holds_consistent_metrics(name):
     )
     assert len(metrics["train_loss"]) == RECIPES[name].num_epochs
     if RECIPES[name].denoising:
-        assert set(DENOISING_TESTS) <= set(metrics)
+        tests = RECIPES[name].noise.noise_tests()
+        assert set(tests) <= set(metrics)
         # far above the noisy input at these levels
-        assert all(metrics[key] > 10 for key in DENOISING_TESTS)
+        assert all(metrics[key] > 10 for key in tests)
     if isinstance(model, VAE):
         assert METRIC_KEYS <= set(metrics)
         # float32 sums: 1e-3 nats, or a relative 1e-6 for the thousands of nats of a
@@ -95,7 +97,7 @@ def test_each_record_holds_consistent_metrics(name):
         )
         assert 0 <= metrics["active_units"] <= RECIPES[name].config.latent_dim
     else:
-        assert RECIPES[name].denoising, "only denoisers may be plain autoencoders"
+        assert RECIPES[name].denoising, "only denoisers may be other than VAEs"
 
 
 def test_the_beta_sweep_trades_rate_for_distortion():
@@ -122,13 +124,12 @@ def test_the_beta_sweep_trades_rate_for_distortion():
 
 
 @pytest.mark.parametrize("name", RECIPES)
-def test_a_shipped_checkpoint_refuses_a_different_latent_dim(name):
+def test_a_shipped_checkpoint_refuses_a_different_size(name):
     config = RECIPES[name].config
-    wrong = dataclasses.replace(config, latent_dim=config.latent_dim + 1)
-    message = (
-        f"latent_dim is {config.latent_dim} in the checkpoint "
-        f"but {config.latent_dim + 1} was asked for"
-    )
+    field = "channels" if isinstance(config, ResidualDenoiserConfig) else "latent_dim"
+    size = getattr(config, field)
+    wrong = dataclasses.replace(config, **{field: size + 1})
+    message = f"{field} is {size} in the checkpoint but {size + 1} was asked for"
     with pytest.raises(CheckpointError, match=re.escape(message)):
         load_checkpoint(CHECKPOINTS / name, expected_config=wrong)
 

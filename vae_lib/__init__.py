@@ -5,10 +5,11 @@ sets), ``distributions`` (the prior, the reparameterised draw), ``models`` (the
 autoencoder; the VAE as three distributions), ``losses`` and ``objectives``, ``train``,
 ``bounds`` and ``estimators`` (Chapters 2-3), ``checkpoints``, ``pretrained`` and
 ``shipped`` (the shipped models), ``latent``, ``compression``, ``metrics`` and
-``classifier`` (Chapter 4), ``corrupt`` (noise models and masks), ``baselines`` and
-``inference`` (Chapters 5-6: classical restorations, and restoration as inference in
-a VAE), ``photos`` and ``tiling`` (Chapter 7: colour photographs, restoring an image of
-any size), ``plots``, ``widgets`` and ``checks`` (exercise checkers);
+``classifier`` (Chapter 4), ``corrupt`` (noise models and masks), ``baselines``,
+``denoisers`` and ``inference`` (Chapters 5-7: classical restorations, the residual
+CNN a practitioner would train instead, and restoration as inference in a VAE),
+``photos`` and ``tiling`` (Chapter 7: colour photographs, restoring an image of any
+size), ``plots``, ``widgets`` and ``checks`` (exercise checkers);
 ``linear_gaussian`` is Chapter 2's exact model; ``notebooks``, ``text_sources`` and
 ``gpu_check`` are the book's own tooling.
 

@@ -2,9 +2,14 @@
 
 Denoising: :func:`gaussian_filter`, :func:`median_filter`, :func:`nl_means`, each with
 a setting that :func:`best_setting` tunes on validation images. Inpainting:
-:func:`mean_fill` and :func:`biharmonic`. They work image by image on the CPU with SciPy
-and scikit-image and return on the input's device; images are (B, C, H, W) in [0, 1],
-masks (B, 1, H, W) with ``True`` where a pixel is missing.
+:func:`mean_fill` and :func:`biharmonic`, which know nothing of digits, and two that
+learn from training images without a neural network: :func:`knn_inpaint` (the mean of
+the nearest training images on the observed pixels) and :func:`gaussian_inpaint` (the
+conditional mean of a Gaussian fitted by :func:`fit_gaussian`). The filters and the
+classical inpainters work image by image on the CPU with SciPy and scikit-image; the
+learned ones run in PyTorch on the input's device. All return on the input's device;
+images are (B, C, H, W) in [0, 1], masks (B, 1, H, W) with ``True`` where a pixel is
+missing.
 """
 
 from __future__ import annotations
@@ -149,3 +154,118 @@ def biharmonic(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return out[..., None] if channel_axis is None else out
 
     return keep_observed(_per_image(y, fill, mask), y, mask)
+
+
+def _check_training(train: object, y: torch.Tensor) -> torch.Tensor:
+    """Fail unless ``train`` holds training images (N, C, H, W) shaped like y's; return
+    them on y's device in y's dtype."""
+    train = check_images(train, "train", image_shape=tuple(y.shape[1:]))
+    if train.shape[0] == 0:
+        raise ValueError("train must hold at least one training image")
+    return train.to(y.device, y.dtype)
+
+
+def knn_inpaint(
+    y: torch.Tensor,
+    mask: torch.Tensor,
+    train: torch.Tensor,
+    k: int = 10,
+    *,
+    chunk_size: int = 100,
+) -> torch.Tensor:
+    """k-nearest-neighbour completion: for each damaged image, the ``k`` training images
+    (N, C, H, W) closest in squared distance on that image's *observed* pixels only,
+    averaged, fill its missing pixels.
+
+    Distances come from two matrix products per chunk of ``chunk_size`` damaged images,
+    so memory grows as chunk_size x N, never B x N x D. Returns (B, C, H, W) on y's
+    device, observed pixels kept bit for bit.
+    """
+    y = check_images(y, "y")
+    mask = check_mask(mask, y)
+    train = _check_training(train, y)
+    k = check_positive_int(k, "k")
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    if k > train.shape[0]:
+        raise ValueError(
+            f"k must be at most the {train.shape[0]} training images, got {k}"
+        )
+    flat_train = train.flatten(1)  # (N, D)
+    squared_train = flat_train.pow(2)
+    observed = (~mask).expand_as(y).flatten(1).to(y.dtype)  # (B, D)
+    completions = []
+    for y_chunk, o_chunk in zip(
+        y.flatten(1).split(chunk_size), observed.split(chunk_size)
+    ):
+        # sum_i o_i (y_i - t_i)^2 without the term in y_i^2, the same for every t
+        distance = o_chunk @ squared_train.T - 2 * (o_chunk * y_chunk) @ flat_train.T
+        nearest = distance.topk(k, dim=1, largest=False).indices  # (b, k)
+        completions.append(flat_train[nearest].mean(dim=1))
+    return keep_observed(torch.cat(completions).view_as(y), y, mask)
+
+
+class GaussianModel(NamedTuple):
+    """A Gaussian over flattened images: ``mean`` (D,) and ``covariance`` (D, D), in
+    float64."""
+
+    mean: torch.Tensor
+    covariance: torch.Tensor
+
+
+def fit_gaussian(train: torch.Tensor, ridge: float = 1e-2) -> GaussianModel:
+    """The mean and covariance of training images (N, C, H, W), with ``ridge`` added to
+    the covariance's diagonal so that every block of it is invertible (constant border
+    pixels have zero variance). In float64, on train's device."""
+    train = check_images(train, "train")
+    ridge = check_positive_float(ridge, "ridge")
+    if train.shape[0] < 2:
+        raise ValueError(f"train must hold at least 2 images, got {train.shape[0]}")
+    flat = train.flatten(1).double()
+    mean = flat.mean(dim=0)
+    centred = flat - mean
+    covariance = centred.T @ centred / (flat.shape[0] - 1)
+    covariance.diagonal().add_(ridge)
+    return GaussianModel(mean, covariance)
+
+
+def gaussian_inpaint(
+    y: torch.Tensor, mask: torch.Tensor, gaussian: GaussianModel
+) -> torch.Tensor:
+    """The conditional mean of the missing pixels under a Gaussian
+    (:func:`fit_gaussian`): x_m = mu_m + S_mo S_oo^-1 (y_o - mu_o), the best
+    completion in squared error among those linear in the observed pixels.
+
+    Images sharing a mask share one Cholesky factorisation of S_oo, so a square hole
+    costs one, and a random mask one per image. Returns (B, C, H, W) on y's device,
+    observed pixels kept bit for bit.
+    """
+    y = check_images(y, "y")
+    mask = check_mask(mask, y)
+    if not isinstance(gaussian, GaussianModel):
+        raise TypeError(
+            "gaussian must be a baselines.GaussianModel (from fit_gaussian), got "
+            f"{type(gaussian).__name__}"
+        )
+    d = y[0].numel()
+    if gaussian.mean.shape != (d,) or gaussian.covariance.shape != (d, d):
+        raise ValueError(
+            f"gaussian must be fitted to images of {d} values like y's, got a mean "
+            f"{tuple(gaussian.mean.shape)} and covariance "
+            f"{tuple(gaussian.covariance.shape)}"
+        )
+    mean = gaussian.mean.to(y.device, torch.float64)
+    covariance = gaussian.covariance.to(y.device, torch.float64)
+    values = y.flatten(1).double()  # (B, D)
+    missing = mask.expand_as(y).flatten(1)  # (B, D)
+    filled = values.clone()
+    patterns, which = torch.unique(missing, dim=0, return_inverse=True)
+    for index, pattern in enumerate(patterns):
+        images = (which == index).nonzero().squeeze(1)
+        o, m = (~pattern).nonzero().squeeze(1), pattern.nonzero().squeeze(1)
+        factor = torch.linalg.cholesky(covariance[o][:, o])  # S_oo = L L^T
+        residual = values[images][:, o] - mean[o]  # (b, |o|)
+        solved = torch.cholesky_solve(residual.T, factor)  # S_oo^-1 (y_o - mu_o)
+        filled[images[:, None], m] = mean[m] + (covariance[m][:, o] @ solved).T
+    # clipped to [0, 1], where every true pixel lies, so clipping only lowers the error
+    completion = filled.clamp(0, 1).to(y.dtype).view_as(y)
+    return keep_observed(completion, y, mask)

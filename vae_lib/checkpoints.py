@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .files import atomic_path
-from .models import MODEL_CLASSES, VAE, Autoencoder, NetworkConfig, build_model
+from .models import MODEL_CLASSES, Model, ModelConfig, build_model
 from .runtime import resolve_device
 
 FORMAT_VERSION = 1
@@ -39,7 +39,7 @@ Metrics = dict[str, Any]
 class Loaded(NamedTuple):
     """A model restored or trained, in eval mode, and the metrics recorded for it."""
 
-    model: Autoencoder | VAE
+    model: Model
     metrics: Metrics
 
 
@@ -59,19 +59,19 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
 def _record(model: nn.Module, metrics: Metrics | None) -> dict:
     name = type(model).__name__
     config = getattr(model, "config", None)
-    if name not in MODEL_CLASSES or not isinstance(config, NetworkConfig):
+    if name not in MODEL_CLASSES or not isinstance(config, MODEL_CLASSES[name][1]):
         raise TypeError(
             f"model must be one of {sorted(MODEL_CLASSES)} with a config, got {name}"
         )
     return {
         "format": FORMAT_VERSION,
         "model": name,
-        "config": dataclasses.asdict(config),
+        "config": dataclasses.asdict(cast(ModelConfig, config)),
         "metrics": dict(metrics or {}),
     }
 
 
-def config_from_record(record: dict) -> NetworkConfig:
+def config_from_record(record: dict) -> ModelConfig:
     """Rebuild the frozen config stored in a checkpoint's JSON record
     (lists back to tuples)."""
     try:
@@ -107,7 +107,7 @@ def save_checkpoint(
 def load_checkpoint(
     path: str | Path,
     *,
-    expected_config: NetworkConfig | None = None,
+    expected_config: ModelConfig | None = None,
     device: str | torch.device | None = "cpu",
 ) -> Loaded:
     """Restore a model and its recorded metrics; fail clearly on a config mismatch."""
@@ -167,8 +167,8 @@ def load_checkpoint(
 
 def load_or_train(
     path: str | Path,
-    config: NetworkConfig,
-    train: Callable[[Autoencoder | VAE], Metrics],
+    config: ModelConfig,
+    train: Callable[[Model], Metrics],
     *,
     retrain: bool | None = None,
     save: bool = False,

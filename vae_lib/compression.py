@@ -9,6 +9,13 @@ k's cell, and an arithmetic coder needs at most 2 bits more per message
 (MacKay 2003, Ch. 6). Inactive dimensions (Chapter 4's "active units") are not sent: the
 receiver sets them to 0, where their means sit.
 
+A transform codec without learning beyond a linear map, :class:`PCACodec`, gets the
+same treatment: an image's coefficients on the principal components of the training
+images are rounded to a grid with one step for every component (the squared pixel error
+is the sum of the coefficients' squared errors; one step for all is the classical
+choice), and the integers are coded ideally under a Gaussian with each component's
+training variance, the coefficients' prior, with the same 2-bit allowance.
+
 For JPEG the file is encoded with Pillow; its size is counted two ways: the whole file,
 and only the entropy-coded scan, which leaves out the headers and tables
 (most of a small file).
@@ -108,6 +115,138 @@ class LatentCodec(NamedTuple):
         return (bits * sent).sum(dim=1).float() + ARITHMETIC_CODER_OVERHEAD_BITS
 
 
+class PCACodec(NamedTuple):
+    """A transform codec on the principal components of training images (Chapter 4).
+
+    ``mean`` (D,) and ``components`` (K, D), orthonormal rows, are fitted to training
+    images of shape ``image_shape`` (C, H, W), D = C * H * W; ``scales`` (K,) is each
+    component's standard deviation over them and ``step`` the grid step of every
+    coefficient, in pixel units. Results come back on the device of the images or
+    integers passed in.
+    """
+
+    mean: torch.Tensor
+    components: torch.Tensor
+    scales: torch.Tensor
+    step: float
+    image_shape: tuple[int, int, int]
+
+    @classmethod
+    def fit(cls, x: torch.Tensor, num_components: int, step: float) -> PCACodec:
+        """Principal components of training images x (N, C, H, W): the
+        ``num_components`` of largest variance, with grid step ``step``."""
+        x = check_images(x)
+        flat = x.detach().flatten(1).double()  # (N, D)
+        if isinstance(num_components, bool) or not (
+            isinstance(num_components, int) and 1 <= num_components <= min(flat.shape)
+        ):
+            raise ValueError(
+                "num_components must be an int from 1 to min(N, D) = "
+                f"{min(flat.shape)}, got {num_components!r}"
+            )
+        mean = flat.mean(dim=0)
+        centred = flat - mean
+        variances, vectors = torch.linalg.eigh(centred.T @ centred / flat.shape[0])
+        order = variances.argsort(descending=True)[:num_components]
+        scales = variances[order].clamp(min=0).sqrt()
+        # rounding leaves variances of about 1e-16 of the largest in missing directions
+        if not (scales > 1e-6 * scales[0]).all():
+            raise ValueError(
+                f"the images span fewer than num_components = {num_components} "
+                "directions: a component with zero variance cannot be coded"
+            )
+        codec = cls(
+            mean.to(x.dtype),
+            vectors[:, order].T.contiguous().to(x.dtype),  # (K, D)
+            scales.to(x.dtype),
+            1.0,
+            (x.shape[1], x.shape[2], x.shape[3]),
+        )
+        return codec.with_step(step)
+
+    def with_step(self, step: float) -> PCACodec:
+        """The same components with grid step ``step`` (pixel units)."""
+        if isinstance(step, bool) or not (
+            isinstance(step, (int, float)) and step > 0 and math.isfinite(step)
+        ):
+            raise ValueError(f"step must be a positive number, got {step!r}")
+        return self._replace(step=float(step))
+
+    @property
+    def latent_codec(self) -> LatentCodec:
+        """The coefficients divided by their scales are codes with prior N(0, 1): the
+        :class:`LatentCodec` that rounds and counts them, every component sent."""
+        return LatentCodec(
+            self.step / self.scales, torch.ones_like(self.scales, dtype=torch.bool)
+        )
+
+    def coefficients(self, x: torch.Tensor) -> torch.Tensor:
+        """Images x (N, C, H, W) -> their coefficients (N, K), on x's device."""
+        x = check_images(x, image_shape=self.image_shape)
+        mean = self.mean.to(x.device, x.dtype)
+        return (x.detach().flatten(1) - mean) @ self.components.to(x.device, x.dtype).T
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images x (N, C, H, W) -> integers (N, K): each coefficient rounded to the
+        grid."""
+        return self.latent_codec.quantize(self.coefficients(x) / self.scales.to(x))
+
+    def decode(self, k: torch.Tensor) -> torch.Tensor:
+        """Integers (N, K) -> images (N, C, H, W), clipped to [0, 1], on k's device."""
+        k = check_tensor(k, "k")
+        if k.dim() != 2 or k.shape[1] != self.scales.shape[0]:
+            raise ValueError(
+                f"k must be (N, {self.scales.shape[0]}) integers, got {tuple(k.shape)}"
+            )
+        scales = self.scales.to(k.device)
+        coefficients = self.latent_codec.dequantize(k) * scales  # (N, K)
+        flat = coefficients @ self.components.to(k.device) + self.mean.to(k.device)
+        return flat.clamp(0, 1).reshape(-1, *self.image_shape)
+
+    def code_bits(self, k: torch.Tensor) -> torch.Tensor:
+        """Bits to send each row of integers k (N, K), coder overhead included: (N,)."""
+        return self.latent_codec.code_bits(k)
+
+
+class Bracket(NamedTuple):
+    """Per item (N,), the best score among the settings whose size fits a budget, and
+    the score of the cheapest setting whose size reaches it; NaN where there is none."""
+
+    within: torch.Tensor
+    beyond: torch.Tensor
+
+
+def bracket(sizes: torch.Tensor, scores: torch.Tensor, budget: torch.Tensor) -> Bracket:
+    """Bracket a budget (N,) with a codec's settings: ``sizes`` and ``scores`` (Q, N)
+    give each setting's size and score (higher better) on each item. ``within``: the
+    best score of a size <= budget; ``beyond``: the score of the smallest size >=
+    budget (the better score among equal sizes). On the sizes' device."""
+    sizes, scores = check_tensor(sizes, "sizes"), check_tensor(scores, "scores")
+    budget = check_tensor(budget, "budget")
+    if (
+        sizes.dim() != 2
+        or scores.shape != sizes.shape
+        or budget.shape != sizes.shape[1:]
+    ):
+        raise ValueError(
+            "sizes and scores must be (Q, N) and budget (N,), got "
+            f"{tuple(sizes.shape)}, {tuple(scores.shape)} and {tuple(budget.shape)}"
+        )
+    sizes = sizes.double()
+    scores = scores.double().to(sizes.device)
+    budget = budget.double().to(sizes.device)[None, :]
+    nan = torch.tensor(float("nan"), dtype=torch.float64, device=sizes.device)
+    fits = sizes <= budget
+    within = torch.where(fits, scores, -math.inf).amax(dim=0)
+    within = torch.where(fits.any(dim=0), within, nan)
+    over = torch.where(sizes >= budget, sizes, math.inf)  # (Q, N)
+    cheapest = over.amin(dim=0, keepdim=True)
+    chosen = (over == cheapest) & torch.isfinite(over)
+    beyond = torch.where(chosen, scores, -math.inf).amax(dim=0)
+    beyond = torch.where(chosen.any(dim=0), beyond, nan)
+    return Bracket(within.float(), beyond.float())
+
+
 class JPEGTable(NamedTuple):
     """JPEG at each quality (Q,) for each image (N): file bytes, scan bytes and PSNR,
     each (Q, N)."""
@@ -123,10 +262,8 @@ class JPEGTable(NamedTuple):
         """Per image, the PSNR of the best quality whose size fits ``budget_bytes``
         (N,); NaN where even the lowest quality is too large. ``count``: ``"file"`` or
         ``"scan"``."""
-        sizes = self._sizes(count)
-        fits = sizes <= torch.as_tensor(budget_bytes, dtype=sizes.dtype)[None, :]
-        best = torch.where(fits, self.psnr, torch.tensor(-math.inf)).amax(dim=0)
-        return best.nan_to_num(neginf=float("nan"))  # no quality fits: NaN
+        budget = torch.as_tensor(budget_bytes)
+        return bracket(self._sizes(count), self.psnr, budget).within.to(self.psnr)
 
     def smallest_reaching(
         self, target_psnr: torch.Tensor, count: str = "file"

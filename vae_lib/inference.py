@@ -294,7 +294,9 @@ def _langevin(
     return torch.stack(kept), accepted / (chain.num_samples * chain.thin)
 
 
-def _check_start(z_start: torch.Tensor, y: torch.Tensor) -> None:
+def _check_start(z_start: object, y: torch.Tensor) -> None:
+    if not isinstance(z_start, torch.Tensor):
+        raise TypeError(f"z_start must be a torch.Tensor, got {type(z_start).__name__}")
     if z_start.dim() != 2 or z_start.shape[0] != y.shape[0]:
         raise ValueError(
             f"z_start must hold one code per image, shape ({y.shape[0]}, latent_dim), "
@@ -383,11 +385,18 @@ def gibbs_sampler(
     *,
     metropolis: bool,
     chain: Chain = Chain(),
+    z_start: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> Draws:
-    """Alternate between the code and the missing pixels, one chain per image, started
-    from the damaged image as given: z ~ q(z | x_obs, x_mis), then
-    x_mis ~ p(x_mis | z). ``generator`` on the model's device.
+    """Alternate between the code and the missing pixels, one chain per image:
+    z ~ q(z | x_obs, x_mis), then x_mis ~ p(x_mis | z). ``generator`` on the model's
+    device.
+
+    Without ``z_start`` each chain starts from the damaged image as given (its holes
+    filled with whatever y holds there) and the encoder's mean for it. With ``z_start``
+    (B, latent_dim), e.g. the MAP codes, each chain starts at that code, with missing
+    pixels drawn from p(x_mis | z_start): the start :func:`posterior_samples` takes,
+    so that samplers can be compared from the same point.
 
     ``metropolis=False`` is pseudo-Gibbs sampling (Rezende et al. 2014): every draw of
     the encoder is kept, so the encoder stands in for the true posterior p(z | x) and
@@ -400,13 +409,21 @@ def gibbs_sampler(
     y = check_images(y, "y")
     mask = check_mask(mask, y)
     chain = _check_chain(chain)
+    if z_start is not None:
+        _check_start(z_start, y)
     device = _device(model)
     y_model, mask_model = y.to(device), mask.to(device)
     prior = model.prior()
     with evaluating(model):
-        x = y_model.clone()  # current completion
-        z = model.posterior(x).mean
-        p_x = model.likelihood(z)  # p(x | z) of the chain's current code
+        if z_start is None:
+            x = y_model.clone()  # current completion
+            z = model.posterior(x).mean
+            p_x = model.likelihood(z)  # p(x | z) of the chain's current code
+        else:
+            z = z_start.to(device).clone()
+            p_x = model.likelihood(z)
+            drawn = sample(p_x, generator=generator).clamp(0.0, 1.0)
+            x = torch.where(mask_model, drawn, y_model)
         kept, accepted = [], torch.zeros(y.shape[0], device=device)
         for step in range(chain.steps):
             q = model.posterior(x)

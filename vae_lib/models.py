@@ -20,8 +20,15 @@ from torch.distributions import Bernoulli, Distribution, Independent, Normal
 from torch.distributions.kl import kl_divergence
 
 from . import losses
+from .denoisers import ResidualDenoiser, ResidualDenoiserConfig
 from .distributions import diagonal_gaussian, rsample, standard_normal
-from .validate import check_choice, check_images, check_positive_int, check_tensor
+from .validate import (
+    check_choice,
+    check_images,
+    check_positive_int,
+    check_tensor,
+)
+from .validate import check_model_dtype as _check_dtype
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
@@ -345,18 +352,6 @@ class VAE(nn.Module):
         return self.decode(rsample(self.prior(), (num_samples,), generator=generator))
 
 
-def _check_dtype(t: torch.Tensor, model: nn.Module, name: str) -> torch.Tensor:
-    """Fail unless ``t`` has the dtype of the model's weights: float64 data is never
-    silently rounded to float32 (nor the other way)."""
-    weights = next(model.parameters()).dtype
-    if t.dtype != weights:
-        raise TypeError(
-            f"{name} is {t.dtype} but the model's weights are {weights}: convert one "
-            f"to match, e.g. {name}.to({weights}) or model.to({t.dtype})"
-        )
-    return t
-
-
 def _check_latent(z: object, model: Autoencoder | VAE) -> torch.Tensor:
     z = check_tensor(z, "z")
     latent_dim = model.config.latent_dim
@@ -367,10 +362,16 @@ def _check_latent(z: object, model: Autoencoder | VAE) -> torch.Tensor:
     return _check_dtype(z, model, "z")
 
 
+# Every model the library builds from a config (and a checkpoint can hold), and those
+# configs.
+Model = Autoencoder | VAE | ResidualDenoiser
+ModelConfig = NetworkConfig | ResidualDenoiserConfig
+
 # The model classes a checkpoint may name, with their configs.
-MODEL_CLASSES: dict[str, tuple[type[nn.Module], type[NetworkConfig]]] = {
+MODEL_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
     "Autoencoder": (Autoencoder, AutoencoderConfig),
     "VAE": (VAE, VAEConfig),
+    "ResidualDenoiser": (ResidualDenoiser, ResidualDenoiserConfig),
 }
 
 
@@ -379,14 +380,18 @@ def build_model(config: VAEConfig) -> VAE: ...
 @overload
 def build_model(config: AutoencoderConfig) -> Autoencoder: ...
 @overload
-def build_model(config: NetworkConfig) -> Autoencoder | VAE: ...
-def build_model(config: NetworkConfig) -> Autoencoder | VAE:
+def build_model(config: ResidualDenoiserConfig) -> ResidualDenoiser: ...
+@overload
+def build_model(config: ModelConfig) -> Model: ...
+def build_model(config: ModelConfig) -> Model:
     """The model a config describes: AutoencoderConfig -> Autoencoder,
-    VAEConfig -> VAE."""
+    VAEConfig -> VAE, ResidualDenoiserConfig -> ResidualDenoiser."""
     if type(config) is VAEConfig:
         return VAE(config)
     if type(config) is AutoencoderConfig:
         return Autoencoder(config)
+    if type(config) is ResidualDenoiserConfig:
+        return ResidualDenoiser(config)
     raise TypeError(
         f"config must be one of {[c.__name__ for _, c in MODEL_CLASSES.values()]}, "
         f"got {type(config).__name__}"

@@ -10,11 +10,11 @@ import torch
 from torch.distributions.kl import kl_divergence
 
 from .losses import elbo, squared_error
-from .models import VAE, Autoencoder
+from .models import VAE, Model
 
 
 def denoising_loss(
-    model: Autoencoder | VAE,
+    model: Model,
     noisy: torch.Tensor,
     clean: torch.Tensor,
     beta: float = 1.0,
@@ -23,12 +23,13 @@ def denoising_loss(
     (B, C, H, W)), per example (B,).
 
     An :class:`~vae_lib.models.Autoencoder` pays the squared error of its output (a
-    denoising autoencoder, Vincent et al. 2008). A :class:`~vae_lib.models.VAE` pays the
-    negative ELBO of the clean image with the code inferred from the noisy one,
-    -E_q(z|noisy)[log p(clean | z)] + beta KL(q(z|noisy) || p(z)) (the denoising VAE of
-    Im et al. 2017; Chapter 5).
+    denoising autoencoder, Vincent et al. 2008), and so does a
+    :class:`~vae_lib.denoisers.ResidualDenoiser` (DnCNN, Zhang et al. 2017). A
+    :class:`~vae_lib.models.VAE` pays the negative ELBO of the clean image with the
+    code inferred from the noisy one, -E_q(z|noisy)[log p(clean | z)]
+    + beta KL(q(z|noisy) || p(z)) (the denoising VAE of Im et al. 2017; Chapter 5).
     """
-    if isinstance(model, Autoencoder):
+    if not isinstance(model, VAE):
         return squared_error(model(noisy), clean)
     out = model(noisy)
     kl = kl_divergence(out.posterior, model.prior())

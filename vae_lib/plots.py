@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -51,13 +51,10 @@ def show_images(
     return ax
 
 
-def scatter_latent(
-    z: torch.Tensor,
-    labels: torch.Tensor,
-    ax: plt.Axes | None = None,
-    class_names: Sequence[str] | None = None,
-) -> plt.Axes:
-    """Scatter 2-D latent codes z (N, 2) coloured by integer labels (N,)."""
+def _codes_and_labels(
+    z: torch.Tensor, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """2-D codes z (N, 2) and their integer labels (N,), checked, on the CPU."""
     z, labels = (
         check_tensor(z, "z").detach().cpu(),
         check_tensor(labels, "labels").cpu(),
@@ -67,6 +64,17 @@ def scatter_latent(
             f"z must be (N, 2) and labels (N,), got {tuple(z.shape)} and "
             f"{tuple(labels.shape)}"
         )
+    return z, labels
+
+
+def scatter_latent(
+    z: torch.Tensor,
+    labels: torch.Tensor,
+    ax: plt.Axes | None = None,
+    class_names: Sequence[str] | None = None,
+) -> plt.Axes:
+    """Scatter 2-D latent codes z (N, 2) coloured by integer labels (N,)."""
+    z, labels = _codes_and_labels(z, labels)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 5))
     points = ax.scatter(
@@ -104,3 +112,178 @@ def plot_history(
     ax.set_ylabel(ylabel)
     ax.legend()
     return ax
+
+
+def mask_window(mask: torch.Tensor, height: int, width: int) -> tuple[slice, slice]:
+    """The rows and columns of a ``height`` x ``width`` crop that shows a damage mask:
+    of all windows inside the image, one holding the most missing pixels, and among
+    those the one centred nearest their centroid (a small hole ends up in the middle).
+
+    ``mask`` is a bool (H, W) tensor, True where a pixel is missing, with at least one
+    missing pixel. Returns ``(rows, cols)`` slices for ``image[..., rows, cols]``.
+    """
+    mask = check_tensor(mask, "mask")
+    if mask.dtype != torch.bool or mask.dim() != 2:
+        raise ValueError(
+            f"mask must be a bool tensor (H, W), got {mask.dtype} {tuple(mask.shape)}"
+        )
+    height = check_positive_int(height, "height")
+    width = check_positive_int(width, "width")
+    h, w = mask.shape
+    if height > h or width > w:
+        raise ValueError(
+            f"the window ({height}, {width}) must fit in the mask ({h}, {w})"
+        )
+    if not mask.any():
+        raise ValueError("mask must have at least one missing pixel to show")
+    m = mask.detach().cpu().double()
+    integral = torch.nn.functional.pad(m.cumsum(0).cumsum(1), (1, 0, 1, 0))
+    counts = (  # missing pixels in the window at each top-left corner
+        integral[height:, width:]
+        - integral[:-height, width:]
+        - integral[height:, :-width]
+        + integral[:-height, :-width]
+    )
+    rows, cols = torch.nonzero(m, as_tuple=True)
+    tops = torch.arange(h - height + 1, dtype=torch.float64)[:, None]
+    lefts = torch.arange(w - width + 1, dtype=torch.float64)[None, :]
+    distance = (tops + (height - 1) / 2 - rows.double().mean()).pow(2) + (
+        lefts + (width - 1) / 2 - cols.double().mean()
+    ).pow(2)
+    distance[counts < counts.max()] = torch.inf
+    top, left = divmod(int(distance.argmin()), w - width + 1)
+    return slice(top, top + height), slice(left, left + width)
+
+
+def show_image_rows(
+    rows: Mapping[str, torch.Tensor],
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Show several batches of images, one labelled row each: ``rows`` maps a label to
+    images (N, C, H, W) in [0, 1], the same N for every row (e.g. one method's
+    completions of the same N digits)."""
+    if len(rows) == 0:
+        raise ValueError("rows must hold at least one batch of images")
+    batches = [
+        check_images(images, f"rows[{label!r}]") for label, images in rows.items()
+    ]
+    if any(images.shape != batches[0].shape for images in batches):
+        raise ValueError(
+            "every row must hold images of the same shape (N, C, H, W), got "
+            + ", ".join(str(tuple(images.shape)) for images in batches)
+        )
+    n, _, h, _ = batches[0].shape
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(n, 12) * 0.8 + 1.6, len(rows) * 0.8 + 0.4))
+    show_images(torch.cat([images.cpu() for images in batches]), nrow=n, ax=ax)
+    ax.set_axis_on()
+    ax.set_xticks([])
+    ax.set_yticks([r * (h + 1) + h / 2 for r in range(len(rows))], list(rows))
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_traces(
+    traces: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    ax: plt.Axes | None = None,
+    xlabel: str = "iteration",
+    ylabel: str = "score",
+) -> plt.Axes:
+    """Per-item scores against iterations, one line per entry: ``traces`` maps a label
+    to (iterations (T,), scores (T, N) of N items). Each line is the mean over the
+    items, with a band of two standard errors either side."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for label, (steps, scores) in traces.items():
+        steps = check_tensor(steps, f"traces[{label!r}] iterations").detach().cpu()
+        scores = check_tensor(scores, f"traces[{label!r}] scores").detach().cpu()
+        if steps.dim() != 1 or scores.dim() != 2 or scores.shape[0] != steps.shape[0]:
+            raise ValueError(
+                f"traces[{label!r}] must be iterations (T,) and scores (T, N), got "
+                f"{tuple(steps.shape)} and {tuple(scores.shape)}"
+            )
+        mean = scores.double().mean(1)
+        band = 2 * scores.double().std(1) / scores.shape[1] ** 0.5
+        (line,) = ax.plot(steps, mean, label=label)
+        ax.fill_between(
+            steps, mean - band, mean + band, color=line.get_color(), alpha=0.2
+        )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    return ax
+
+
+def latent_map(
+    decoded: torch.Tensor,
+    z: torch.Tensor,
+    labels: torch.Tensor,
+    extent: float = 0.95,
+    axes: Sequence[plt.Axes] | None = None,
+) -> tuple[plt.Axes, plt.Axes]:
+    """A 2-D latent space in one coordinate system (Chapter 4): the decoded grid
+    beside the scatter of codes, on shared axes.
+
+    decoded: (n * n, C, H, W) images of ``latent.latent_grid(n, extent)``'s codes, in
+    its row-major order; z: codes (N, 2); labels: (N,) integers 0 to 9. Both panels
+    use the prior's probability coordinates u = Phi(z), where the grid is even, and
+    are labelled in z; each label's median code is marked with it on both.
+    """
+    decoded = check_images(decoded, "decoded").detach().float().cpu()
+    n = int(np.rint(np.sqrt(decoded.shape[0])))
+    if n < 2 or n * n != decoded.shape[0]:
+        raise ValueError(
+            "decoded must hold the n * n images of an n x n grid (n >= 2), got "
+            f"{decoded.shape[0]} images"
+        )
+    if not 0.5 < extent < 1:
+        raise ValueError(f"extent must lie in (0.5, 1), got {extent!r}")
+    z, labels = _codes_and_labels(z, labels)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 5.6), sharex=True, sharey=True)
+    if len(axes) != 2:
+        raise ValueError(f"axes must be two Axes, got {len(axes)}")
+    left, right = axes
+    normal = torch.distributions.Normal(0.0, 1.0)
+    u = normal.cdf(z.double()).numpy()  # (N, 2) in (0, 1)
+    half = (2 * extent - 1) / (n - 1) / 2  # half a grid cell, in u
+    left.imshow(
+        image_grid(decoded, nrow=n, padding=0),
+        cmap="gray_r",
+        vmin=0,
+        vmax=1,
+        extent=(1 - extent - half, extent + half, 1 - extent - half, extent + half),
+    )
+    right.scatter(
+        u[:, 0], u[:, 1], c=labels, cmap="tab10", s=3, alpha=0.6, vmin=-0.5, vmax=9.5
+    )
+    colours = plt.get_cmap("tab10")
+    z_ticks = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    u_ticks = normal.cdf(torch.from_numpy(z_ticks)).numpy()
+    for ax in axes:
+        for digit in labels.unique().tolist():
+            centre = np.median(u[(labels == digit).numpy()], axis=0)
+            ax.text(
+                float(centre[0]),
+                float(centre[1]),
+                str(digit),
+                color=colours(digit),
+                fontsize=14,
+                fontweight="bold",
+                ha="center",
+                va="center",
+                bbox={"facecolor": "white", "alpha": 0.7, "pad": 1, "lw": 0},
+            )
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.set_xticks(u_ticks, [f"{t:g}" for t in z_ticks])
+        ax.set_yticks(u_ticks, [f"{t:g}" for t in z_ticks])
+        ax.set_xlabel("$z_1$ (spaced by prior probability)")
+    left.set_ylabel("$z_2$ (spaced by prior probability)")
+    return left, right

@@ -13,6 +13,7 @@ on whatever device there is. Building and verifying the shipped files is
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,22 +24,73 @@ import torch
 from .checkpoints import Loaded, Metrics, load_or_train
 from .corrupt import gaussian_noise, salt_and_pepper, training_noise
 from .data import data_dir, load_dataset
+from .denoisers import ResidualDenoiser, ResidualDenoiserConfig
 from .inference import naive_vae
 from .latent import active_units, latent_means, rate_distortion
 from .metrics import psnr
 from .models import (
     VAE,
-    Autoencoder,
     AutoencoderConfig,
-    NetworkConfig,
+    Model,
+    ModelConfig,
     VAEConfig,
     evaluating,
 )
 from .objectives import KLWarmup, denoising_loss
 from .runtime import book_mode, book_seed
 from .train import LossFn, fit
+from .validate import check_choice
 
 EVAL_SEED = 0
+
+# The fixed noises a denoiser's checkpoint is scored under: name -> (noise, level).
+NoiseTests = dict[str, tuple]
+
+DENOISING_TESTS: NoiseTests = {
+    "psnr_gaussian_0.3": (gaussian_noise, 0.3),
+    "psnr_gaussian_0.5": (gaussian_noise, 0.5),
+    "psnr_salt_pepper_0.1": (salt_and_pepper, 0.1),
+    "psnr_salt_pepper_0.3": (salt_and_pepper, 0.3),
+}
+PHOTO_DENOISING_TESTS: NoiseTests = {
+    "psnr_gaussian_0.1": (gaussian_noise, 0.1),
+    "psnr_gaussian_0.2": (gaussian_noise, 0.2),
+}
+DENOISING_TEST_IMAGES = 1000
+
+
+@dataclass(frozen=True)
+class TrainingNoise:
+    """The blind noise a denoising recipe trains under
+    (:func:`vae_lib.corrupt.training_noise` with these settings: each image gets its
+    own level) and the fixed noises its checkpoint is scored under."""
+
+    max_sigma: float = 0.6
+    max_p: float = 0.4
+    share_salt_and_pepper: float = 0.3
+    tests: str = "mnist"  # "mnist": DENOISING_TESTS, "photo": PHOTO_DENOISING_TESTS
+
+    def __post_init__(self) -> None:
+        check_choice(self.tests, "tests", ("mnist", "photo"))
+
+    def transform(self) -> functools.partial[torch.Tensor]:
+        """The batch transform for ``fit(transform=...)``: (B, C, H, W), generator ->
+        (B, C, H, W)."""
+        return functools.partial(
+            training_noise,
+            max_sigma=self.max_sigma,
+            max_p=self.max_p,
+            share_salt_and_pepper=self.share_salt_and_pepper,
+        )
+
+    def noise_tests(self) -> NoiseTests:
+        return PHOTO_DENOISING_TESTS if self.tests == "photo" else DENOISING_TESTS
+
+
+# Chapter 5's mixed noise: Gaussian with sigma up to 0.6 or salt-and-pepper up to 0.4
+MIXED_NOISE = TrainingNoise()
+# Chapter 7's: Gaussian only, sigma up to 0.3
+PHOTO_NOISE = TrainingNoise(max_sigma=0.3, share_salt_and_pepper=0.0, tests="photo")
 
 
 @dataclass(frozen=True)
@@ -47,12 +99,11 @@ class Recipe:
     training split (``dataset``, by default MNIST's 60,000 grey-level images), evaluated
     on its test split. A VAE minimises the negative ELBO with KL weight ``beta`` (ramped
     up from 0 over the first ``warmup_epochs`` if > 0). With ``denoising=True`` the
-    model sees each image under fresh random noise
-    (:func:`vae_lib.corrupt.training_noise`) and learns to output the clean one
-    (Chapter 5)."""
+    model sees each image under fresh random noise (``noise``, by default Chapter 5's
+    mixed noise) and learns to output the clean one (Chapters 5 and 7)."""
 
     name: str
-    config: NetworkConfig
+    config: ModelConfig
     num_epochs: int
     beta: float = 1.0
     warmup_epochs: int = 0
@@ -62,6 +113,7 @@ class Recipe:
     summary: str = ""
     denoising: bool = False
     dataset: str = "mnist"
+    noise: TrainingNoise = MIXED_NOISE
 
 
 _MLP = VAEConfig(latent_dim=32, hidden_dims=(256,))
@@ -143,6 +195,16 @@ RECIPES: dict[str, Recipe] = {
             ),
         ),
         Recipe(
+            "ch5_residual_cnn",
+            ResidualDenoiserConfig(channels=32, depth=7),
+            2,
+            denoising=True,
+            summary=(
+                "residual CNN denoiser (DnCNN-style, Zhang et al. 2017), 7 layers of "
+                "32 channels, no bottleneck; same blind mixed noise"
+            ),
+        ),
+        Recipe(
             "ch7_photo_vae_32",
             _photo_vae(32, (32, 64, 128)),
             30,
@@ -160,6 +222,18 @@ RECIPES: dict[str, Recipe] = {
             summary=(
                 "colour photo patches 64x64, conv channels 16-32-64-128, 64-D "
                 "latent, Gaussian p(x|z) with learned variance"
+            ),
+        ),
+        Recipe(
+            "ch7_residual_cnn",
+            ResidualDenoiserConfig(image_shape=(3, 32, 32), channels=32, depth=7),
+            5,
+            denoising=True,
+            dataset="photo-patches-32",
+            noise=PHOTO_NOISE,
+            summary=(
+                "residual CNN denoiser (DnCNN-style), 7 layers of 32 channels, on the "
+                "colour photo patches 32x32 under blind Gaussian noise, sigma up to 0.3"
             ),
         ),
     ]
@@ -196,31 +270,28 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-DENOISING_TESTS = {
-    "psnr_gaussian_0.3": (gaussian_noise, 0.3),
-    "psnr_gaussian_0.5": (gaussian_noise, 0.5),
-    "psnr_salt_pepper_0.1": (salt_and_pepper, 0.1),
-    "psnr_salt_pepper_0.3": (salt_and_pepper, 0.3),
-}
-DENOISING_TEST_IMAGES = 1000
-
-
 @torch.no_grad()
-def denoise(model: Autoencoder | VAE, noisy: torch.Tensor) -> torch.Tensor:
+def denoise(model: Model, noisy: torch.Tensor) -> torch.Tensor:
     """A denoiser's output for noisy images (B, C, H, W), on their device: the
-    autoencoder's output, or the VAE's decoded posterior mean."""
+    autoencoder's output, the VAE's decoded posterior mean, or the residual CNN's
+    estimate clipped to [0, 1]."""
     if isinstance(model, VAE):
         return naive_vae(model, noisy)
+    if isinstance(model, ResidualDenoiser):
+        with evaluating(model):
+            device = next(model.parameters()).device
+            return model.denoise(noisy.to(device)).to(noisy.device)
     with evaluating(model):
         return model(noisy.to(next(model.parameters()).device)).to(noisy.device)
 
 
 @torch.no_grad()
 def evaluate_checkpoint(
-    model: Autoencoder | VAE,
+    model: Model,
     test_x: torch.Tensor | None = None,
     *,
     denoising: bool = False,
+    noise_tests: NoiseTests | None = None,
 ) -> Metrics:
     """The metrics recorded beside each checkpoint, on a test set
     (default MNIST's; seeded). For a VAE, in nats per image: ``negative_elbo`` =
@@ -228,7 +299,7 @@ def evaluate_checkpoint(
     p(x|z), also ``x_sigma``, its learned standard deviation, and
     ``psnr_reconstruction`` (dB) of the decoded posterior means. For a denoiser, the
     mean PSNR (dB) of its output on the first 1000 test images under each noise of
-    ``DENOISING_TESTS``."""
+    ``noise_tests`` (default ``DENOISING_TESTS``)."""
     if test_x is None:
         test_x = load_dataset("mnist", "test").images
     metrics: Metrics = {}
@@ -250,15 +321,13 @@ def evaluate_checkpoint(
             )
     if denoising:
         clean = test_x[:DENOISING_TEST_IMAGES]
-        for key, (noise, level) in DENOISING_TESTS.items():
+        for key, (noise, level) in (noise_tests or DENOISING_TESTS).items():
             noisy = noise(clean, level, torch.Generator().manual_seed(EVAL_SEED))
             metrics[key] = psnr(denoise(model, noisy), clean).mean().item()
     return metrics
 
 
-def train_recipe(
-    recipe: Recipe, model: Autoencoder | VAE, *, progress: bool = True
-) -> Metrics:
+def train_recipe(recipe: Recipe, model: Model, *, progress: bool = True) -> Metrics:
     """Train ``model`` (built from ``recipe.config``) as the recipe says; return its
     metrics."""
     train_x = load_dataset(recipe.dataset, "train").images
@@ -266,13 +335,13 @@ def train_recipe(
     def beta_elbo(model: VAE, x: torch.Tensor) -> torch.Tensor:
         return model.loss(x, beta=recipe.beta)
 
-    def denoising(model: Autoencoder | VAE, noisy: torch.Tensor, clean: torch.Tensor):
+    def denoising(model: Model, noisy: torch.Tensor, clean: torch.Tensor):
         return denoising_loss(model, noisy, clean, beta=recipe.beta)
 
     loss_fn: LossFn = beta_elbo
     targets, transform = None, None
     if recipe.denoising:
-        targets, transform, loss_fn = train_x, training_noise, denoising
+        targets, transform, loss_fn = train_x, recipe.noise.transform(), denoising
     elif recipe.warmup_epochs:
         steps_per_epoch = math.ceil(train_x.shape[0] / recipe.batch_size)
         loss_fn = KLWarmup(recipe.warmup_epochs * steps_per_epoch, beta=recipe.beta)
@@ -291,7 +360,10 @@ def train_recipe(
         progress=progress,
     )
     metrics = evaluate_checkpoint(
-        model, load_dataset(recipe.dataset, "test").images, denoising=recipe.denoising
+        model,
+        load_dataset(recipe.dataset, "test").images,
+        denoising=recipe.denoising,
+        noise_tests=recipe.noise.noise_tests(),
     )
     metrics.update(
         train_seconds=round(history.total_seconds, 1),

@@ -22,6 +22,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -93,6 +94,20 @@ def run_chapter(path: Path, seed: int, *, mode: str, retrain: bool) -> dict[str,
     }
 
 
+# a parenthesised aside holding a number: "(+2.3%)", "(25.1 vs 24.8 dB)"
+_MEASURED_ASIDE = re.compile(r"\s*\([^()]*\d[^()]*\)")
+
+
+def claim_key(statement: str) -> str:
+    """What identifies a claim across seeds: its statement up to the first colon,
+    without the parenthesised numbers a run prints into it ("blind MAP is within 0.3 dB
+    of MAP (+0.01 ± 0.02)" -> "blind MAP is within 0.3 dB of MAP")."""
+    key, previous = statement.split(":")[0], None
+    while key != previous:  # innermost first: "(+8.7 ± 1.0 (n = 1000))"
+        key, previous = _MEASURED_ASIDE.sub("", key), key
+    return key.strip()
+
+
 def _cell(result: dict[str, Any] | None) -> str:
     if result is None:
         return "not reached"
@@ -116,7 +131,7 @@ def markdown(record: dict[str, Any]) -> str:
         statements: list[str] = []
         for seed in seeds:
             for c in runs[str(seed)]["claims"]:
-                key = c["statement"].split(":")[0]
+                key = claim_key(c["statement"])
                 if key not in statements:
                     statements.append(key)
         lines += [
@@ -131,7 +146,7 @@ def markdown(record: dict[str, Any]) -> str:
                 found = [
                     c
                     for c in runs[str(seed)]["claims"]
-                    if c["statement"].split(":")[0] == key
+                    if claim_key(c["statement"]) == key
                 ]
                 row.append(_cell(found[0] if found else None))
             lines.append(f"| {key} | " + " | ".join(row) + " |")

@@ -21,7 +21,7 @@ import torch
 
 from . import pretrained
 from .checkpoints import Metrics, load_checkpoint, load_or_train
-from .models import VAE, Autoencoder
+from .models import Model
 from .runtime import resolve_device
 
 # nats: re-evaluating the same weights on another CPU may differ in rounding only
@@ -60,9 +60,7 @@ def build(
         before = _recorded_metrics(out_dir / name)
         start = time.perf_counter()
 
-        def train(
-            model: Autoencoder | VAE, recipe: pretrained.Recipe = recipe
-        ) -> Metrics:
+        def train(model: Model, recipe: pretrained.Recipe = recipe) -> Metrics:
             return pretrained.train_recipe(recipe, model)
 
         with pretrained.seeded_init(recipe):
@@ -119,7 +117,10 @@ def verify(names: list[str], directory: Path | None = None) -> list[str]:
                 recipe.dataset, "test"
             ).images
         measured = pretrained.evaluate_checkpoint(
-            model, test_sets[recipe.dataset], denoising=recipe.denoising
+            model,
+            test_sets[recipe.dataset],
+            denoising=recipe.denoising,
+            noise_tests=recipe.noise.noise_tests(),
         )
         for key, value in measured.items():
             if key not in recorded or abs(recorded[key] - value) > max(

@@ -129,3 +129,17 @@ def check_choice(value: object, name: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
     return value  # type: ignore[return-value]
+
+
+def check_model_dtype(
+    t: torch.Tensor, model: torch.nn.Module, name: str
+) -> torch.Tensor:
+    """Fail unless ``t`` has the dtype of the model's weights: float64 data is never
+    silently rounded to float32 (nor the other way)."""
+    weights = next(model.parameters()).dtype
+    if t.dtype != weights:
+        raise TypeError(
+            f"{name} is {t.dtype} but the model's weights are {weights}: convert one "
+            f"to match, e.g. {name}.to({weights}) or model.to({t.dtype})"
+        )
+    return t
