@@ -151,16 +151,34 @@ def _per_image_sum(per_pixel: torch.Tensor) -> torch.Tensor:
 
 
 def _gaussian_log_density(
-    y: torch.Tensor, x_hat: torch.Tensor, sigma: float
+    y: torch.Tensor, x_hat: torch.Tensor, sigma: float | torch.Tensor
 ) -> torch.Tensor:
-    """log N(y; x_hat, sigma^2) per pixel."""
-    if sigma == 0:
+    """log N(y; x_hat, sigma^2) per pixel; sigma a number or a per-image tensor
+    (B, 1, 1, 1) of positive values."""
+    constant: float | torch.Tensor
+    if isinstance(sigma, torch.Tensor):
+        constant = torch.log(sigma * math.sqrt(2 * math.pi))
+    elif sigma == 0:
         raise ValueError(
             "sigma must be positive to score a likelihood: with sigma 0 the noise is "
             "a point mass, which has no density (sampling with it leaves x unchanged)"
         )
-    constant = math.log(sigma * math.sqrt(2 * math.pi))
+    else:
+        constant = math.log(sigma * math.sqrt(2 * math.pi))
     return -0.5 * ((y - x_hat) / sigma).pow(2) - constant
+
+
+def _clipped_gaussian_log_prob(
+    y: torch.Tensor, x_hat: torch.Tensor, sigma: float | torch.Tensor
+) -> torch.Tensor:
+    """log p(y | x_hat) per image (B,) for y = clip(x_hat + sigma * eps, 0, 1): a
+    probability mass at 0 and at 1, a Gaussian density in between."""
+    at_zero = torch.special.log_ndtr(-x_hat / sigma)
+    at_one = torch.special.log_ndtr((x_hat - 1) / sigma)
+    inside = _gaussian_log_density(y, x_hat, sigma)
+    return _per_image_sum(
+        torch.where(y <= 0, at_zero, torch.where(y >= 1, at_one, inside))
+    )
 
 
 @dataclass(frozen=True)
@@ -179,12 +197,7 @@ class ClippedGaussianNoise(NoiseModel):
         return gaussian_noise(x, self.sigma, generator)
 
     def log_prob(self, y: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-        at_zero = torch.special.log_ndtr(-x_hat / self.sigma)
-        at_one = torch.special.log_ndtr((x_hat - 1) / self.sigma)
-        inside = _gaussian_log_density(y, x_hat, self.sigma)
-        return _per_image_sum(
-            torch.where(y <= 0, at_zero, torch.where(y >= 1, at_one, inside))
-        )
+        return _clipped_gaussian_log_prob(y, x_hat, self.sigma)
 
 
 @dataclass(frozen=True)
@@ -533,11 +546,4 @@ class BlindClippedGaussianNoise(NoiseModel):
 
     def log_prob(self, y: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         sigma = estimate_sigma(y).to(x_hat.dtype).view(-1, *[1] * (y.dim() - 1))
-        at_zero = torch.special.log_ndtr(-x_hat / sigma)
-        at_one = torch.special.log_ndtr((x_hat - 1) / sigma)
-        inside = -0.5 * ((y - x_hat) / sigma).pow(2) - torch.log(
-            sigma * math.sqrt(2 * math.pi)
-        )
-        return _per_image_sum(
-            torch.where(y <= 0, at_zero, torch.where(y >= 1, at_one, inside))
-        )
+        return _clipped_gaussian_log_prob(y, x_hat, sigma)
