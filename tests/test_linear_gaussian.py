@@ -304,3 +304,14 @@ def test_exact_elbo_rejects_a_q_of_the_wrong_size(model, x):
     )
     with pytest.raises(ValueError, match="q must have mean shaped"):
         model.exact_elbo(x, q)
+
+
+def test_toy_2d_posterior_is_strongly_correlated():
+    model = LinearGaussianModel.toy_2d()
+    assert (model.data_dim, model.latent_dim) == (3, 2)
+    cov = model.posterior(torch.zeros(1, 3, dtype=torch.float64)).covariance_matrix[0]
+    std = cov.diagonal().sqrt()
+    torch.testing.assert_close(
+        std, torch.tensor([0.6286, 0.6148], dtype=torch.float64), atol=1e-4, rtol=0
+    )
+    assert cov[0, 1] / std.prod() < -0.8

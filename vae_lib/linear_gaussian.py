@@ -52,6 +52,17 @@ class LinearGaussianModel:
         b = torch.randn(data_dim, generator=generator, dtype=torch.float64)
         return cls(W, b, sigma)
 
+    @classmethod
+    def toy_2d(cls) -> LinearGaussianModel:
+        """The book's 2-D-latent toy (Chapters 2 and 3), in float64: D = 3, d = 2,
+        sigma = 0.5, b = 0, and a W whose columns point almost the same way, so the
+        exact posterior is strongly correlated (correlation -0.82, standard deviations
+        0.63 and 0.61 for every x) and no diagonal Gaussian can match it."""
+        W = torch.tensor(
+            [[1.0, 0.9], [0.8, 1.0], [0.3, -0.1]], dtype=torch.float64
+        )  # (D, d) = (3, 2)
+        return cls(W, torch.zeros(3, dtype=torch.float64), 0.5)
+
     @property
     def data_dim(self) -> int:
         return self.W.shape[0]
