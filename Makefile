@@ -2,6 +2,8 @@
 #   make test      lint, chapters in sync with their text sources, unit tests, the wheel
 #                  and README quick-start tests, every notebook under nbval (quick mode): CI
 #   make book      HTML book from the stored notebook outputs into _build/html (warnings are errors)
+#   make browser-test  the built book in headless Chromium (every page: offline, typeset, links,
+#                  solutions, explorers, widths); screenshots in _build/screenshots
 #   make lab       JupyterLab on the chapters (their .myst.md text sources open as notebooks)
 #   make sync      copy each chapter's text source (book/*.myst.md) into its notebook, keeping outputs
 #   make format    format the library, tests and chapters with ruff (and sync the text sources)
@@ -24,7 +26,7 @@ TORCH := torch==2.13.0
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
-.PHONY: all install test lint format sync check-sync unit install-test notebooks book lab execute \
+.PHONY: all install test lint format sync check-sync unit install-test notebooks book browser-test lab execute \
 	check-notebooks student bench robustness checkpoints verify-checkpoints gpu-wheels gpu-check \
 	clean
 
@@ -74,8 +76,20 @@ notebooks: $(INSTALLED)
 		--nbval-cell-timeout 600 book
 
 book: $(INSTALLED)
+	$(BIN)/python -m vae_lib.web_assets fetch
 	rm -rf _build/html
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+# The built book as readers see it, in headless Chromium driven by selenium: no remote
+# request, no console error, maths typeset, links resolve, solutions toggle, explorers
+# move, nothing wider than the column; a screenshot of every page in _build/screenshots.
+# Debian's chromium and chromium-driver are installed when missing.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser-test: book
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		  $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+	$(PYTEST) tests/browser
 
 lab: $(INSTALLED)
 	$(BIN)/jupyter lab book

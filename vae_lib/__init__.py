@@ -3,15 +3,18 @@
 One concept per module: ``runtime`` (mode, device, seeds), ``data`` (offline data
 sets), ``distributions`` (the prior, the reparameterised draw), ``models`` (the
 autoencoder; the VAE as three distributions), ``losses`` and ``objectives``, ``train``,
-``bounds`` and ``estimators`` (Chapters 2-3), ``checkpoints``, ``pretrained`` and
+``bounds`` and ``dequantization`` (Chapter 2), ``estimators``, ``trace`` and
+``estimator_plots`` (Chapter 3: gradient estimators, a traced training run, their
+figures), ``diagrams`` (block diagrams of the models and of the computational graph,
+Chapters 1-3), ``checkpoints``, ``pretrained`` and
 ``shipped`` (the shipped models), ``latent``, ``compression``, ``metrics`` and
 ``classifier`` (Chapter 4), ``corrupt`` (noise models and masks), ``baselines``,
 ``denoisers`` and ``inference`` (Chapters 5-7: classical restorations, the residual
 CNN a practitioner would train instead, and restoration as inference in a VAE),
 ``photos`` and ``tiling`` (Chapter 7: colour photographs, restoring an image of any
 size), ``plots``, ``widgets`` and ``checks`` (exercise checkers);
-``linear_gaussian`` is Chapter 2's exact model; ``notebooks``, ``text_sources`` and
-``gpu_check`` are the book's own tooling.
+``linear_gaussian`` is Chapter 2's exact model; ``notebooks``, ``text_sources``,
+``robustness``, ``web_assets`` and ``gpu_check`` are the book's own tooling.
 
 ``import vae_lib`` makes every module available as an attribute, loaded on first use
 (``vae_lib.metrics.psnr`` works after ``import vae_lib``); the most used names are also

@@ -14,7 +14,7 @@ from itertools import pairwise
 
 import torch
 
-from .distributions import diagonal_gaussian, reparameterize, standard_normal
+from .distributions import standard_normal
 from .models import Autoencoder, AutoencoderConfig, count_parameters
 
 
@@ -61,90 +61,6 @@ def _shaped_like(
             f"{requirement} {tuple(expected.shape)}, got {shape}{sep}{hint}"
         )
     return got.detach().to(expected.dtype)
-
-
-# --- Chapter 1, exercise "PCA's optimum" ----------------------------------------------
-
-
-def pca_reconstruction_error(x: torch.Tensor, k: int) -> float:
-    """Reference: mean over examples of ||x - x_hat||^2 for the best rank-k affine
-    reconstruction.
-
-    x: (N, D). Equals the sum of the discarded eigenvalues of the covariance
-    (divided by N).
-    """
-    centred = x - x.mean(dim=0)
-    singular_values = torch.linalg.svdvals(centred)
-    return float((singular_values[k:] ** 2).sum() / x.shape[0])
-
-
-def check_pca_error(fn: Callable[[torch.Tensor, int], float]) -> bool:
-    """Check ``fn(x (N, D), k) -> float``: PCA's mean squared reconstruction error per
-    example."""
-    generator = torch.Generator().manual_seed(1)
-    scales = torch.linspace(3.0, 0.1, 12)
-    x = (
-        torch.randn(500, 12, generator=generator, dtype=torch.float64) * scales.double()
-        + 2.0
-    )
-    for k in (1, 3, 7):
-        expected = pca_reconstruction_error(x, k)
-        got = _as_float(fn(x.clone(), k), f"fn(x, k={k})")
-        if _close(got, expected):
-            continue
-        n, d = x.shape
-        s_raw = torch.linalg.svdvals(x)
-        s = torch.linalg.svdvals(x - x.mean(dim=0))
-        hints = [
-            (
-                float((s_raw[k:] ** 2).sum() / n),
-                (
-                    "you did not subtract the mean first: PCA fits an affine "
-                    "subspace through the data's mean, and without centring the "
-                    "first direction is spent on the mean"
-                ),
-            ),
-            (
-                expected / d,
-                (
-                    "you averaged over pixels as well; the book's error sums over "
-                    "pixels and averages over examples"
-                ),
-            ),
-            (
-                float((s[:k] ** 2).sum() / n),
-                (
-                    "that is the variance the top k directions keep; the error is what "
-                    "the other directions hold"
-                ),
-            ),
-            (
-                expected * n / (n - 1),
-                (
-                    "you divided by N - 1 (an unbiased covariance); the mean error "
-                    "over the N examples divides by N"
-                ),
-            ),
-            (
-                float((s[k + 1 :] ** 2).sum() / n),
-                (
-                    "off by one: with k components you keep eigenvalues 1..k and "
-                    "lose k+1..D"
-                ),
-            ),
-        ]
-        for wrong, hint in hints:
-            if _close(got, wrong):
-                raise ExerciseCheckError(
-                    f"for k={k} you returned {got:.6g}, expected {expected:.6g}: "
-                    f"{hint}."
-                )
-        raise ExerciseCheckError(
-            f"for k={k} you returned {got:.6g}, expected {expected:.6g}."
-        )
-    return _passed(
-        "your function gives PCA's optimal reconstruction error for k = 1, 3 and 7."
-    )
 
 
 # --- Chapter 1, exercise "counting parameters" ----------------------------------------
@@ -249,148 +165,6 @@ def check_interpolation(
         atol=1e-5,
     )
     return _passed("your path starts at z0, ends at z1 and takes even steps.")
-
-
-# --- Chapter 2, exercise "the Gaussian KL" --------------------------------------------
-
-
-def check_gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
-    """Check ``fn(mu (B, d), logvar (B, d)) -> (B,)``:
-    KL(N(mu, diag(exp(logvar))) || N(0, I))."""
-    generator = torch.Generator().manual_seed(3)
-    mu = torch.randn(6, 4, generator=generator, dtype=torch.float64)
-    logvar = torch.randn(6, 4, generator=generator, dtype=torch.float64)
-    std = torch.exp(0.5 * logvar)
-    expected = torch.distributions.kl_divergence(
-        torch.distributions.Normal(mu, std), torch.distributions.Normal(0.0, 1.0)
-    ).sum(dim=1)
-    got = fn(mu.clone(), logvar.clone())
-    hint = (
-        " Sum over the latent dimensions only, keeping one value per example."
-        if isinstance(got, torch.Tensor) and got.dim() == 0
-        else ""
-    )
-    got = _shaped_like(
-        got, expected, "the answer must be one KL per example, shaped", hint
-    )
-    if torch.allclose(got, expected, rtol=1e-6, atol=1e-9):
-        return _passed(
-            "your KL matches torch.distributions.kl_divergence for six random "
-            "Gaussians."
-        )
-
-    def kl_with(var, log_var):
-        return 0.5 * (mu**2 + var - 1 - log_var).sum(dim=1)
-
-    hints = [
-        (-expected, "the sign is flipped: a KL divergence is never negative"),
-        (2 * expected, "you dropped the factor 1/2 in front of the sum"),
-        (
-            kl_with(torch.exp(2 * logvar), 2 * logvar),
-            (
-                "you treated logvar as log(sigma); it is log(sigma^2), so sigma^2 = "
-                "exp(logvar)"
-            ),
-        ),
-        (
-            kl_with(logvar, torch.log(logvar)),
-            "you used logvar as the variance itself; the variance is exp(logvar)",
-        ),
-        (
-            kl_with(logvar, torch.log(logvar.abs())),
-            "you used logvar as the variance itself; the variance is exp(logvar)",
-        ),
-        (
-            0.5 * (mu**2 + torch.exp(logvar) - logvar).sum(dim=1),
-            "you left out the -1 inside the sum (one per latent dimension)",
-        ),
-    ]
-    for wrong, hint in hints:
-        if torch.allclose(got, wrong, rtol=1e-6, atol=1e-9, equal_nan=True):
-            raise ExerciseCheckError(f"not yet: {hint}.")
-    raise ExerciseCheckError(
-        "the values differ from KL(N(mu, exp(logvar)) || N(0, I)) = 1/2 sum(mu^2 + "
-        "exp(logvar) - 1 - logvar)."
-    )
-
-
-# --- Chapter 3, exercise "reparameterized sampling" -----------------------------------
-
-
-def check_reparameterized_sample(
-    fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
-) -> bool:
-    """Check ``fn(mu (B, d), logvar (B, d), eps (B, d)) -> z (B, d)``:
-    z = mu + exp(logvar / 2) * eps, differentiable with respect to mu and logvar."""
-    generator = torch.Generator().manual_seed(4)
-    mu = torch.randn(5, 3, generator=generator, dtype=torch.float64, requires_grad=True)
-    logvar = torch.randn(
-        5, 3, generator=generator, dtype=torch.float64, requires_grad=True
-    )
-    eps = torch.randn(5, 3, generator=generator, dtype=torch.float64)
-    expected = reparameterize(diagonal_gaussian(mu, logvar), eps).detach()
-    got = fn(mu, logvar, eps)
-    values = _shaped_like(got, expected, "z must have the shape of mu,")
-    if not torch.allclose(values, expected, atol=1e-9):
-        hints = [
-            (
-                mu + torch.exp(logvar) * eps,
-                (
-                    "you scaled eps by the variance exp(logvar); scale it by the "
-                    "standard deviation exp(logvar / 2)"
-                ),
-            ),
-            (
-                mu + logvar * eps,
-                (
-                    "logvar is a log-variance: the standard deviation is "
-                    "exp(logvar / 2), not logvar"
-                ),
-            ),
-            (
-                mu + torch.sqrt(logvar) * eps,
-                (
-                    "logvar is a log-variance: exponentiate it before taking the "
-                    "square root"
-                ),
-            ),
-            (
-                mu + torch.sqrt(logvar.abs()) * eps,
-                (
-                    "logvar is a log-variance: exponentiate it before taking the "
-                    "square root"
-                ),
-            ),
-            (
-                mu + eps,
-                "the noise must be scaled by the standard deviation exp(logvar / 2)",
-            ),
-        ]
-        for wrong, hint in hints:
-            if torch.allclose(values, wrong.detach(), atol=1e-9, equal_nan=True):
-                raise ExerciseCheckError(f"not yet: {hint}.")
-        raise ExerciseCheckError("z should be mu + exp(logvar / 2) * eps, elementwise.")
-    if not got.requires_grad:
-        raise ExerciseCheckError(
-            "the values are right but no gradient reaches mu and logvar: build z "
-            "from them with differentiable operations (no .detach(), no "
-            "torch.no_grad(), no .sample())."
-        )
-    grad_mu, grad_logvar = torch.autograd.grad(
-        got.sum(), (mu, logvar), allow_unused=True
-    )
-    if grad_mu is None or grad_logvar is None:
-        raise ExerciseCheckError(
-            "z must depend on both mu and logvar through differentiable operations."
-        )
-    if not torch.allclose(grad_logvar, 0.5 * torch.exp(0.5 * logvar) * eps, atol=1e-9):
-        raise ExerciseCheckError(
-            "the gradient with respect to logvar is wrong: is the noise really eps, "
-            "passed in?"
-        )
-    return _passed(
-        "z = mu + exp(logvar / 2) * eps, and gradients flow to mu and logvar."
-    )
 
 
 # --- Chapter 2, exercise "the importance-weighted bound" ------------------------------
@@ -830,4 +604,488 @@ def check_tile_starts(fn: Callable[[int, int, int], Sequence[int]]) -> bool:
             )
     return _passed(
         "the tiles cover every pixel, overlap enough, and stay inside the image."
+    )
+
+
+# --- Chapter 2, exercise "KL between two diagonal Gaussians" --------------------------
+
+
+def _fresh_generator() -> torch.Generator:
+    """A generator seeded anew on every call, so that no answer can be hard-coded."""
+    generator = torch.Generator()
+    generator.seed()
+    return generator
+
+
+def _unchanged(inputs: Sequence[torch.Tensor], copies: Sequence[torch.Tensor]) -> None:
+    if any(not torch.equal(a, b) for a, b in zip(inputs, copies, strict=True)):
+        raise ExerciseCheckError(
+            "your function changed its inputs in place; compute new tensors instead "
+            "(e.g. a - b, not a.sub_(b))."
+        )
+
+
+def check_gaussian_kl_diagonal(fn: Callable[..., torch.Tensor]) -> bool:
+    """Check ``fn(mu_q, logvar_q, mu_p, logvar_p) -> (B,)``, each input (B, d):
+    KL(N(mu_q, diag(exp(logvar_q))) || N(mu_p, diag(exp(logvar_p)))), on Gaussians
+    drawn afresh on every call."""
+    generator = _fresh_generator()
+    for batch, dim in ((5, 3), (4, 6)):
+        mu_q, logvar_q, mu_p, logvar_p = (
+            torch.randn(batch, dim, generator=generator, dtype=torch.float64)
+            for _ in range(4)
+        )
+        inputs = (mu_q, logvar_q, mu_p, logvar_p)
+        copies = [t.clone() for t in inputs]
+        got = fn(*inputs)
+        _unchanged(inputs, copies)
+        var_q, var_p = logvar_q.exp(), logvar_p.exp()
+        delta = (mu_q - mu_p) ** 2
+
+        def kl(log_ratio, ratio, mean_term):
+            return 0.5 * (log_ratio + ratio + mean_term - 1).sum(dim=1)
+
+        expected = kl(logvar_p - logvar_q, var_q / var_p, delta / var_p)
+        hint = (
+            " Sum over the latent dimensions only, keeping one value per example."
+            if isinstance(got, torch.Tensor) and got.dim() == 0
+            else ""
+        )
+        got = _shaped_like(
+            got, expected, "the answer must be one KL per example, shaped", hint
+        )
+        if torch.allclose(got, expected, rtol=1e-6, atol=1e-9):
+            continue
+        hints = [
+            (
+                kl(logvar_q - logvar_p, var_p / var_q, delta / var_q),
+                (
+                    "that is KL(p || q), the other direction: the expectation is "
+                    "under q, so q's variance goes in the numerator"
+                ),
+            ),
+            (
+                0.5 * (mu_q**2 + var_q - 1 - logvar_q).sum(dim=1),
+                (
+                    "that is the KL against N(0, I) of Section 2.5; here p has its "
+                    "own mean and variance"
+                ),
+            ),
+            (
+                kl(logvar_p - logvar_q, var_q / var_p, delta),
+                "the squared mean difference must be divided by p's variance too",
+            ),
+            (
+                kl(logvar_q - logvar_p, var_q / var_p, delta / var_p),
+                (
+                    "the log term has the wrong sign: log q - log p contributes "
+                    "-1/2 log s_q^2 + 1/2 log s_p^2"
+                ),
+            ),
+            (
+                kl(2 * (logvar_p - logvar_q), (var_q / var_p) ** 2, delta / var_p**2),
+                "you treated logvar as log(s); it is log(s^2), so s^2 = exp(logvar)",
+            ),
+            (2 * expected, "you dropped the factor 1/2 in front of the sum"),
+            (-expected, "the sign is flipped: a KL divergence is never negative"),
+        ]
+        for wrong, message in hints:
+            if torch.allclose(got, wrong, rtol=1e-6, atol=1e-9, equal_nan=True):
+                raise ExerciseCheckError(f"not yet: {message}.")
+        raise ExerciseCheckError(
+            "the values differ from KL(q || p) for two diagonal Gaussians: take "
+            "E_q[log q(z) - log p(z)] one coordinate at a time, using "
+            "E_q[(z - mu_p)^2] = (mu_q - mu_p)^2 + s_q^2."
+        )
+    return _passed(
+        "your KL matches KL(q || p) for two diagonal Gaussians, on random Gaussians "
+        "drawn for this check."
+    )
+
+
+# --- Chapter 2, exercise "the best diagonal q" ---------------------------------------
+
+
+def _random_precision(dim: int, generator: torch.Generator) -> torch.Tensor:
+    """A random symmetric positive-definite (dim, dim) matrix with clear
+    correlations."""
+    a = torch.randn(dim, dim, generator=generator, dtype=torch.float64)
+    return a @ a.T + 0.3 * torch.eye(dim, dtype=torch.float64)
+
+
+def check_mean_field(fn: Callable[[torch.Tensor, torch.Tensor], object]) -> bool:
+    """Check ``fn(mean (d,), precision (d, d)) -> (q_mean (d,), q_var (d,))``: the
+    diagonal Gaussian q that maximises the ELBO, i.e. minimises KL(q || N(mean,
+    precision^-1)); on posteriors drawn afresh on every call."""
+    generator = _fresh_generator()
+    for dim in (2, 3, 5):
+        mean = torch.randn(dim, generator=generator, dtype=torch.float64)
+        precision = _random_precision(dim, generator)
+        copies = [mean.clone(), precision.clone()]
+        answer = fn(mean, precision)
+        _unchanged((mean, precision), copies)
+        if not isinstance(answer, tuple) or len(answer) != 2:
+            raise ExerciseCheckError(
+                "return a pair (q_mean, q_var): the diagonal Gaussian's mean and its "
+                f"variances, got {type(answer).__name__}"
+            )
+        q_mean = _shaped_like(answer[0], mean, "q_mean must be shaped")
+        q_var = _shaped_like(answer[1], mean, "q_var must be shaped")
+        if not torch.allclose(q_mean, mean, rtol=1e-6, atol=1e-9):
+            raise ExerciseCheckError(
+                "not yet: q's mean is wrong. Set the derivative of KL(q || p) with "
+                "respect to q's mean to zero: it is the posterior's own mean."
+            )
+        expected = 1 / precision.diagonal()
+        if torch.allclose(q_var, expected, rtol=1e-6, atol=1e-9):
+            continue
+        covariance = torch.linalg.inv(precision)
+        hints = [
+            (
+                covariance.diagonal(),
+                (
+                    "those are the posterior's marginal variances, the diagonal of "
+                    "the covariance: they minimise KL(p || q), the other direction. "
+                    "In KL(q || p) the precision matrix appears, not the covariance"
+                ),
+            ),
+            (
+                precision.diagonal(),
+                (
+                    "those are the precision's diagonal entries; the variances are "
+                    "their reciprocals"
+                ),
+            ),
+            (
+                expected.sqrt(),
+                "those are standard deviations; q_var should hold variances",
+            ),
+            (
+                1 / covariance.diagonal(),
+                "you inverted the covariance's diagonal: use the precision's diagonal",
+            ),
+        ]
+        for wrong, message in hints:
+            if torch.allclose(q_var, wrong, rtol=1e-6, atol=1e-9):
+                raise ExerciseCheckError(f"not yet: {message}.")
+        raise ExerciseCheckError(
+            "not yet: the variances are wrong. Write KL(q || p) for q = N(m, diag(v)) "
+            "and p with precision matrix P, and set its derivative in v_i to zero."
+        )
+    return _passed(
+        "your q has the posterior's mean and variances 1 / P_ii, on posteriors drawn "
+        "for this check."
+    )
+
+
+# --- Chapter 3, exercise "a correlated Gaussian, reparameterised" ---------------------
+
+
+def _refuse_library_sampler(fn: Callable[..., object]) -> None:
+    names = set(getattr(getattr(fn, "__code__", None), "co_names", ()))
+    used = names & {"reparameterize", "rsample", "MultivariateNormal"}
+    if used:
+        raise ExerciseCheckError(
+            f"your function calls {', '.join(sorted(used))}, which does the exercise "
+            "for you; build z from mu, the covariance and eps yourself."
+        )
+
+
+def check_correlated_sample(fn: Callable[..., torch.Tensor]) -> bool:
+    """Check ``fn(mu (d,), covariance (d, d), eps (S, d)) -> z (S, d)``: a
+    reparameterised draw z = mu + A eps with A A^T = covariance (any such A), with
+    gradients reaching mu and the covariance; on Gaussians drawn afresh on every
+    call."""
+    _refuse_library_sampler(fn)
+    generator = _fresh_generator()
+    for dim, num_samples in ((2, 7), (3, 5), (5, 9)):
+        mu = torch.randn(dim, generator=generator, dtype=torch.float64)
+        covariance = torch.linalg.inv(_random_precision(dim, generator))
+        eps = torch.randn(num_samples, dim, generator=generator, dtype=torch.float64)
+        mu.requires_grad_(True)
+        covariance.requires_grad_(True)
+        copies = [t.detach().clone() for t in (mu, covariance, eps)]
+        got = fn(mu, covariance, eps)
+        _unchanged([t.detach() for t in (mu, covariance, eps)], copies)
+        z = _shaped_like(got, eps, "z must be shaped like eps,")
+        if not torch.isfinite(z).all():
+            raise ExerciseCheckError(
+                "not yet: the draws contain NaN or inf. An elementwise square root "
+                "of Sigma fails on its negative entries; you need a matrix A with "
+                "A A^T = Sigma."
+            )
+        with torch.no_grad():
+            origin = fn(mu, covariance, torch.zeros(1, dim, dtype=torch.float64))
+            columns = fn(mu, covariance, torch.eye(dim, dtype=torch.float64))
+        origin = _shaped_like(origin, mu[None].detach(), "for eps (1, d), z must be")
+        if not torch.allclose(origin[0], mu.detach(), atol=1e-9):
+            raise ExerciseCheckError(
+                "not yet: with eps = 0 the draw should be the mean mu itself."
+            )
+        # column i of A: where the draw goes for eps = e_i
+        A = (_shaped_like(columns, eps[:dim], "z must be shaped") - origin).T
+        if not torch.allclose(z, mu.detach() + eps @ A.T, atol=1e-8, equal_nan=True):
+            raise ExerciseCheckError(
+                "not yet: z should be mu plus a fixed matrix times eps, the same "
+                "matrix for every row of eps."
+            )
+        _check_square_root(A, covariance.detach())
+        if not got.requires_grad:
+            raise ExerciseCheckError(
+                "the values are right but no gradient reaches mu and the covariance: "
+                "build z with differentiable operations (no .detach(), no "
+                "torch.no_grad())."
+            )
+        grads = torch.autograd.grad(got.sum(), (mu, covariance), allow_unused=True)
+        if any(g is None or not torch.isfinite(g).all() for g in grads):
+            raise ExerciseCheckError(
+                "z must depend on both mu and the covariance through differentiable "
+                "operations, with finite gradients."
+            )
+    return _passed(
+        "z = mu + A eps with A A^T equal to the covariance, and gradients reach mu "
+        "and the covariance, on Gaussians drawn for this check."
+    )
+
+
+def _check_square_root(A: torch.Tensor, covariance: torch.Tensor) -> None:
+    if torch.allclose(A @ A.T, covariance, atol=1e-8):
+        return
+    L = torch.linalg.cholesky(covariance)
+    hints = [
+        (
+            covariance,
+            (
+                "you multiplied eps by the covariance itself; the draws then have "
+                "covariance Sigma Sigma^T. Use a matrix A with A A^T = Sigma"
+            ),
+        ),
+        (
+            L.T,
+            (
+                "the matrix is transposed: for rows eps (S, d), z = mu + eps @ A.T, "
+                "where A A^T = Sigma"
+            ),
+        ),
+        (
+            torch.diag(covariance.diagonal().sqrt()),
+            (
+                "you used only the standard deviations, so the draws are uncorrelated; "
+                "the off-diagonal entries of Sigma must shape them too"
+            ),
+        ),
+        (
+            covariance.sqrt(),
+            (
+                "an elementwise square root is not a matrix square root; you need A "
+                "with A A^T = Sigma"
+            ),
+        ),
+    ]
+    for wrong, message in hints:
+        if torch.allclose(A, wrong, atol=1e-8, equal_nan=True):
+            raise ExerciseCheckError(f"not yet: {message}.")
+    raise ExerciseCheckError(
+        "not yet: the draws do not have covariance Sigma. z = mu + A eps has "
+        "covariance A A^T; find an A for which that is Sigma."
+    )
+
+
+# --- Chapter 3, exercise "the straight-through Gumbel estimator" ----------------------
+
+
+def check_straight_through(fn: Callable[..., torch.Tensor]) -> bool:
+    """Check ``fn(logits (S, C), tau, gumbel (S, C)) -> y (S, C)``: forward values the
+    one-hot argmax of logits + gumbel, gradient with respect to the logits that of the
+    relaxed sample softmax((logits + gumbel) / tau); on inputs drawn afresh."""
+    if fn is torch.nn.functional.gumbel_softmax:
+        raise ExerciseCheckError(
+            "torch.nn.functional.gumbel_softmax draws its own noise; write the "
+            "estimator from the logits, tau and the Gumbel noise you are given."
+        )
+    generator = _fresh_generator()
+    for num_samples, num_categories in ((5, 3), (4, 6), (7, 4)):
+        tau = 0.2 + 2 * torch.rand(1, generator=generator).item()
+        logits = torch.randn(
+            num_samples, num_categories, generator=generator, dtype=torch.float64
+        )
+        u = torch.rand(num_samples, num_categories, generator=generator)
+        gumbel = -torch.log(-torch.log(u.double().clamp_min(1e-12)))
+        logits.requires_grad_(True)
+        copies = [logits.detach().clone(), gumbel.clone()]
+        got = fn(logits, tau, gumbel)
+        _unchanged([logits.detach(), gumbel], copies)
+        y = _shaped_like(got, gumbel, "y must be shaped like the logits,")
+        soft = torch.softmax((logits + gumbel) / tau, dim=-1)
+        index = (logits + gumbel).argmax(dim=-1)
+        hard = torch.nn.functional.one_hot(index, num_categories).to(gumbel.dtype)
+        if not torch.allclose(y, hard, atol=1e-9):
+            _values_hint(y, soft.detach(), logits.detach(), num_categories)
+        if not got.requires_grad:
+            raise ExerciseCheckError(
+                "the values are one-hot, but no gradient reaches the logits: add a "
+                "term whose value is zero and whose gradient is the relaxed sample's."
+            )
+        weights = torch.randn(
+            num_samples, num_categories, generator=generator, dtype=torch.float64
+        )
+        (grad,) = torch.autograd.grad((got * weights).sum(), logits, allow_unused=True)
+        grad = torch.zeros_like(logits) if grad is None else grad
+        (expected,) = torch.autograd.grad((soft * weights).sum(), logits)
+        if not torch.allclose(grad, expected, atol=1e-8):
+            _gradient_hint(grad, expected, weights, logits, gumbel)
+    return _passed(
+        "one-hot values forward, the relaxed sample's gradient backward, on logits, "
+        "temperatures and noise drawn for this check."
+    )
+
+
+def _values_hint(
+    y: torch.Tensor, soft: torch.Tensor, logits: torch.Tensor, num_categories: int
+) -> None:
+    plain = torch.nn.functional.one_hot(logits.argmax(dim=-1), num_categories)
+    if torch.allclose(y, soft, atol=1e-9):
+        message = (
+            "these are the relaxed samples; the forward values must be one-hot (the "
+            "argmax), the relaxed sample only shapes the gradient"
+        )
+    elif torch.allclose(y, plain.to(y.dtype)):
+        message = "add the Gumbel noise to the logits before taking the argmax"
+    else:
+        message = "each row should be the one-hot vector of argmax(logits + gumbel)"
+    raise ExerciseCheckError(f"not yet: {message}.")
+
+
+def _gradient_hint(
+    grad: torch.Tensor,
+    expected: torch.Tensor,
+    weights: torch.Tensor,
+    logits: torch.Tensor,
+    gumbel: torch.Tensor,
+) -> None:
+    (untempered,) = torch.autograd.grad(
+        (torch.softmax(logits + gumbel, dim=-1) * weights).sum(), logits
+    )
+    hints = [
+        (
+            -expected,
+            "the gradient has the wrong sign: the relaxed sample enters with a minus",
+        ),
+        (
+            weights,
+            (
+                "the gradient passes straight through to the logits; it should be the "
+                "gradient of the relaxed sample softmax((logits + gumbel) / tau)"
+            ),
+        ),
+        (
+            untempered,
+            (
+                "the gradient ignores the temperature: differentiate softmax((logits + "
+                "gumbel) / tau)"
+            ),
+        ),
+        (
+            torch.zeros_like(grad),
+            "no gradient reaches the logits",
+        ),
+    ]
+    for wrong, message in hints:
+        if torch.allclose(grad, wrong, atol=1e-8):
+            raise ExerciseCheckError(f"not yet: {message}.")
+    raise ExerciseCheckError(
+        "not yet: the gradient with respect to the logits should be that of the "
+        "relaxed sample softmax((logits + gumbel) / tau)."
+    )
+
+
+# --- Chapter 1, exercise "How many components?" ---------------------------------------
+
+
+def components_for_variance(x: torch.Tensor, fraction: float) -> int:
+    """Reference: the smallest d whose best rank-d affine reconstruction of the rows of
+    x (N, D) keeps at least ``fraction`` of the total variance, i.e. whose mean squared
+    error sum_{i > d} lambda_i is at most (1 - fraction) * sum_i lambda_i."""
+    return _smallest_count(torch.linalg.svdvals(x - x.mean(dim=0)) ** 2, fraction)
+
+
+def _smallest_count(values: torch.Tensor, fraction: float) -> int:
+    """The smallest d with values[:d].sum() >= fraction * values.sum()."""
+    kept = values.cumsum(0) / values.sum()
+    return int((kept < fraction).sum().item()) + 1
+
+
+def check_components_for_variance(fn: Callable[[torch.Tensor, float], object]) -> bool:
+    """Check ``fn(x (N, D), fraction) -> int``: the smallest number of principal
+    components whose best affine reconstruction keeps at least ``fraction`` of the
+    data's variance; on data drawn afresh on every call, with fractions chosen
+    between two consecutive counts so that rounding cannot decide."""
+    generator = _fresh_generator()
+    hints = {
+        "off by one": (
+            "off by one: with d components you keep eigenvalues 1..d, so count them "
+            "from 1 (an index into the cumulative sum is one less than the count)"
+        ),
+        "uncentred": (
+            "subtract the mean first: the variance is measured around the mean, and "
+            "without centring the first direction is spent on the mean"
+        ),
+        "ascending": (
+            "the eigenvalues must be added largest first (torch.linalg.eigvalsh "
+            "returns them in ascending order)"
+        ),
+        "not squared": (
+            "singular values are standard deviations, not variances: square them to "
+            "get the eigenvalues"
+        ),
+        "error share": (
+            "`fraction` is the share of the variance kept, not the share left in the "
+            "error"
+        ),
+    }
+    # For every wrong count: the mistakes that would have produced it.
+    explained: list[set[str]] = []
+    for num_rows, dim in ((400, 10), (300, 16)):
+        scales = torch.rand(dim, generator=generator, dtype=torch.float64) * 3 + 0.2
+        offset = torch.randn(dim, generator=generator, dtype=torch.float64) * 4 + 5
+        x = torch.randn(num_rows, dim, generator=generator, dtype=torch.float64)
+        x = x * scales.sort(descending=True).values + offset
+        eigenvalues = torch.linalg.svdvals(x - x.mean(dim=0)) ** 2 / num_rows
+        kept = (eigenvalues.cumsum(0) / eigenvalues.sum()).tolist()
+        # three targets between 2 and D - 1, the fraction halfway between two counts
+        picks = torch.randperm(dim - 2, generator=generator)[:3] + 2
+        for target in sorted(picks.tolist()):
+            fraction = (kept[target - 2] + kept[target - 1]) / 2
+            copy = x.clone()
+            got = fn(x, fraction)
+            _unchanged((x,), (copy,))
+            if isinstance(got, torch.Tensor) and got.numel() == 1:
+                got = got.item()
+            if isinstance(got, bool) or not isinstance(got, int):
+                raise ExerciseCheckError(
+                    "return the number of components as a Python int, got "
+                    f"{type(got).__name__}"
+                )
+            if got == target:
+                continue
+            mistakes = {
+                "off by one": target - 1,
+                "uncentred": _smallest_count(torch.linalg.svdvals(x) ** 2, fraction),
+                "ascending": _smallest_count(eigenvalues.flip(0), fraction),
+                "not squared": _smallest_count(eigenvalues.sqrt(), fraction),
+                "error share": _smallest_count(eigenvalues, 1 - fraction),
+            }
+            explained.append({name for name, wrong in mistakes.items() if got == wrong})
+    if not explained:
+        return _passed(
+            "your counts are right on random data sets and fractions drawn for this "
+            "check."
+        )
+    for name, hint in hints.items():
+        if all(name in names for names in explained):
+            raise ExerciseCheckError(f"not yet: {hint}.")
+    raise ExerciseCheckError(
+        f"not yet: {len(explained)} of 6 counts are wrong. The error of the best "
+        "rank-d reconstruction is the sum of the eigenvalues left out; find the first "
+        "d where what is kept reaches `fraction` of the total."
     )

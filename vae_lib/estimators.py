@@ -1,41 +1,59 @@
-"""Two ways to estimate the gradient of E_q[f(z)] with respect to q's parameters
-(Chapter 3).
+"""Gradient estimators for E_q[f(z)] and the Gumbel-softmax relaxation (Chapter 3).
 
-q = N(mu, diag(exp(log_std))^2). Each function returns one gradient estimate per sample,
-shaped (S, 2 d): the derivatives with respect to mu (first d columns) and log_std
-(last d), so that a chapter can average them (the estimate) and take their variance
-(its cost).
+q = N(mu, diag(s^2)) with parameters psi = (mu, log s^2), the encoder's (mu, logvar).
+The two estimators return one gradient estimate per sample, shaped (S, 2 d): the
+derivatives with respect to mu (first d columns) and logvar (last d), so that a chapter
+can average them (the estimate) and take their variance (its cost).
 
 * Score function (REINFORCE, Williams 1992): grad = E[(f(z) - b) grad log q(z)], z ~ q
   drawn without a gradient path; any constant baseline b keeps it unbiased.
-* Pathwise (reparameterization, Kingma & Welling 2014): z = mu + std * eps,
-  eps ~ N(0, I), grad = E[grad_z f(z) * dz/dparams]; needs f differentiable in z.
+* Pathwise (reparameterization, Kingma & Welling 2014): z = g_psi(eps) = mu + s * eps,
+  eps ~ N(0, I), grad = E[grad_z f(z) * dz/dpsi]; needs f differentiable in z.
+
+``score_function_loss`` is the score-function estimator inside a VAE's loss (a
+surrogate whose value is the negative ELBO and whose encoder gradient is the score
+function's); ``squared_deviations`` turns per-sample estimates into per-sample
+contributions to their variance, so that two variances can be compared item by item;
+``lower_variance`` claims that one variance is below another on such paired items;
+``gumbel_softmax`` draws relaxed one-hot samples (Jang et al. 2017, Maddison et
+al. 2017).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
-from torch.distributions import Normal
+from torch.distributions import Normal, kl_divergence
 
-from .distributions import reparameterize
-from .validate import check_positive_int, check_tensor
+from . import claims
+from .claims import Comparison
+from .distributions import reparameterize, rsample
+from .validate import (
+    check_choice,
+    check_positive_float,
+    check_positive_int,
+    check_tensor,
+)
+
+if TYPE_CHECKING:
+    from .models import VAE
 
 Objective = Callable[[torch.Tensor], torch.Tensor]  # z (S, d) -> f(z) (S,)
 
 
 def _standard_noise(
     mu: torch.Tensor,
-    log_std: torch.Tensor,
+    logvar: torch.Tensor,
     num_samples: int,
     generator: torch.Generator | None,
 ) -> torch.Tensor:
-    mu, log_std = check_tensor(mu, "mu"), check_tensor(log_std, "log_std")
-    if mu.dim() != 1 or mu.shape != log_std.shape:
+    mu, logvar = check_tensor(mu, "mu"), check_tensor(logvar, "logvar")
+    if mu.dim() != 1 or mu.shape != logvar.shape:
         raise ValueError(
-            f"mu and log_std must both be (d,), got {tuple(mu.shape)} and "
-            f"{tuple(log_std.shape)}"
+            f"mu and logvar must both be (d,), got {tuple(mu.shape)} and "
+            f"{tuple(logvar.shape)}"
         )
     check_positive_int(num_samples, "num_samples")
     return torch.randn(
@@ -46,7 +64,7 @@ def _standard_noise(
 def score_function_gradients(
     f: Objective,
     mu: torch.Tensor,
-    log_std: torch.Tensor,
+    logvar: torch.Tensor,
     num_samples: int,
     *,
     baseline: float = 0.0,
@@ -54,13 +72,13 @@ def score_function_gradients(
 ) -> torch.Tensor:
     """Per-sample score-function estimates (S, 2 d) of the gradient of E_q[f(z)].
 
-    grad_mu log q = (z - mu) / std^2 and grad_log_std log q = (z - mu)^2 / std^2 - 1.
+    grad_mu log q = (z - mu) / s^2 and grad_logvar log q = ((z - mu)^2 / s^2 - 1) / 2.
     """
-    eps = _standard_noise(mu, log_std, num_samples, generator)
-    mu, std = mu.detach(), log_std.detach().exp()
-    z = reparameterize(Normal(mu, std), eps)  # (S, d), no gradient path
+    eps = _standard_noise(mu, logvar, num_samples, generator)
+    mu, var = mu.detach(), logvar.detach().exp()
+    z = reparameterize(Normal(mu, var.sqrt()), eps)  # (S, d), no gradient path
     # (S, 2 d)
-    score = torch.cat([(z - mu) / std**2, (z - mu) ** 2 / std**2 - 1], dim=1)
+    score = torch.cat([(z - mu) / var, ((z - mu) ** 2 / var - 1) / 2], dim=1)
     with torch.no_grad():
         values = f(z)  # (S,)
     return (values - baseline).unsqueeze(1) * score
@@ -69,15 +87,121 @@ def score_function_gradients(
 def pathwise_gradients(
     f: Objective,
     mu: torch.Tensor,
-    log_std: torch.Tensor,
+    logvar: torch.Tensor,
     num_samples: int,
     *,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Per-sample pathwise estimates (S, 2 d): grad_mu = grad_z f,
-    grad_log_std = grad_z f * std * eps."""
-    eps = _standard_noise(mu, log_std, num_samples, generator)
-    std = log_std.detach().exp()
+    grad_logvar = grad_z f * s * eps / 2."""
+    eps = _standard_noise(mu, logvar, num_samples, generator)
+    std = (0.5 * logvar.detach()).exp()
     z = reparameterize(Normal(mu.detach(), std), eps).requires_grad_(True)  # (S, d)
     (grad_z,) = torch.autograd.grad(f(z).sum(), z)  # row s is grad f at z_s
-    return torch.cat([grad_z, grad_z * std * eps], dim=1)
+    return torch.cat([grad_z, grad_z * std * eps / 2], dim=1)
+
+
+def squared_deviations(values: torch.Tensor) -> torch.Tensor:
+    """(N,) squared distance of each row of ``values`` (N, k) from the rows' mean,
+    times N / (N - 1): their mean is the trace of the sample covariance (the sample
+    variance when k = 1), and their standard error is that of the variance."""
+    values = check_tensor(values, "values")
+    if values.dim() != 2 or values.shape[0] < 2:
+        raise ValueError(
+            f"values must be (N, k) with N >= 2, got {tuple(values.shape)}"
+        )
+    n = values.shape[0]
+    return ((values - values.mean(dim=0)) ** 2).sum(dim=1) * n / (n - 1)
+
+
+def score_function_loss(model: VAE, x: torch.Tensor) -> torch.Tensor:
+    """A VAE's negative ELBO per image (B,) whose gradient for the encoder is the
+    score-function estimate (one sample per image, baseline f at the mean code).
+
+    z is drawn without a path to the encoder; the term (f - b) (log q - stop(log q))
+    has value 0 and gradient (f - b) grad log q, so the loss reads as the usual one.
+    """
+    q = model.posterior(x)  # q(z|x), batch (B,)
+    z = rsample(q).detach()  # (B, d): no path to the encoder
+    log_lik = model.likelihood(z).log_prob(x)  # (B,) decoder: usual gradient
+    with torch.no_grad():
+        baseline = model.likelihood(q.mean).log_prob(x)  # (B,) b(x): f at the mean
+    log_q = q.log_prob(z)  # (B,) its gradient is the score
+    surrogate = (log_lik.detach() - baseline) * (log_q - log_q.detach())  # value 0
+    kl = kl_divergence(q, model.prior())  # (B,) exact, differentiable
+    return -(log_lik + surrogate - kl)
+
+
+def gumbel_softmax(
+    logits: torch.Tensor,
+    tau: float,
+    num_samples: int,
+    *,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Relaxed one-hot samples softmax((logits + gamma) / tau), shaped (S, C), with
+    Gumbel noise gamma = -log(-log u), u ~ Uniform(0, 1); differentiable in the logits
+    (C,) or (S, C). As tau -> 0 they tend to one-hot Gumbel-max draws of
+    Categorical(softmax(logits))."""
+    logits = check_tensor(logits, "logits")
+    check_positive_float(tau, "tau")
+    check_positive_int(num_samples, "num_samples")
+    if logits.dim() not in (1, 2) or (
+        logits.dim() == 2 and logits.shape[0] != num_samples
+    ):
+        raise ValueError(
+            f"logits must be (C,) or (num_samples, C) = ({num_samples}, C), got "
+            f"{tuple(logits.shape)}"
+        )
+    num_categories = logits.shape[-1]
+    u = torch.rand(
+        num_samples,
+        num_categories,
+        generator=generator,
+        dtype=logits.dtype,
+        device=logits.device,
+    )
+    u = u.clamp_min(torch.finfo(logits.dtype).tiny)  # log(0) never happens
+    gamma = -torch.log(-torch.log(u))  # (S, C)
+    return torch.softmax((logits + gamma) / tau, dim=-1)
+
+
+ESTIMATORS = ("score", "score + baseline", "pathwise")
+
+
+def per_sample_gradients(
+    name: str,
+    f: Objective,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    num_samples: int,
+    *,
+    baseline: float = 0.0,
+    seed: int = 0,
+) -> torch.Tensor:
+    """(S, 2 d) one-sample gradient estimates of E_q[f] by the estimator ``name``, one
+    of ``ESTIMATORS``, from a generator seeded with ``seed`` (the same seed gives every
+    estimator the same noise). ``baseline`` is used by "score + baseline" only."""
+    check_choice(name, "name", ESTIMATORS)
+    generator = torch.Generator(device=mu.device).manual_seed(seed)
+    if name == "pathwise":
+        return pathwise_gradients(f, mu, logvar, num_samples, generator=generator)
+    b = baseline if name == "score + baseline" else 0.0
+    return score_function_gradients(
+        f, mu, logvar, num_samples, baseline=b, generator=generator
+    )
+
+
+def lower_variance(
+    low: torch.Tensor, high: torch.Tensor, name_low: str, name_high: str
+) -> Comparison:
+    """Claim that the variance behind the squared deviations ``low`` (N,) is below the
+    one behind ``high`` (N,), paired item by item (the same noise behind both), by at
+    least two standard errors of the paired difference; returns high minus low."""
+    comparison = claims.paired(high, low)
+    claims.claim(
+        f"{name_low} has a lower variance than {name_high}: {comparison}",
+        comparison.z >= 2,
+        margin=comparison.z - 2,
+    )
+    return comparison

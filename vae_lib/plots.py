@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -287,3 +288,82 @@ def latent_map(
         ax.set_xlabel("$z_1$ (spaced by prior probability)")
     left.set_ylabel("$z_2$ (spaced by prior probability)")
     return left, right
+
+
+# --- Chapter 2: Gaussians in a 2-D code plane, and the ELBO's decomposition -----------
+
+
+def plot_gaussian_contours(
+    mean: torch.Tensor,
+    covariance: torch.Tensor,
+    ax: plt.Axes | None = None,
+    *,
+    radii: Sequence[float] = (1.0, 2.0),
+    label: str | None = None,
+    **style: Any,
+) -> plt.Axes:
+    """Contours of a 2-D Gaussian N(mean (2,), covariance (2, 2)): the ellipses at
+    Mahalanobis distances ``radii`` (1 and 2 standard deviations by default), drawn
+    with matplotlib ``style`` (color, ls, lw); ``label`` names the first in a legend."""
+    mean = check_tensor(mean, "mean").detach().double().cpu()
+    covariance = check_tensor(covariance, "covariance").detach().double().cpu()
+    if mean.shape != (2,) or covariance.shape != (2, 2):
+        raise ValueError(
+            "mean must be shaped (2,) and covariance (2, 2), got "
+            f"{tuple(mean.shape)} and {tuple(covariance.shape)}"
+        )
+    if not radii or any(r <= 0 for r in radii):
+        raise ValueError(f"radii must be positive numbers, got {radii!r}")
+    try:
+        cholesky = torch.linalg.cholesky(covariance)
+    except RuntimeError as error:
+        raise ValueError(
+            f"covariance must be symmetric positive definite, got {covariance.tolist()}"
+        ) from error
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    angle = torch.linspace(0, 2 * np.pi, 200, dtype=torch.float64)
+    circle = torch.stack([angle.cos(), angle.sin()])  # (2, 200)
+    for i, radius in enumerate(radii):
+        points = (mean[:, None] + radius * cholesky @ circle).numpy()
+        ax.plot(points[0], points[1], label=label if i == 0 else None, **style)
+    ax.set_aspect("equal")
+    return ax
+
+
+def plot_elbo_decomposition(
+    log_px: float,
+    elbos: Mapping[str, float],
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """The identity -ELBO = -log p(x) + KL(q || posterior) as stacked bars, one per
+    approximate posterior q: ``elbos`` maps each q's name to its ELBO (nats), all below
+    ``log_px``, the exact log-evidence. Each bar's lower part is -log p(x), the same
+    for every q; its upper part is the KL, the gap."""
+    if not elbos:
+        raise ValueError("elbos must name at least one q")
+    names, values = list(elbos), [float(v) for v in elbos.values()]
+    gaps = [float(log_px) - v for v in values]
+    if any(g < -1e-9 for g in gaps):
+        raise ValueError(
+            f"every ELBO must be at most log_px = {log_px:.4g}, got {dict(elbos)}"
+        )
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    positions = np.arange(len(names))
+    base = -float(log_px)
+    ax.bar(positions, [base] * len(names), color="0.7", label=r"$-\log p(\mathbf{x})$")
+    ax.bar(
+        positions,
+        gaps,
+        bottom=base,
+        color="tab:orange",
+        label=r"KL$(q \,\Vert\, p(\mathbf{z} \mid \mathbf{x}))$",
+    )
+    for position, gap in zip(positions, gaps, strict=True):
+        label = f"{max(gap, 0.0):.2f}"
+        ax.text(float(position), base + gap, label, ha="center", va="bottom")
+    ax.set_xticks(positions, names)
+    ax.set_ylabel(r"$-\mathcal{L}(q)$, nats")
+    ax.legend(loc="upper left")
+    return ax
