@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .data import binarize_dynamic
+from .losses import gaussian_kl_standard_normal
 from .models import VAE
 from .validate import check_images, check_positive_int
 
@@ -22,7 +23,7 @@ def mean_kl(model: VAE, x: torch.Tensor) -> float:
     """Mean KL(q(z|x) || N(0, I)) over the images ``x`` (B, C, H, W), in nats, computed
     in float64 (a runaway logvar outgrows float32's exp)."""
     mu, logvar = (t.double() for t in model.encode(check_images(x)))
-    return (0.5 * (mu**2 + logvar.exp() - 1 - logvar)).sum(dim=1).mean().item()
+    return gaussian_kl_standard_normal(mu, logvar).mean().item()
 
 
 @dataclass
