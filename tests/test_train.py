@@ -822,3 +822,86 @@ def test_fit_validates_in_float32_whatever_the_training_precision(data, monkeypa
     speed = SpeedSettings(mixed_precision=True)
     fit(model, data[0], val_x=data[1], num_epochs=2, speed=speed, **QUIET)
     assert calls == [False, False]
+
+
+# --- training that goes non-finite, and loss functions of the wrong shape -------------
+
+
+def poisoned_loss(after_calls: int, poison: float):
+    """The model's loss, multiplied by ``poison`` (nan or inf) from call
+    ``after_calls`` on."""
+    calls = []
+
+    def loss_fn(model, x):
+        calls.append(1)
+        loss = model.loss(x)
+        return loss * poison if len(calls) > after_calls else loss
+
+    return loss_fn
+
+
+@pytest.mark.parametrize("poison", [math.nan, math.inf], ids=["nan", "inf"])
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_fit_stops_on_a_non_finite_loss_naming_the_epoch(data, kind, poison):
+    # 40 images in batches of 16: three steps per epoch; the poison starts in epoch 2
+    reference = make_model(kind, seed=0)
+    fit(reference, data[0], num_epochs=1, batch_size=16, seed=3, **QUIET)
+    model = make_model(kind, seed=0)
+    with pytest.raises(
+        train_module.NonFiniteTrainingError,
+        match=r"the loss or the weights became nan or inf during epoch 2 of 3; the "
+        r"model holds its weights from the end of epoch 1\.",
+    ):
+        fit(
+            model,
+            data[0],
+            num_epochs=3,
+            batch_size=16,
+            seed=3,
+            loss_fn=poisoned_loss(4, poison),
+            **QUIET,
+        )
+    assert_same_state(state(model), state(reference))  # the last finite weights
+
+
+def test_fit_stops_when_the_weights_go_non_finite(data):
+    def loss_fn(model, x):
+        loss = model.loss(x)
+        with torch.no_grad():  # a weight broken behind the loss's back
+            next(model.parameters()).view(-1)[0] = math.nan
+        return loss
+
+    model = make_model("ae")
+    before = state(model)
+    with pytest.raises(
+        train_module.NonFiniteTrainingError,
+        match="became nan or inf during epoch 1 of 2; the model holds the weights it "
+        "came with",
+    ):
+        fit(model, data[0], num_epochs=2, batch_size=16, loss_fn=loss_fn, **QUIET)
+    assert_same_state(state(model), before)
+
+
+@pytest.mark.parametrize(
+    ("loss_fn", "got"),
+    [
+        (lambda m, x: m.loss(x).mean(), r"\(\)"),
+        (lambda m, x: m.loss(x)[:, None], r"\(16, 1\)"),
+        (lambda m, x: m.loss(x).tolist(), "list"),
+    ],
+    ids=["batch-mean", "column", "list"],
+)
+def test_fit_wants_one_loss_per_example(data, loss_fn, got):
+    with pytest.raises(
+        ValueError,
+        match=r"loss_fn must return one loss per example, shaped \(16,\) for this "
+        rf"batch, got {got}",
+    ):
+        fit(
+            make_model("vae"),
+            data[0],
+            num_epochs=1,
+            batch_size=16,
+            loss_fn=loss_fn,
+            **QUIET,
+        )

@@ -228,6 +228,73 @@ def evaluate(
     return total.item() / x.shape[0]
 
 
+class NonFiniteTrainingError(FloatingPointError):
+    """Training produced nan or inf; :func:`fit` put back the last finite weights."""
+
+
+def _check_per_example(loss: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+    """``loss_fn``'s result must be one loss per example, (B,): a batch mean would be
+    minimised just the same but reported as if it were one image's loss."""
+    if not isinstance(loss, torch.Tensor) or loss.shape != (batch.shape[0],):
+        got = (
+            tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        )
+        raise ValueError(
+            f"loss_fn must return one loss per example, shaped ({batch.shape[0]},) "
+            f"for this batch, got {got}"
+        )
+    return loss
+
+
+def _snapshot(model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """Copies of the weights and of Adam's state, on their devices (no host sync)."""
+    weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    state = {
+        param: {
+            k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in s.items()
+        }
+        for param, s in optimizer.state.items()
+    }
+    return weights, state
+
+
+def _restore(
+    model: nn.Module, optimizer: torch.optim.Optimizer, snapshot: tuple[dict, dict]
+) -> None:
+    weights, state = snapshot
+    model.load_state_dict(weights)
+    optimizer.state.clear()
+    optimizer.state.update(state)
+
+
+def _all_finite(model: nn.Module) -> torch.Tensor:
+    """Whether every weight is finite: a bool tensor on the model's device (no sync)."""
+    flags = [p.detach().isfinite().all() for p in model.parameters()]
+    return torch.stack(flags).all() if flags else torch.tensor(True)
+
+
+def _non_finite(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    last_finite: tuple[dict, dict],
+    epoch: int,
+    num_epochs: int,
+    lr: float,
+) -> NonFiniteTrainingError:
+    """Put back the epoch's starting state; the error that says so."""
+    _restore(model, optimizer, last_finite)
+    kept = (
+        "the weights it came with"
+        if epoch == 0
+        else f"its weights from the end of epoch {epoch}"
+    )
+    return NonFiniteTrainingError(
+        f"fit: the loss or the weights became nan or inf during epoch {epoch + 1} of "
+        f"{num_epochs}; the model holds {kept}. A smaller learning rate than "
+        f"lr={lr:g} usually helps."
+    )
+
+
 def fit(
     model: nn.Module,
     train_x: torch.Tensor,
@@ -255,6 +322,12 @@ def fit(
     fastest one present; ``seed`` fixes the batch order and any randomness drawn from
     the generator. ``speed``: see :class:`SpeedSettings`; validation is always float32.
     The model ends in the train/eval mode it came in.
+
+    If the loss or the weights become nan or inf during an epoch, ``fit`` puts back the
+    weights and Adam's state from the start of that epoch and raises
+    :class:`NonFiniteTrainingError` naming it (checked once per epoch, with the epoch's
+    one host synchronisation). ``loss_fn`` must return shape (B,) (a ValueError says
+    so).
     """
     check_images(train_x, "train_x", unit_range=False)
     check_positive_int(num_epochs, "num_epochs")
@@ -286,37 +359,55 @@ def fit(
     # noise drawn inside the model (a VAE's) follows the seed; the caller's train/eval
     # modes come back afterwards
     with _seeded_global_rng(seed, device), keeping_mode(model):
-        for _ in epochs:
+        for epoch in epochs:
             start = time.perf_counter()
             model.train()
+            last_finite = _snapshot(model, optimizer)
             total = torch.zeros((), device=device)
             order = torch.randperm(n, generator=generator, device=device)
-            for first in range(0, n, batch_size):
-                index = order[first : first + batch_size]
-                batch = train_x[index]
-                if transform is not None:
-                    batch = transform(batch, generator)
-                targets = () if train_y is None else (train_y[index],)
-                # The first batch is validated fully; later ones skip value checks
-                # (no host sync).
-                with (
-                    _autocast(device, speed.mixed_precision),
-                    value_checks(not history.train_loss and first == 0),
-                ):
-                    per_example = step_loss(model, batch, *targets)
-                optimizer.zero_grad(set_to_none=True)
-                per_example.mean().backward()
-                # a constant rate stays as Adam was built with it
-                if speed.lr_schedule != "constant":
-                    for group in optimizer.param_groups:
-                        group["lr"] = scheduled_lr(
-                            step, total_steps, lr, speed.lr_schedule
+            try:
+                for first in range(0, n, batch_size):
+                    index = order[first : first + batch_size]
+                    batch = train_x[index]
+                    if transform is not None:
+                        batch = transform(batch, generator)
+                    targets = () if train_y is None else (train_y[index],)
+                    # The first batch is validated fully; later ones skip value checks
+                    # (no host sync).
+                    with (
+                        _autocast(device, speed.mixed_precision),
+                        value_checks(not history.train_loss and first == 0),
+                    ):
+                        per_example = _check_per_example(
+                            step_loss(model, batch, *targets), batch
                         )
-                optimizer.step()
-                step += 1
-                total += per_example.detach().float().sum()
-            # the one host sync of the epoch
-            history.train_loss.append(total.item() / n)
+                    optimizer.zero_grad(set_to_none=True)
+                    per_example.mean().backward()
+                    # a constant rate stays as Adam was built with it
+                    if speed.lr_schedule != "constant":
+                        for group in optimizer.param_groups:
+                            group["lr"] = scheduled_lr(
+                                step, total_steps, lr, speed.lr_schedule
+                            )
+                    optimizer.step()
+                    step += 1
+                    total += per_example.detach().float().sum()
+            except Exception as error:
+                # one host sync, only on failure: a model gone non-finite mid-epoch
+                # fails in many ways (a distribution refusing a nan mean, ...)
+                if bool(_all_finite(model)):
+                    raise
+                raise _non_finite(
+                    model, optimizer, last_finite, epoch, num_epochs, lr
+                ) from error
+            # the one host sync of the epoch: the summed loss, and whether every
+            # weight is still finite
+            summed, weights_ok = torch.stack(
+                [total, _all_finite(model).float()]
+            ).tolist()
+            if not (math.isfinite(summed) and weights_ok):
+                raise _non_finite(model, optimizer, last_finite, epoch, num_epochs, lr)
+            history.train_loss.append(summed / n)
             history.train_seconds.append(time.perf_counter() - start)
             if val_x is not None:
                 # Validation in float32: the numbers reported do not depend on bf16
