@@ -293,7 +293,7 @@ def test_jpeg_sizes_are_the_file_and_its_entropy_coded_scan(digits, quality):
         (
             torch.zeros(1, 3, 8, 8),
             50,
-            r"jpeg_roundtrip takes grey images \(N, 1, H, W\), got \(1, 3, 8, 8\)",
+            r"x must be grey images \(N, 1, H, W\) for JPEG, got \(1, 3, 8, 8\)",
         ),
         (torch.zeros(1, 1, 8, 8), 0, "quality must be an int from 1 to 95, got 0"),
         (torch.zeros(1, 1, 8, 8), 96, "quality must be an int from 1 to 95, got 96"),

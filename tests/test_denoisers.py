@@ -78,7 +78,7 @@ def test_training_on_noisy_copies_beats_the_noisy_input():
     fit(
         model,
         clean,
-        clean,
+        train_y=clean,
         num_epochs=30,
         lr=1e-2,
         loss_fn=denoising_loss,

@@ -295,7 +295,7 @@ def test_a_noise_that_is_not_a_noise_model_is_a_type_error(
     model, y, z_start, call, noise
 ):
     with pytest.raises(
-        TypeError, match="noise must be a vae_lib.corrupt.NoiseModel .*got"
+        TypeError, match="(noise|damage) must be a vae_lib.corrupt.NoiseModel .*got"
     ):
         call(model, y, noise, z_start)
 
@@ -735,12 +735,16 @@ def test_samplers_default_chains():
 # --- langevin_samples (Metropolis-adjusted Langevin) ----------------------------------
 
 
-class LinearDecoder(torch.nn.Module):
+class LinearDecoder(VAE):
     """x_hat = A z reshaped to (1, 2, 2) and a standard normal prior: with Gaussian
-    noise the posterior over z is Gaussian and known."""
+    noise the posterior over z is Gaussian and known. A VAE with its networks replaced
+    (only the config, prior and decoder are used)."""
 
     def __init__(self, a: torch.Tensor) -> None:
-        super().__init__()
+        torch.nn.Module.__init__(self)
+        self.config = VAEConfig(
+            image_shape=(1, 2, 2), latent_dim=a.shape[1], hidden_dims=(4,)
+        )
         self.a = torch.nn.Parameter(a)
 
     def prior(self):

@@ -404,9 +404,9 @@ def test_latent_grid_is_symmetric_about_the_origin():
     [
         ((0,), "num_per_side must be a positive int, got 0"),
         ((2.0,), "num_per_side must be a positive int, got 2.0"),
-        ((4, 0.5), r"extent must lie in \(0.5, 1\), got 0.5"),
-        ((4, 1.0), r"extent must lie in \(0.5, 1\), got 1.0"),
-        ((4, 0.2), r"extent must lie in \(0.5, 1\), got 0.2"),
+        ((4, 0.5), r"extent must be a number in \(0.5, 1\), got 0.5"),
+        ((4, 1.0), r"extent must be a number in \(0.5, 1\), got 1.0"),
+        ((4, 0.2), r"extent must be a number in \(0.5, 1\), got 0.2"),
     ],
 )
 def test_latent_grid_rejects_bad_arguments(args, message):

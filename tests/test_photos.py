@@ -74,7 +74,7 @@ def test_a_photo_is_the_scikit_image_array_transposed_to_channels_first():
 
 def test_load_photo_rejects_an_unknown_name():
     with pytest.raises(
-        ValueError, match=r"photo must be one of \('astronaut'.*got 'camera'"
+        ValueError, match=r"name must be one of \('astronaut'.*got 'camera'"
     ):
         load_photo("camera")
 

@@ -16,6 +16,8 @@ import sys
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from tiny_recipes import (
     METRIC_KEYS,
     TINY,
@@ -23,7 +25,7 @@ from tiny_recipes import (
 )
 
 from vae_lib import pretrained, shipped
-from vae_lib.checkpoints import CheckpointError, load_checkpoint
+from vae_lib.checkpoints import CheckpointError, load_checkpoint, read_record
 from vae_lib.data import DATA_DIR_VARIABLE
 from vae_lib.denoisers import ResidualDenoiserConfig
 from vae_lib.models import AutoencoderConfig, VAEConfig
@@ -45,18 +47,27 @@ def built(tmp_path):
 
 
 def record(folder, name="tiny") -> dict:
-    return json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+    kept = read_record(folder / name)
+    return {
+        "model": kept.model,
+        "config": dataclasses.asdict(kept.config),
+        "metrics": kept.metrics,
+    }
 
 
 def edit_metric(folder, key, change, name="tiny") -> None:
-    """Add ``change`` to a recorded metric (None: delete it)."""
-    path = folder / f"{name}.json"
-    data = record(folder, name)
+    """Add ``change`` to a recorded metric (None: delete it), in the file's header;
+    the weights and their SHA-256 stay as they were."""
+    path = folder / f"{name}.safetensors"
+    with safe_open(str(path), framework="pt") as file:
+        header = file.metadata()
+    metrics = json.loads(header["metrics"])
     if change is None:
-        del data["metrics"][key]
+        del metrics[key]
     else:
-        data["metrics"][key] += change
-    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        metrics[key] += change
+    header["metrics"] = json.dumps(metrics)
+    save_file(load_file(str(path)), str(path), metadata=header)
 
 
 @pytest.mark.parametrize(
@@ -76,17 +87,17 @@ def test_an_unknown_recipe_name_lists_the_known_ones(call, tmp_path, monkeypatch
     ):
         call()
     # nothing was built before the check
-    assert not (tmp_path / "checkpoints" / "tiny.json").exists()
+    assert not (tmp_path / "checkpoints" / "tiny.safetensors").exists()
 
 
 # --- build ----------------------------------------------------------------------------
 
 
 def test_build_writes_weights_and_a_record_with_the_metrics(capsys, built):
-    assert sorted(p.name for p in built.iterdir()) == ["tiny.json", "tiny.safetensors"]
+    assert sorted(p.name for p in built.iterdir()) == ["tiny.safetensors"]
     data = record(built)
     assert data["model"] == "VAE"
-    assert data["config"]["latent_dim"] == 2 and data["config"]["hidden_dims"] == [8]
+    assert data["config"]["latent_dim"] == 2 and data["config"]["hidden_dims"] == (8,)
     metrics = data["metrics"]
     assert set(metrics) == METRIC_KEYS
     assert metrics["negative_elbo"] == pytest.approx(
@@ -319,9 +330,7 @@ def test_python_m_vae_lib_shipped_list_names_every_real_recipe():
 
 def test_main_builds_then_verifies(tmp_path, capsys):
     assert shipped.main(["build", "tiny", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "tiny.safetensors").is_file() and (
-        tmp_path / "tiny.json"
-    ).is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.safetensors"]
     assert capsys.readouterr().out.endswith("\nbuild finished\n")
     assert shipped.main(["verify", "tiny", "--out", str(tmp_path)]) == 0
     assert capsys.readouterr().out == "1 checkpoints match their recorded metrics\n"
@@ -341,7 +350,7 @@ def test_main_build_fails_when_a_rebuild_moved_a_metric(tmp_path, capsys):
 def test_main_defaults_to_every_recipe(tmp_path, capsys):
     assert shipped.main(["build", "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        f"{n}.{ext}" for n in ("tiny", "tiny_warmup") for ext in ("json", "safetensors")
+        f"{n}.safetensors" for n in ("tiny", "tiny_warmup")
     )
     assert shipped.main(["verify", "--out", str(tmp_path)]) == 0
     assert capsys.readouterr().out.endswith(

@@ -17,9 +17,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from vae_lib import pretrained, shipped
-from vae_lib.checkpoints import RETRAIN_VARIABLE, CheckpointError, load_checkpoint
+from vae_lib.checkpoints import (
+    RETRAIN_VARIABLE,
+    CheckpointError,
+    load_checkpoint,
+    read_record,
+    weights_sha256,
+)
 from vae_lib.data import DATA_DIR_VARIABLE
 from vae_lib.denoisers import ResidualDenoiserConfig
 from vae_lib.models import VAE
@@ -42,11 +49,13 @@ def test_checkpoint_dir_is_the_repositorys_data_checkpoints():
 
 
 @pytest.mark.parametrize("name", RECIPES)
-def test_every_recipe_has_its_weights_and_record(name):
-    for suffix in (".safetensors", ".json"):
-        path = CHECKPOINTS / f"{name}{suffix}"
-        assert path.is_file(), f"{path} is missing: run `make checkpoints`"
-        assert path.stat().st_size > 0
+def test_every_recipe_has_its_checkpoint_and_it_verifies(name):
+    path = CHECKPOINTS / f"{name}.safetensors"
+    assert path.is_file(), f"{path} is missing: run `make checkpoints`"
+    record = read_record(path)
+    assert record.config == RECIPES[name].config
+    # the SHA-256 in the header is that of the weights in the file
+    assert weights_sha256(load_file(str(path))) == record.weights_sha256
 
 
 @pytest.mark.parametrize("name", RECIPES)
@@ -64,9 +73,7 @@ def test_the_shipped_checkpoints_take_at_most_25_mb():
 
 
 def test_data_checkpoints_holds_only_recipe_files():
-    expected = {
-        f"{name}{suffix}" for name in RECIPES for suffix in (".safetensors", ".json")
-    }
+    expected = {f"{name}.safetensors" for name in RECIPES}
     stray = sorted(
         p.name
         for p in CHECKPOINTS.iterdir()

@@ -102,7 +102,7 @@ def test_tile_starts_step_by_tile_minus_overlap_then_one_flush(
         (64, 32, -1, r"0 <= overlap < tile = 32, got -1"),
         (64, 32, 8.0, r"overlap must be an int .*got 8\.0"),
         (64, 32, True, r"overlap must be an int .*got True"),
-        (31, 32, 8, "an axis of 31 pixels is shorter than one tile of 32"),
+        (31, 32, 8, "length must be at least one tile of 32 pixels, got 31"),
         (0, 32, 8, "length must be a positive int, got 0"),
         (64, 0, 0, "tile must be a positive int, got 0"),
     ],
@@ -158,7 +158,10 @@ def test_split_tiles_cuts_the_tiles_at_their_corners_and_stitch_puts_them_back(g
 
 
 def test_split_tiles_rejects_a_batch():
-    message = r"image must be one image shaped \(C, H, W\), got shape \(1, 3, 32, 32\)"
+    message = (
+        r"image must be one image shaped \(C, H, W\) with H, W >= tile = 16, got "
+        r"shape \(1, 3, 32, 32\)"
+    )
     with pytest.raises(ValueError, match=message):
         split_tiles(torch.zeros(1, 3, 32, 32), 16, 4)
 

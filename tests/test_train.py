@@ -285,7 +285,7 @@ def test_targets_travel_with_their_images():
     fit(
         model,
         x,
-        y,
+        train_y=y,
         num_epochs=2,
         batch_size=5,
         val_x=x[:7],
@@ -294,7 +294,7 @@ def test_targets_travel_with_their_images():
         **QUIET,
     )
     assert calls == ([5, 5, 5, 5, 3] + [7]) * 2
-    evaluate(model, x, y, loss_fn=matched, batch_size=4)
+    evaluate(model, x, y=y, loss_fn=matched, batch_size=4)
     assert sum(calls[12:]) == n
 
 
@@ -325,7 +325,7 @@ def test_evaluate_rejects_targets_that_do_not_match_the_images(data):
         ValueError,
         match=r"y must be a tensor with one row per image \(10\), got \(3,\)",
     ):
-        evaluate(make_model("ae"), data[1], torch.zeros(3))
+        evaluate(make_model("ae"), data[1], y=torch.zeros(3))
 
 
 @pytest.mark.parametrize(
@@ -811,13 +811,13 @@ def test_torch_compile_wraps_the_training_loss(data, monkeypatch, loss_fn):
 
 def test_fit_validates_in_float32_whatever_the_training_precision(data, monkeypatch):
     calls = []
-    real_evaluate = train_module.evaluate
+    real_evaluate = train_module._evaluate
 
     def recording_evaluate(*args, **kwargs):
         calls.append(kwargs.get("mixed_precision"))
         return real_evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "evaluate", recording_evaluate)
+    monkeypatch.setattr(train_module, "_evaluate", recording_evaluate)
     model = Autoencoder(AutoencoderConfig(**SMALL))
     speed = SpeedSettings(mixed_precision=True)
     fit(model, data[0], val_x=data[1], num_epochs=2, speed=speed, **QUIET)

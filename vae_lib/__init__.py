@@ -33,8 +33,17 @@ Conventions, the same in every module:
   the reference images), whatever device the model is on; codes a model will decode
   again (``latent_means``) stay on the model's device.
 * **Dtypes**: float64 inputs are kept in float64 or refused with an error that says
-  what to convert; nothing is silently rounded to float32. (Computations under bf16
-  autocast come back in float32.)
+  what to convert; nothing is silently rounded to float32. Images given to a model
+  must have its weights' dtype (:func:`vae_lib.validate.check_model_dtype`).
+  (Computations under bf16 autocast come back in float32.)
+* **Bad input** raises a ``ValueError`` or ``TypeError`` that names the argument, what
+  was expected and what arrived: nan and inf are refused where finite values are
+  meant, NumPy scalars are accepted wherever Python numbers are (bools are not), and
+  arguments after the data are keyword-only. ``tests/test_bad_inputs_*.py`` sweeps
+  every public function with such inputs.
+* **Checkpoints** are one safetensors file each, with the config, the metrics and a
+  SHA-256 of the weights in its header; a save replaces the file in one rename, and a
+  load verifies the hash (:mod:`vae_lib.checkpoints`).
 * **Modes**: a function that puts a model in eval mode restores the caller's train/eval
   mode when it returns (:func:`vae_lib.models.evaluating`); ``fit`` too.
 * **Return values**: several results come back as a named tuple or a dataclass, whose

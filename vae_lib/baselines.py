@@ -25,7 +25,10 @@ from skimage.restoration import denoise_nl_means, inpaint_biharmonic
 from .corrupt import check_mask, keep_observed
 from .metrics import psnr
 from .validate import (
+    check_callable,
+    check_float_tensor,
     check_images,
+    check_not_empty,
     check_positive_float,
     check_positive_int,
     check_same_shape,
@@ -79,6 +82,8 @@ def nl_means(
     must be."""
     noise_sigma = check_positive_float(noise_sigma, "noise_sigma")
     strength = check_positive_float(strength, "strength")
+    patch_size = check_positive_int(patch_size, "patch_size")
+    patch_distance = check_positive_int(patch_distance, "patch_distance")
 
     # (H, W, C); scikit-image wants grey images without a channel axis
     def denoise(a: np.ndarray) -> np.ndarray:
@@ -115,14 +120,21 @@ def best_setting(
 
     Tune on validation images, never on the test images a table reports.
     """
-    check_same_shape(
-        check_images(damaged, "damaged"),
-        check_images(clean, "clean"),
-        ("damaged", "clean"),
-    )
+    check_callable(restore, "restore")
+    damaged = check_not_empty(check_images(damaged, "damaged"), "damaged")
+    check_same_shape(damaged, check_images(clean, "clean"), ("damaged", "clean"))
+    if isinstance(candidates, str) or not hasattr(candidates, "__len__"):
+        raise TypeError(
+            f"candidates must be a sequence of settings, got {candidates!r}"
+        )
     if len(candidates) == 0:
         raise ValueError("candidates must hold at least one setting")
-    scores = {c: psnr(restore(damaged, c), clean).mean().item() for c in candidates}
+    scores = {}
+    for c in candidates:
+        name = f"restore(damaged, {c!r})"
+        restored = check_images(restore(damaged, c), name)
+        check_same_shape(restored, clean, (name, "clean"))
+        scores[c] = psnr(restored, clean).mean().item()
     return BestSetting(max(scores, key=scores.__getitem__), scores)
 
 
@@ -253,6 +265,8 @@ def gaussian_inpaint(
             f"{tuple(gaussian.mean.shape)} and covariance "
             f"{tuple(gaussian.covariance.shape)}"
         )
+    check_float_tensor(gaussian.mean, "gaussian.mean")
+    check_float_tensor(gaussian.covariance, "gaussian.covariance")
     mean = gaussian.mean.to(y.device, torch.float64)
     covariance = gaussian.covariance.to(y.device, torch.float64)
     values = y.flatten(1).double()  # (B, D)

@@ -22,7 +22,16 @@ from torch.distributions import Distribution
 
 from .distributions import reparameterize, rsample
 from .models import VAE, evaluating
-from .validate import check_positive_int, check_tensor
+from .validate import (
+    check_callable,
+    check_float_tensor,
+    check_instance,
+    check_not_nan,
+    check_number_or_tensor,
+    check_positive_int,
+    check_seed,
+    check_tensor,
+)
 
 # (x (B, ...), z (K, B, d)) -> (K, B)
 LogJoint = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -32,10 +41,20 @@ def log_importance_weights(
     log_joint: LogJoint, x: torch.Tensor, q: Distribution, z: torch.Tensor
 ) -> torch.Tensor:
     """log w = log p(x, z) - log q(z | x) for K draws z (K, B, d) from q: (K, B)."""
+    check_callable(log_joint, "log_joint")
+    x = check_tensor(x, "x")
+    check_instance(q, "q", Distribution)
     if len(q.batch_shape) != 1 or q.batch_shape[0] != x.shape[0]:
         raise ValueError(
             f"q must have batch shape ({x.shape[0]},) to match x, got "
             f"{tuple(q.batch_shape)}"
+        )
+    z = check_tensor(z, "z")
+    if z.dim() != 3 or z.shape[1:] != q.batch_shape + q.event_shape:
+        raise ValueError(
+            f"z must be K draws from q, shaped (K, "
+            f"{', '.join(map(str, q.batch_shape + q.event_shape))}), got "
+            f"{tuple(z.shape)}"
         )
     return log_joint(x, z) - q.log_prob(z)
 
@@ -43,18 +62,34 @@ def log_importance_weights(
 def _draws(q: Distribution, num_samples: int, generator: torch.Generator | None):
     """K = ``num_samples`` reparameterised draws from q (K, B, d), so gradients flow to
     q's parameters."""
-    check_positive_int(num_samples, "num_samples")
+    num_samples = check_positive_int(num_samples, "num_samples")
     return rsample(q, (num_samples,), generator=generator)
+
+
+def _check_log_weights(log_weights: object) -> torch.Tensor:
+    """(K, B) floating log weights with K >= 1, none nan (-inf, a zero weight, is
+    allowed)."""
+    log_weights = check_tensor(log_weights, "log_weights")
+    if log_weights.dim() != 2 or log_weights.shape[0] == 0:
+        raise ValueError(
+            "log_weights must be shaped (K, B) with K >= 1 samples, got "
+            f"{tuple(log_weights.shape)}"
+        )
+    if not log_weights.is_floating_point():
+        raise TypeError(
+            f"log_weights must be a floating-point tensor, got {log_weights.dtype}"
+        )
+    return check_not_nan(log_weights, "log_weights")
 
 
 def elbo_from_log_weights(log_weights: torch.Tensor) -> torch.Tensor:
     """Monte Carlo ELBO: the mean of log w over the K samples, (K, B) -> (B,)."""
-    return check_tensor(log_weights, "log_weights").mean(dim=0)
+    return _check_log_weights(log_weights).mean(dim=0)
 
 
 def iwae_from_log_weights(log_weights: torch.Tensor) -> torch.Tensor:
     """log (1/K) sum_k w_k computed stably with logsumexp, (K, B) -> (B,)."""
-    log_weights = check_tensor(log_weights, "log_weights")
+    log_weights = _check_log_weights(log_weights)
     return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])
 
 
@@ -114,11 +149,22 @@ def log_likelihood_estimate(
     on chunk_size. The estimate is IWAE_K: a lower bound in expectation that converges
     to log p(x) as K grows. Returned on x's device.
     """
-    check_positive_int(num_samples, "num_samples")
-    check_positive_int(batch_size, "batch_size")
-    check_positive_int(chunk_size, "chunk_size")
-    if x.shape[0] == 0:
-        raise ValueError("x must hold at least one example, got an empty batch")
+    check_instance(model, "model", torch.nn.Module)
+    for method in ("posterior", "log_joint"):
+        if not callable(getattr(model, method, None)):
+            raise TypeError(
+                f"model must have posterior(x) and log_joint(x, z), as a VAE does; "
+                f"{type(model).__name__} has no {method}"
+            )
+    x = check_float_tensor(x, "x")
+    if x.dim() < 2 or x.shape[0] == 0:
+        raise ValueError(
+            f"x must hold at least one example (B, ...), got shape {tuple(x.shape)}"
+        )
+    num_samples = check_positive_int(num_samples, "num_samples")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    seed = check_seed(seed)
     device = next(model.parameters()).device
     estimates = []
     with evaluating(model):
@@ -155,5 +201,6 @@ def log_likelihood_estimate(
 def bits_per_dim(nats: torch.Tensor | float, num_dims: int) -> torch.Tensor | float:
     """Convert a negative log-likelihood in nats per example to bits per dimension:
     nats / (D ln 2)."""
-    check_positive_int(num_dims, "num_dims")
+    num_dims = check_positive_int(num_dims, "num_dims")
+    nats = check_number_or_tensor(nats, "nats")
     return nats / (num_dims * math.log(2))

@@ -86,6 +86,23 @@ def _record(statement: str, holds: bool, margin: float | None) -> None:
         log.write(json.dumps(entry) + "\n")
 
 
+def _truth(holds: object) -> bool:
+    """``holds`` as a bool: a bool, a NumPy bool or a one-element tensor or array;
+    never None, a str or many values at once."""
+    size = getattr(holds, "size", None)
+    count = holds.numel() if isinstance(holds, torch.Tensor) else size
+    if (
+        holds is None
+        or isinstance(holds, str)
+        or (isinstance(count, int) and count != 1)
+    ):
+        raise TypeError(
+            f"holds must be a bool (whether the sentence is true), got "
+            f"{type(holds).__name__} {holds!r:.80}"
+        )
+    return bool(holds)
+
+
 def claim(statement: str, holds: bool, *, margin: float | None = None) -> None:
     """Assert a sentence of the book: raise :class:`ClaimError` naming it when it does
     not hold. ``margin`` says how far from failing it is, in the units the chapter
@@ -93,7 +110,16 @@ def claim(statement: str, holds: bool, *, margin: float | None = None) -> None:
     0.6); ``make robustness`` records it for every seed."""
     if not isinstance(statement, str) or not statement:
         raise TypeError(f"statement must be a non-empty str, got {statement!r}")
-    margin = None if margin is None else float(margin)
+    holds = _truth(holds)
+    if margin is not None:
+        try:
+            margin = float(margin)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"margin must be a number or None, got {margin!r}"
+            ) from error
+        if math.isnan(margin):
+            raise ValueError("margin must be a number (or inf), got nan")
     _record(statement, holds, margin)
     if not holds:
         detail = "" if margin is None else f" (margin {margin:.3g})"

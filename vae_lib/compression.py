@@ -32,7 +32,14 @@ import torch
 from PIL import Image
 
 from .metrics import psnr
-from .validate import check_images, check_tensor
+from .validate import (
+    check_finite,
+    check_float_tensor,
+    check_images,
+    check_int_tensor,
+    check_positive_float,
+    check_tensor,
+)
 
 ARITHMETIC_CODER_OVERHEAD_BITS = 2.0
 
@@ -56,11 +63,9 @@ class LatentCodec(NamedTuple):
         ``scale`` spends fewer bits; ``sent`` (latent_dim,) marks the dimensions to
         transmit.
         """
-        mu, logvar = check_tensor(mu, "mu"), check_tensor(logvar, "logvar")
-        if isinstance(scale, bool) or not (
-            isinstance(scale, (int, float)) and scale > 0 and math.isfinite(scale)
-        ):
-            raise ValueError(f"scale must be a positive number, got {scale!r}")
+        mu, logvar = check_float_tensor(mu, "mu"), check_float_tensor(logvar, "logvar")
+        scale = check_positive_float(scale, "scale")
+        sent = check_tensor(sent, "sent")
         if (
             mu.dim() != 2
             or logvar.shape != mu.shape
@@ -84,24 +89,36 @@ class LatentCodec(NamedTuple):
     def quantize(self, mu: torch.Tensor) -> torch.Tensor:
         """Posterior means (N, latent_dim) -> integers (N, latent_dim), 0 where a
         dimension is not sent."""
-        mu = check_tensor(mu, "mu")
+        mu = check_float_tensor(mu, "mu")
         if mu.dim() != 2 or mu.shape[1] != self.steps.shape[0]:
             raise ValueError(
-                f"codes must be (N, {self.steps.shape[0]}), got {tuple(mu.shape)}"
+                f"mu: codes must be (N, {self.steps.shape[0]}), got {tuple(mu.shape)}"
             )
         steps, sent = self._on(mu)
         k = torch.round(mu.detach() / steps)
         return torch.where(sent, k, torch.zeros_like(k)).long()
 
+    def _check_integers(self, k: object) -> torch.Tensor:
+        """Fail unless ``k`` holds integers (N, latent_dim), as :meth:`quantize`
+        gives."""
+        k = check_int_tensor(k, "k")
+        if k.dim() != 2 or k.shape[1] != self.steps.shape[0]:
+            raise ValueError(
+                f"k must be (N, {self.steps.shape[0]}) integers, got {tuple(k.shape)}"
+            )
+        return k
+
     def dequantize(self, k: torch.Tensor) -> torch.Tensor:
         """Integers (N, latent_dim) -> the grid points the decoder receives,
         (N, latent_dim), in the steps' dtype."""
+        k = self._check_integers(k)
         steps, sent = self._on(k)
         return k.to(steps.dtype) * steps * sent
 
     def code_bits(self, k: torch.Tensor) -> torch.Tensor:
         """Bits to send each row of integers k (N, latent_dim) under the prior, coder
         overhead included: (N,)."""
+        k = self._check_integers(k)
         step, sent = self._on(k)
         k, step = k.double(), step.double()
         # log P(k) = log(Phi(b) - Phi(a)) for the cell [a, b], mirrored to the negative
@@ -193,7 +210,7 @@ class PCACodec(NamedTuple):
 
     def decode(self, k: torch.Tensor) -> torch.Tensor:
         """Integers (N, K) -> images (N, C, H, W), clipped to [0, 1], on k's device."""
-        k = check_tensor(k, "k")
+        k = check_int_tensor(k, "k")
         if k.dim() != 2 or k.shape[1] != self.scales.shape[0]:
             raise ValueError(
                 f"k must be (N, {self.scales.shape[0]}) integers, got {tuple(k.shape)}"
@@ -221,8 +238,9 @@ def bracket(sizes: torch.Tensor, scores: torch.Tensor, budget: torch.Tensor) -> 
     give each setting's size and score (higher better) on each item. ``within``: the
     best score of a size <= budget; ``beyond``: the score of the smallest size >=
     budget (the better score among equal sizes). On the sizes' device."""
-    sizes, scores = check_tensor(sizes, "sizes"), check_tensor(scores, "scores")
-    budget = check_tensor(budget, "budget")
+    sizes = check_finite(check_tensor(sizes, "sizes"), "sizes")
+    scores = check_finite(check_tensor(scores, "scores"), "scores")
+    budget = check_finite(check_tensor(budget, "budget"), "budget")
     if (
         sizes.dim() != 2
         or scores.shape != sizes.shape
@@ -262,8 +280,9 @@ class JPEGTable(NamedTuple):
         """Per image, the PSNR of the best quality whose size fits ``budget_bytes``
         (N,); NaN where even the lowest quality is too large. ``count``: ``"file"`` or
         ``"scan"``."""
-        budget = torch.as_tensor(budget_bytes)
-        return bracket(self._sizes(count), self.psnr, budget).within.to(self.psnr)
+        sizes = self._sizes(count)
+        budget = self._per_image(budget_bytes, "budget_bytes")
+        return bracket(sizes, self.psnr, budget).within.to(self.psnr)
 
     def smallest_reaching(
         self, target_psnr: torch.Tensor, count: str = "file"
@@ -272,14 +291,30 @@ class JPEGTable(NamedTuple):
         (N,) dB; NaN where even the best quality falls short. ``count``: ``"file"`` or
         ``"scan"``."""
         sizes = self._sizes(count).float()
-        reaches = (
-            self.psnr >= torch.as_tensor(target_psnr, dtype=self.psnr.dtype)[None, :]
-        )
+        target = self._per_image(target_psnr, "target_psnr").to(self.psnr)
+        reaches = self.psnr >= target[None, :]
         return (
             torch.where(reaches, sizes, torch.tensor(math.inf))
             .amin(dim=0)
             .nan_to_num(posinf=float("nan"))
         )
+
+    def _per_image(self, values: object, name: str) -> torch.Tensor:
+        """Fail unless ``values`` are finite numbers, one per image: (N,)."""
+        try:
+            tensor = torch.as_tensor(values)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(
+                f"{name} must be a tensor of numbers, one per image, got "
+                f"{type(values).__name__}"
+            ) from error
+        n = self.psnr.shape[1]
+        if tensor.shape != (n,) or tensor.dtype == torch.bool:
+            raise ValueError(
+                f"{name} must hold one number per image, shape ({n},), got "
+                f"{tuple(tensor.shape)} {tensor.dtype}"
+            )
+        return check_finite(tensor, name)
 
     def _sizes(self, count: str) -> torch.Tensor:
         if count not in ("file", "scan"):
@@ -309,7 +344,7 @@ def jpeg_roundtrip(
     x = check_images(x)
     if x.shape[1] != 1:
         raise ValueError(
-            f"jpeg_roundtrip takes grey images (N, 1, H, W), got {tuple(x.shape)}"
+            f"x must be grey images (N, 1, H, W) for JPEG, got {tuple(x.shape)}"
         )
     if (
         isinstance(quality, bool)
@@ -340,6 +375,18 @@ def jpeg_table(
     qualities: tuple[int, ...] = (1, 2, 3, 5, 8, 12, 20, 30, 50, 75, 95),
 ) -> JPEGTable:
     """JPEG sizes and PSNR of grey images x (N, 1, H, W) at each quality."""
+    if (
+        not isinstance(qualities, (tuple, list))
+        or not qualities
+        or any(
+            isinstance(q, bool) or not isinstance(q, int) or not 1 <= q <= 95
+            for q in qualities
+        )
+    ):
+        raise ValueError(
+            "qualities must be a non-empty tuple of ints from 1 to 95, got "
+            f"{qualities!r}"
+        )
     rows = [jpeg_roundtrip(x, q) for q in qualities]
     return JPEGTable(
         tuple(qualities),

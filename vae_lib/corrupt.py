@@ -25,7 +25,12 @@ from dataclasses import dataclass
 
 import torch
 
-from .validate import check_images
+from .validate import (
+    check_finite_float,
+    check_images,
+    check_same_shape,
+    check_tensor,
+)
 
 
 def _check_generator(generator: object) -> torch.Generator:
@@ -38,17 +43,11 @@ def _check_generator(generator: object) -> torch.Generator:
 
 
 def _check_level(value: object, name: str, upper: float | None) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-    ):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    value = float(value)
-    if value < 0 or (upper is not None and value > upper):
+    level = check_finite_float(value, name)
+    if level < 0 or (upper is not None and level > upper):
         bound = f"in [0, {upper:g}]" if upper is not None else "non-negative"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
-    return float(value)
+    return level
 
 
 def gaussian_noise(
@@ -146,6 +145,17 @@ class NoiseModel(ABC):
         """log p(y | x = x_hat) in nats per image: (B, C, H, W) twice -> (B,)."""
 
 
+def _check_scored(
+    y: object, x_hat: object, *, y_in_unit_range: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fail unless noisy images y and clean images x_hat (in [0, 1]) are batches of the
+    same shape; y in [0, 1] too unless the noise may push it out."""
+    y = check_images(y, "y", unit_range=y_in_unit_range)
+    x_hat = check_images(x_hat, "x_hat")
+    check_same_shape(y, x_hat, ("y", "x_hat"))
+    return y, x_hat
+
+
 def _per_image_sum(per_pixel: torch.Tensor) -> torch.Tensor:
     return per_pixel.flatten(1).sum(dim=1)
 
@@ -197,6 +207,7 @@ class ClippedGaussianNoise(NoiseModel):
         return gaussian_noise(x, self.sigma, generator)
 
     def log_prob(self, y: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        y, x_hat = _check_scored(y, x_hat)
         return _clipped_gaussian_log_prob(y, x_hat, self.sigma)
 
 
@@ -221,6 +232,7 @@ class GaussianNoise(NoiseModel):
         return x + self.sigma * eps
 
     def log_prob(self, y: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        y, x_hat = _check_scored(y, x_hat, y_in_unit_range=False)
         return _per_image_sum(_gaussian_log_density(y, x_hat, self.sigma))
 
 
@@ -245,6 +257,7 @@ class SaltAndPepperNoise(NoiseModel):
         return salt_and_pepper(x, self.p, generator)
 
     def log_prob(self, y: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        y, x_hat = _check_scored(y, x_hat)
         clean = math.log(1 - self.p) + _gaussian_log_density(y, x_hat, self.tau)
         return _per_image_sum(
             torch.logaddexp(clean, torch.full_like(clean, math.log(self.p)))
@@ -280,7 +293,7 @@ def square_mask(
     top = (h - size) // 2 if top is None else _check_index(top, "top", 0, h - size)
     left = (w - size) // 2 if left is None else _check_index(left, "left", 0, w - size)
     mask[:, :, top : top + size, left : left + size] = True
-    return _at_least_one_observed(mask)
+    return _at_least_one_observed(mask, "size")
 
 
 def half_mask(x: torch.Tensor, side: str = "bottom") -> torch.Tensor:
@@ -297,7 +310,7 @@ def half_mask(x: torch.Tensor, side: str = "bottom") -> torch.Tensor:
     if side not in halves:
         raise ValueError(f"side must be one of {tuple(halves)}, got {side!r}")
     mask[(slice(None), slice(None), *halves[side])] = True
-    return _at_least_one_observed(mask)
+    return _at_least_one_observed(mask, "side")
 
 
 def rows_mask(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
@@ -308,7 +321,7 @@ def rows_mask(x: torch.Tensor, start: int, stop: int) -> torch.Tensor:
     start = _check_index(start, "start", 0, h - 1)
     stop = _check_index(stop, "stop", start + 1, h)
     mask[:, :, start:stop] = True
-    return _at_least_one_observed(mask)
+    return _at_least_one_observed(mask, "start and stop")
 
 
 def random_mask(
@@ -324,7 +337,7 @@ def random_mask(
     scores = torch.rand((b, h * w), generator=generator, device=x.device)
     order = scores.argsort(dim=1)[:, :num_missing]  # random pixels per image
     mask.view(b, h * w).scatter_(1, order, True)
-    return _at_least_one_observed(mask)
+    return _at_least_one_observed(mask, "fraction")
 
 
 def stroke_mask(
@@ -371,7 +384,7 @@ def stroke_mask(
             )
             mask[:, 0] |= _near_segment(rows, cols, start, end, width / 2)
             start = end
-    return mask if unchecked else _at_least_one_observed(mask)
+    return mask if unchecked else _at_least_one_observed(mask, "num_strokes and width")
 
 
 def _near_segment(
@@ -431,12 +444,14 @@ def training_mask(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return mask
 
 
-def _at_least_one_observed(mask: torch.Tensor) -> torch.Tensor:
+def _at_least_one_observed(mask: torch.Tensor, cause: str = "mask") -> torch.Tensor:
+    """Fail unless ``mask`` leaves a pixel of every image observed; ``cause`` names the
+    argument(s) that made it hide every pixel."""
     hidden = mask.flatten(1).all(dim=1)
     if hidden.any():
         raise ValueError(
-            "a mask must leave at least one pixel observed, but it hides every pixel "
-            f"of {int(hidden.sum())} image(s) (first: index "
+            f"{cause}: a mask must leave at least one pixel observed, but it hides "
+            f"every pixel of {int(hidden.sum())} image(s) (first: index "
             f"{int(hidden.nonzero()[0])})"
         )
     return mask
@@ -455,6 +470,12 @@ def check_mask(mask: object, x: torch.Tensor, name: str = "mask") -> torch.Tenso
         raise TypeError(
             f"{name} must have dtype torch.bool (True = missing), got {mask.dtype}"
         )
+    x = check_tensor(x, "x")
+    if x.dim() != 4:
+        raise ValueError(
+            f"x must be a batch of images shaped (B, C, H, W), got shape "
+            f"{tuple(x.shape)}"
+        )
     b, _c, h, w = x.shape
     if tuple(mask.shape) != (b, 1, h, w):
         raise ValueError(
@@ -466,7 +487,7 @@ def check_mask(mask: object, x: torch.Tensor, name: str = "mask") -> torch.Tenso
             f"{name} is on {mask.device} but the images are on {x.device}: move them "
             "together"
         )
-    return _at_least_one_observed(mask)
+    return _at_least_one_observed(mask, name)
 
 
 def keep_observed(
@@ -545,5 +566,6 @@ class BlindClippedGaussianNoise(NoiseModel):
         )
 
     def log_prob(self, y: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        y, x_hat = _check_scored(y, x_hat)
         sigma = estimate_sigma(y).to(x_hat.dtype).view(-1, *[1] * (y.dim() - 1))
         return _clipped_gaussian_log_prob(y, x_hat, sigma)

@@ -24,9 +24,24 @@ import torch
 from . import photos
 from .files import DataFileError, download_verified, parse_idx, read_verified
 from .runtime import resolve_device
-from .validate import check_choice, check_images, check_positive_int
+from .validate import (
+    check_choice,
+    check_generator,
+    check_images,
+    check_positive_int,
+    check_seed,
+    check_tensor,
+)
 
 DATA_DIR_VARIABLE = "VAE_BOOK_DATA"
+
+
+class DatasetNotFoundError(DataFileError, ValueError):
+    """A data set's files are not where the library looked: the message names each
+    folder searched and the first file missing there. A :class:`DataFileError`, and a
+    ValueError about the location given (``root``, ``$VAE_BOOK_DATA``)."""
+
+
 SPLITS = ("train", "test")
 _FILE_STEMS = {
     ("train", "images"): "train-images-idx3-ubyte",
@@ -143,6 +158,15 @@ class ImageDataset:
     labels: torch.Tensor
     classes: tuple[str, ...]
 
+    def __post_init__(self) -> None:
+        images = check_images(self.images, "images", unit_range=False)
+        labels = check_tensor(self.labels, "labels")
+        if labels.shape != images.shape[:1]:
+            raise ValueError(
+                f"labels must be shaped ({images.shape[0]},), one per image, got "
+                f"{tuple(labels.shape)}"
+            )
+
     def __len__(self) -> int:
         return self.images.shape[0]
 
@@ -157,18 +181,26 @@ class ImageDataset:
         n = check_positive_int(n, "n")
         if n > len(self):
             raise ValueError(f"n must be at most the {len(self)} examples, got {n}")
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(check_seed(seed))
         index = torch.randperm(len(self), generator=generator)[:n].sort().values
         index = index.to(self.images.device)
         return ImageDataset(self.images[index], self.labels[index], self.classes)
 
 
 def data_dir() -> Path:
-    """The data directory: ``$VAE_BOOK_DATA`` if set, else the repository's
-    ``data/``."""
+    """The data directory: ``$VAE_BOOK_DATA`` if set (it must name an existing
+    folder), else the repository's ``data/``."""
     override = os.environ.get(DATA_DIR_VARIABLE)
     if override:
-        return Path(override)
+        folder = Path(override)
+        if not folder.is_dir():
+            raise DatasetNotFoundError(
+                f"{DATA_DIR_VARIABLE} must name an existing folder, got {override!r} "
+                f"(resolved to {folder.resolve()}, which "
+                f"{'is not a folder' if folder.exists() else 'does not exist'}): "
+                f"create it or unset {DATA_DIR_VARIABLE} to use the book's data/"
+            )
+        return folder
     return Path(__file__).resolve().parent.parent / "data"
 
 
@@ -188,17 +220,36 @@ def find_dataset_files(
     saying the ways to get it.
     """
     spec = _spec(name)
-    local = Path(root or data_dir()) / spec.folder
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"root must be a folder path or None, got {root!r}")
+    local = Path(root if root is not None else data_dir()) / spec.folder
+    missing: dict[Path, str] = {}
     for folder in (local, *map(Path, spec.system_dirs)):
-        if all((folder / f"{stem}.gz").is_file() for stem in spec.sha256):
+        absent = [
+            f"{stem}.gz"
+            for stem in spec.sha256
+            if not (folder / f"{stem}.gz").is_file()
+        ]
+        if not absent:
             return folder
+        missing[folder] = absent[0]
     if download and spec.url:
         for stem, sha in spec.sha256.items():
             target = local / f"{stem}.gz"
             if not target.is_file():
                 download_verified(f"{spec.url}/{stem}.gz", target, sha)
         return local
-    raise DataFileError(spec.how_to_get or f"data set {name} not found in {local}")
+    where = "root" if root is not None else f"the data directory ({DATA_DIR_VARIABLE})"
+    searched = "; ".join(
+        f"{folder} (missing {file})"
+        if folder.is_dir()
+        else f"{folder} (no such folder)"
+        for folder, file in missing.items()
+    )
+    raise DatasetNotFoundError(
+        f"data set {name!r} not found under {where}: looked in {searched}. "
+        f"{spec.how_to_get}".strip()
+    )
 
 
 def load_dataset(
@@ -256,7 +307,7 @@ def binarize_static(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
     so that they do not depend on the device.
     """
     check_images(x)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(check_seed(seed))
     return torch.bernoulli(x.detach().cpu(), generator=generator).to(x.device)
 
 
@@ -269,6 +320,7 @@ def binarize_dynamic(
     device.
     """
     check_images(x)
+    check_generator(generator)
     if generator is not None and generator.device.type != x.device.type:
         raise ValueError(f"generator is on {generator.device} but x is on {x.device}")
     return torch.bernoulli(x, generator=generator)

@@ -21,7 +21,12 @@ import torch
 from torch import nn
 
 from . import losses
-from .validate import check_images, check_model_dtype, check_positive_int
+from .validate import (
+    check_image_shape,
+    check_images,
+    check_model_dtype,
+    check_positive_int,
+)
 
 
 @dataclass(frozen=True)
@@ -39,13 +44,7 @@ class ResidualDenoiserConfig:
         check_positive_int(self.depth, "depth")
         if self.depth < 2:
             raise ValueError(f"depth must be at least 2, got {self.depth!r}")
-        if len(self.image_shape) != 3 or not all(
-            isinstance(s, int) and s > 0 for s in self.image_shape
-        ):
-            raise ValueError(
-                "image_shape must be (C, H, W) of positive ints, got "
-                f"{self.image_shape!r}"
-            )
+        check_image_shape(self.image_shape)
 
     @property
     def num_pixels(self) -> int:
@@ -59,7 +58,7 @@ class ResidualDenoiser(nn.Module):
         super().__init__()
         if not isinstance(config, ResidualDenoiserConfig):
             raise TypeError(
-                "ResidualDenoiser needs a ResidualDenoiserConfig, got "
+                "ResidualDenoiser needs a ResidualDenoiserConfig as config, got "
                 f"{type(config).__name__}"
             )
         self.config = config
@@ -70,7 +69,10 @@ class ResidualDenoiser(nn.Module):
         layers.append(nn.Conv2d(f, c, 3, padding=1))
         self.residual = nn.Sequential(*layers)
 
-    def _check(self, y: object, name: str) -> torch.Tensor:
+    def _check_input(self, y: object, name: str = "y") -> torch.Tensor:
+        """Fail unless ``y`` is images (B, C, H, W) with the config's C, finite (values
+        outside [0, 1] are allowed: noisy images), in the dtype of the weights; return
+        it."""
         y = check_images(y, name, unit_range=False)
         channels = self.config.image_shape[0]
         if y.shape[1] != channels:
@@ -81,7 +83,7 @@ class ResidualDenoiser(nn.Module):
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> y - r(y), unclipped (what training's squared error sees)."""
-        return y - self.residual(self._check(y, "y"))
+        return y - self.residual(self._check_input(y))
 
     @torch.no_grad()
     def denoise(self, y: torch.Tensor) -> torch.Tensor:
@@ -93,4 +95,4 @@ class ResidualDenoiser(nn.Module):
         """Squared error of the output for an already clean input, per example (B,):
         a denoiser trains on noisy inputs instead
         (:func:`vae_lib.objectives.denoising_loss`)."""
-        return losses.squared_error(self(x), x)
+        return losses.squared_error(self(self._check_input(x, "x")), x)

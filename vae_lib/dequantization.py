@@ -18,14 +18,19 @@ import math
 
 import torch
 
-from .validate import check_images, check_positive_int, check_tensor
+from .validate import (
+    check_generator,
+    check_images,
+    check_number_or_tensor,
+    check_positive_int,
+)
 
 
 def pixel_levels(x: torch.Tensor, num_levels: int = 256) -> torch.Tensor:
     """The integer level k of every pixel of images x (B, C, H, W) stored as
     k / (num_levels - 1) in [0, 1]: int64, same shape and device."""
     x = check_images(x)
-    check_positive_int(num_levels, "num_levels")
+    num_levels = check_positive_int(num_levels, "num_levels")
     if num_levels < 2:
         raise ValueError(f"num_levels must be at least 2, got {num_levels}")
     scaled = x.double() * (num_levels - 1)
@@ -45,6 +50,7 @@ def dequantize(
     images x (B, C, H, W) in [0, 1] (see :func:`pixel_levels`): same shape, dtype and
     device as x, values in [0, 1)."""
     levels = pixel_levels(x, num_levels)
+    check_generator(generator)
     u = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return (levels.to(x.dtype) + u) / num_levels
 
@@ -55,14 +61,9 @@ def discrete_nll_bound(
     """Upper bound, in nats, on the negative log-probability of the discrete images,
     from the negative log-density (nats, per image) of their dequantised versions on
     [0, 1]^D: continuous_nll + D log(num_levels)."""
-    check_positive_int(num_dims, "num_dims")
-    check_positive_int(num_levels, "num_levels")
-    if isinstance(continuous_nll, torch.Tensor):
-        check_tensor(continuous_nll, "continuous_nll")
-    elif isinstance(continuous_nll, bool) or not isinstance(
-        continuous_nll, (int, float)
-    ):
-        raise TypeError(
-            f"continuous_nll must be a number or a tensor, got {continuous_nll!r}"
-        )
+    num_dims = check_positive_int(num_dims, "num_dims")
+    num_levels = check_positive_int(num_levels, "num_levels")
+    if num_levels < 2:
+        raise ValueError(f"num_levels must be at least 2, got {num_levels}")
+    continuous_nll = check_number_or_tensor(continuous_nll, "continuous_nll")
     return continuous_nll + num_dims * math.log(num_levels)

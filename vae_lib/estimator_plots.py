@@ -9,7 +9,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .validate import check_tensor
+from .validate import (
+    check_callable,
+    check_finite_float,
+    check_float_tensor,
+    check_in_interval,
+    check_mapping,
+    check_positive_int,
+)
 
 # the corners of the 2-simplex drawn as an equilateral triangle: e_1, e_2, e_3
 _CORNERS = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
@@ -32,15 +39,21 @@ def plot_estimate_histograms(
     """Overlaid histograms of one coordinate's per-sample gradient estimates, each
     ``estimates[name]`` shaped (S,), on a shared range that keeps the central
     ``quantile`` of every estimator; a dashed line at the ``exact`` gradient."""
-    if not estimates:
+    if isinstance(estimates, Mapping) and not estimates:
         raise ValueError("estimates must name at least one estimator")
+    check_mapping(estimates, "estimates", "estimators to estimates")
     values = {
-        name: check_tensor(v, f"estimates[{name!r}]").detach().double().cpu()
+        name: check_float_tensor(v, f"estimates[{name!r}]").detach().double().cpu()
         for name, v in estimates.items()
     }
     for name, v in values.items():
-        if v.dim() != 1:
-            raise ValueError(f"estimates[{name!r}] must be (S,), got {tuple(v.shape)}")
+        if v.dim() != 1 or v.numel() == 0:
+            raise ValueError(
+                f"estimates[{name!r}] must be (S,) with S >= 1, got {tuple(v.shape)}"
+            )
+    exact = check_finite_float(exact, "exact")
+    check_in_interval(quantile, "quantile", 0, 1, open_low=True)
+    check_positive_int(bins, "bins")
     tail = (1 - quantile) / 2
     low = min(torch.quantile(v, tail).item() for v in values.values())
     high = max(torch.quantile(v, 1 - tail).item() for v in values.values())
@@ -67,15 +80,28 @@ def plot_paths(
     """Paths of a 2-D parameter, each ``paths[name]`` shaped (T, 2), drawn from its
     start (circle) to its end (cross), over the contours of ``log_density`` (a function
     of points (N, 2) -> (N,)) and with labelled ``marks`` (each (2,))."""
-    if not paths:
+    if isinstance(paths, Mapping) and not paths:
         raise ValueError("paths must name at least one path")
+    check_mapping(paths, "paths", "names to paths")
+    if log_density is not None:
+        check_callable(log_density, "log_density")
+    check_positive_int(levels, "levels")
+    if marks is not None and not isinstance(marks, Mapping):
+        raise TypeError(
+            f"marks must be a mapping of names to points, got {marks!r:.80}"
+        )
     points = {}
     for name, path in paths.items():
-        path = check_tensor(path, f"paths[{name!r}]").detach().double().cpu()
+        path = check_float_tensor(path, f"paths[{name!r}]").detach().double().cpu()
         if path.dim() != 2 or path.shape[1] != 2:
             raise ValueError(f"paths[{name!r}] must be (T, 2), got {tuple(path.shape)}")
         points[name] = path.numpy()
-    marks = {n: check_tensor(m, f"marks[{n!r}]") for n, m in (marks or {}).items()}
+    marks = {
+        n: check_float_tensor(m, f"marks[{n!r}]") for n, m in (marks or {}).items()
+    }
+    for n, m in marks.items():
+        if m.shape != (2,):
+            raise ValueError(f"marks[{n!r}] must be a point (2,), got {tuple(m.shape)}")
     ax = _axes(ax, (5, 4.5))
     every = np.concatenate(
         [
@@ -89,8 +115,14 @@ def plot_paths(
         xs = np.linspace(low[0] - pad, high[0] + pad, 120)
         ys = np.linspace(low[1] - pad, high[1] + pad, 120)
         grid = torch.tensor(np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2))
-        values = log_density(grid).detach().cpu().numpy().reshape(len(ys), len(xs))
-        ax.contour(xs, ys, values, levels=levels, colors="0.6", linewidths=0.8)
+        values = log_density(grid)
+        if not isinstance(values, torch.Tensor) or values.shape != (len(grid),):
+            raise ValueError(
+                f"log_density must map points (N, 2) to values (N,), got "
+                f"{getattr(values, 'shape', type(values).__name__)} for N = {len(grid)}"
+            )
+        surface = values.detach().cpu().numpy().reshape(len(ys), len(xs))
+        ax.contour(xs, ys, surface, levels=levels, colors="0.6", linewidths=0.8)
     for i, (name, xy) in enumerate(points.items()):
         color = f"C{i}"
         ax.plot(xy[:, 0], xy[:, 1], "-", color=color, lw=1.2, alpha=0.85, label=name)
@@ -114,9 +146,17 @@ def plot_simplex(
 ) -> plt.Axes:
     """Points of the 2-simplex, ``samples`` (S, 3) with rows summing to 1 (relaxed
     one-hot vectors), drawn in a triangle whose corners are the one-hot vectors."""
-    samples = check_tensor(samples, "samples").detach().double().cpu()
+    samples = check_float_tensor(samples, "samples").detach().double().cpu()
     if samples.dim() != 2 or samples.shape[1] != 3:
         raise ValueError(f"samples must be (S, 3), got {tuple(samples.shape)}")
+    if (samples < 0).any():
+        raise ValueError("samples must be points of the simplex: no negative entry")
+    if (
+        isinstance(labels, str)
+        or len(labels) != 3
+        or not all(isinstance(label, str) for label in labels)
+    ):
+        raise ValueError(f"labels must be three str, one per corner, got {labels!r}")
     if not torch.allclose(
         samples.sum(dim=1), torch.ones(len(samples), dtype=samples.dtype)
     ):

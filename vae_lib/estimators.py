@@ -22,7 +22,6 @@ al. 2017).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import torch
 from torch.distributions import Normal, kl_divergence
@@ -30,15 +29,20 @@ from torch.distributions import Normal, kl_divergence
 from . import claims
 from .claims import Comparison
 from .distributions import reparameterize, rsample
+from .models import VAE
 from .validate import (
+    check_callable,
     check_choice,
+    check_finite_float,
+    check_float_tensor,
+    check_generator,
+    check_instance,
     check_positive_float,
     check_positive_int,
+    check_same_shape,
+    check_seed,
     check_tensor,
 )
-
-if TYPE_CHECKING:
-    from .models import VAE
 
 Objective = Callable[[torch.Tensor], torch.Tensor]  # z (S, d) -> f(z) (S,)
 
@@ -49,13 +53,14 @@ def _standard_noise(
     num_samples: int,
     generator: torch.Generator | None,
 ) -> torch.Tensor:
-    mu, logvar = check_tensor(mu, "mu"), check_tensor(logvar, "logvar")
+    mu, logvar = check_float_tensor(mu, "mu"), check_float_tensor(logvar, "logvar")
     if mu.dim() != 1 or mu.shape != logvar.shape:
         raise ValueError(
             f"mu and logvar must both be (d,), got {tuple(mu.shape)} and "
             f"{tuple(logvar.shape)}"
         )
-    check_positive_int(num_samples, "num_samples")
+    num_samples = check_positive_int(num_samples, "num_samples")
+    check_generator(generator)
     return torch.randn(
         num_samples, mu.shape[0], generator=generator, dtype=mu.dtype, device=mu.device
     )
@@ -74,6 +79,8 @@ def score_function_gradients(
 
     grad_mu log q = (z - mu) / s^2 and grad_logvar log q = ((z - mu)^2 / s^2 - 1) / 2.
     """
+    check_callable(f, "f")
+    baseline = check_finite_float(baseline, "baseline")
     eps = _standard_noise(mu, logvar, num_samples, generator)
     mu, var = mu.detach(), logvar.detach().exp()
     z = reparameterize(Normal(mu, var.sqrt()), eps)  # (S, d), no gradient path
@@ -94,6 +101,7 @@ def pathwise_gradients(
 ) -> torch.Tensor:
     """Per-sample pathwise estimates (S, 2 d): grad_mu = grad_z f,
     grad_logvar = grad_z f * s * eps / 2."""
+    check_callable(f, "f")
     eps = _standard_noise(mu, logvar, num_samples, generator)
     std = (0.5 * logvar.detach()).exp()
     z = reparameterize(Normal(mu.detach(), std), eps).requires_grad_(True)  # (S, d)
@@ -105,7 +113,7 @@ def squared_deviations(values: torch.Tensor) -> torch.Tensor:
     """(N,) squared distance of each row of ``values`` (N, k) from the rows' mean,
     times N / (N - 1): their mean is the trace of the sample covariance (the sample
     variance when k = 1), and their standard error is that of the variance."""
-    values = check_tensor(values, "values")
+    values = check_float_tensor(values, "values")
     if values.dim() != 2 or values.shape[0] < 2:
         raise ValueError(
             f"values must be (N, k) with N >= 2, got {tuple(values.shape)}"
@@ -121,6 +129,7 @@ def score_function_loss(model: VAE, x: torch.Tensor) -> torch.Tensor:
     z is drawn without a path to the encoder; the term (f - b) (log q - stop(log q))
     has value 0 and gradient (f - b) grad log q, so the loss reads as the usual one.
     """
+    check_instance(model, "model", VAE)
     q = model.posterior(x)  # q(z|x), batch (B,)
     z = rsample(q).detach()  # (B, d): no path to the encoder
     log_lik = model.likelihood(z).log_prob(x)  # (B,) decoder: usual gradient
@@ -143,9 +152,10 @@ def gumbel_softmax(
     Gumbel noise gamma = -log(-log u), u ~ Uniform(0, 1); differentiable in the logits
     (C,) or (S, C). As tau -> 0 they tend to one-hot Gumbel-max draws of
     Categorical(softmax(logits))."""
-    logits = check_tensor(logits, "logits")
-    check_positive_float(tau, "tau")
-    check_positive_int(num_samples, "num_samples")
+    logits = check_float_tensor(logits, "logits")
+    tau = check_positive_float(tau, "tau")
+    num_samples = check_positive_int(num_samples, "num_samples")
+    check_generator(generator)
     if logits.dim() not in (1, 2) or (
         logits.dim() == 2 and logits.shape[0] != num_samples
     ):
@@ -183,7 +193,8 @@ def per_sample_gradients(
     of ``ESTIMATORS``, from a generator seeded with ``seed`` (the same seed gives every
     estimator the same noise). ``baseline`` is used by "score + baseline" only."""
     check_choice(name, "name", ESTIMATORS)
-    generator = torch.Generator(device=mu.device).manual_seed(seed)
+    mu = check_tensor(mu, "mu")
+    generator = torch.Generator(device=mu.device).manual_seed(check_seed(seed))
     if name == "pathwise":
         return pathwise_gradients(f, mu, logvar, num_samples, generator=generator)
     b = baseline if name == "score + baseline" else 0.0
@@ -198,6 +209,14 @@ def lower_variance(
     """Claim that the variance behind the squared deviations ``low`` (N,) is below the
     one behind ``high`` (N,), paired item by item (the same noise behind both), by at
     least two standard errors of the paired difference; returns high minus low."""
+    for scores, name in ((low, "low"), (high, "high")):
+        scores = check_float_tensor(scores, name)
+        if scores.dim() != 1:
+            raise ValueError(f"{name} must be shaped (N,), got {tuple(scores.shape)}")
+    check_same_shape(low, high, ("low", "high"))
+    for label, name in ((name_low, "name_low"), (name_high, "name_high")):
+        if not isinstance(label, str):
+            raise TypeError(f"{name} must be a str, got {label!r}")
     comparison = claims.paired(high, low)
     claims.claim(
         f"{name_low} has a lower variance than {name_high}: {comparison}",

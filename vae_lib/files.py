@@ -15,7 +15,9 @@ import gzip
 import hashlib
 import http.client
 import os
+import re
 import tempfile
+import time
 import urllib.request
 import zlib
 from collections.abc import Iterator
@@ -98,13 +100,97 @@ def parse_idx(data: bytes, name: str = "IDX data") -> np.ndarray:
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
 
 
+# A temporary file is named after its target and its writer's process ID:
+# ".<target name>.<pid>.<random>.part", so a later writer can tell a temporary whose
+# writer has died from one still being written.
+_PART_SUFFIX = ".part"
+_TEMPORARY_TAIL = re.compile(r"(?:(?P<pid>[0-9]+)\.)?[a-z0-9_]+\.part")
+# A temporary whose writer cannot be checked (another machine on a shared disk, an
+# older name without a PID) is stale once it is this old.
+STALE_AFTER_SECONDS = 24 * 3600
+
+
+def _writer_alive(pid: int) -> bool:
+    if os.name != "posix":  # os.kill(pid, 0) would end the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
+
+
+def sweep_stale_temporaries(
+    path: Path, *, max_age_seconds: float = STALE_AFTER_SECONDS
+) -> list[Path]:
+    """Remove the temporaries that writers of ``path`` left behind when they were
+    killed; return them.
+
+    A temporary is stale when its writer's process no longer exists on this machine,
+    or when it is older than ``max_age_seconds`` (writers whose PID cannot be checked).
+    Temporaries of live writers are kept.
+    """
+    path = Path(path)
+    prefix = f".{path.name}."
+    removed: list[Path] = []
+    if not path.parent.is_dir():
+        return removed
+    now = time.time()
+    for candidate in path.parent.iterdir():
+        name = candidate.name
+        if not (name.startswith(prefix) and name.endswith(_PART_SUFFIX)):
+            continue
+        # "<pid>.<random>.part", or "<random>.part" from writers before PIDs were kept
+        # (anything else is another target's temporary)
+        match = _TEMPORARY_TAIL.fullmatch(name[len(prefix) :])
+        if match is None:
+            continue
+        try:
+            age = now - candidate.stat().st_mtime
+        except FileNotFoundError:  # its writer just renamed or removed it
+            continue
+        pid = match.group("pid")
+        dead = pid is not None and not _writer_alive(int(pid))
+        if dead or age > max_age_seconds:
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; a no-op where folders cannot be
+    opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block
-    succeeds."""
+    succeeds.
+
+    The temporary is flushed to disk before the one rename, so ``path`` always holds
+    either its old content or the complete new one, even if the process is killed or
+    the machine stops. A failed block removes its temporary; temporaries left by
+    killed writers of the same ``path`` are swept first
+    (:func:`sweep_stale_temporaries`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    sweep_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=_PART_SUFFIX, dir=path.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)
@@ -114,7 +200,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
         # mkstemp makes 0600, and writers may replace the file: give the result the
         # usual permissions.
         tmp_path.chmod(0o666 & ~umask)
+        with open(tmp_path, "rb+") as written:
+            os.fsync(written.fileno())
         os.replace(tmp_path, path)
+        _fsync_folder(path.parent)
     finally:
         tmp_path.unlink(missing_ok=True)
 

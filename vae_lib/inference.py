@@ -36,11 +36,18 @@ from .distributions import masked_log_prob, rsample, sample, select
 from .latent import latent_means
 from .models import VAE, evaluating
 from .validate import (
+    check_bool,
+    check_float_tensor,
+    check_generator,
     check_images,
+    check_instance,
+    check_model_images,
     check_non_negative_int,
     check_positive_float,
     check_positive_int,
     check_same_shape,
+    check_tensor,
+    value_checks,
 )
 
 # z (B, latent_dim) -> log p(y | z) (B,): how well a code explains the damaged images
@@ -51,13 +58,30 @@ def _device(model: VAE) -> torch.device:
     return next(model.parameters()).device
 
 
-def _noisy(model: VAE, y: torch.Tensor, noise: NoiseModel) -> LogLikelihood:
+def _model_images(model: object, y: object, name: str = "y") -> torch.Tensor:
+    """Fail unless ``model`` is a VAE and ``y`` a batch of images it takes (its image
+    shape, its weights' dtype, values in [0, 1])."""
+    check_instance(model, "model", VAE)
+    return check_model_images(y, model, name)  # type: ignore[arg-type]
+
+
+def _check_noise(noise: object, name: str = "noise") -> NoiseModel:
     if not isinstance(noise, NoiseModel):
         raise TypeError(
-            "noise must be a vae_lib.corrupt.NoiseModel (e.g. ClippedGaussianNoise), "
+            f"{name} must be a vae_lib.corrupt.NoiseModel (e.g. ClippedGaussianNoise), "
             f"got {type(noise).__name__}"
         )
-    return lambda z: noise.log_prob(y, model.decode(z))
+    return noise
+
+
+def _noisy(model: VAE, y: torch.Tensor, noise: NoiseModel) -> LogLikelihood:
+    def log_p_y(z: torch.Tensor) -> torch.Tensor:
+        x_hat = model.decode(z)
+        with value_checks(False):  # y was checked on entry; no host sync per step
+            return noise.log_prob(y, x_hat)
+
+    _check_noise(noise)
+    return log_p_y
 
 
 def _observed(model: VAE, y: torch.Tensor, mask: torch.Tensor) -> LogLikelihood:
@@ -76,13 +100,19 @@ def log_posterior(
     """log p(y | z) + log p(z) for damaged images y and codes z (B, latent_dim): the
     log-posterior of z up to a constant, (B,), on y's device. ``damage`` is the noise
     model that made y, or the mask (B, 1, H, W) of its missing pixels."""
-    y = check_images(y, "y")
+    y = _model_images(model, y)
+    _check_start(z, y, model, "z")
     device = _device(model)
     y_model = y.to(device)
     if isinstance(damage, torch.Tensor):
         log_p_y = _observed(model, y_model, check_mask(damage, y).to(device))
-    else:
+    elif isinstance(damage, NoiseModel):
         log_p_y = _noisy(model, y_model, damage)
+    else:
+        raise TypeError(
+            "damage must be a vae_lib.corrupt.NoiseModel or a mask (a bool tensor "
+            f"(B, 1, H, W), True = missing), got {type(damage).__name__}"
+        )
     return _log_posterior(model, log_p_y, z.to(device)).to(y.device)
 
 
@@ -90,7 +120,7 @@ def log_posterior(
 def naive_vae(model: VAE, y: torch.Tensor) -> torch.Tensor:
     """Encode the damaged image as if it were clean and decode the posterior mean (the
     naive method): (B, C, H, W) on y's device."""
-    y = check_images(y, "y")
+    y = _model_images(model, y)
     with evaluating(model):
         return model.decode(latent_means(model, y)).to(y.device)
 
@@ -124,7 +154,8 @@ def _map(
     for parameter in trainable:  # the caller's choice of frozen weights is kept
         parameter.requires_grad_(False)
     try:
-        with torch.enable_grad():
+        # y was checked on entry and z is the optimiser's: no host sync per step
+        with torch.enable_grad(), value_checks(False):
             for _ in range(num_steps):
                 objective = _log_posterior(model, log_p_y, z)
                 optimizer.zero_grad(set_to_none=True)
@@ -150,7 +181,7 @@ def map_latent(
     Each image's code is optimised on its own (the sum decouples). Returns the codes
     and the restored images x_hat(z), on y's device.
     """
-    y = check_images(y, "y")
+    y = _model_images(model, y)
     y_model = y.to(_device(model))
     with evaluating(model):
         z = _map(model, y_model, _noisy(model, y_model, noise), num_steps, lr)
@@ -169,7 +200,7 @@ def map_inpaint(
     """MAP inpainting: the code maximising log p(y_obs | z) + log p(z), found as in
     :func:`map_latent`; returns the codes and the completions (observed pixels kept),
     on y's device."""
-    y = check_images(y, "y")
+    y = _model_images(model, y)
     mask = check_mask(mask, y)
     device = _device(model)
     y_model = y.to(device)
@@ -271,37 +302,42 @@ def _langevin(
     steps = torch.full((z.shape[0], 1), float(step), device=device)  # tuned per chain
     log_p, grad = _log_posterior_and_grad(model, log_p_y, z)
     kept, accepted = [], torch.zeros(z.shape[0], device=device)
-    for i in range(chain.steps):
-        noise = torch.randn(z.shape, generator=generator, device=device)
-        proposal = z + steps * grad + torch.sqrt(2 * steps) * noise
-        log_p_new, grad_new = _log_posterior_and_grad(model, log_p_y, proposal)
-        # log q(z | proposal) - log q(proposal | z) for the Langevin proposal
-        # N(z + step grad, 2 step I)
-        forward = (proposal - z - steps * grad).pow(2).sum(1)
-        backward = (z - proposal - steps * grad_new).pow(2).sum(1)
-        log_ratio = log_p_new - log_p + (forward - backward) / (4 * steps[:, 0])
-        uniform = torch.rand(z.shape[0], generator=generator, device=device)
-        accept = uniform.log() < log_ratio
-        z = torch.where(accept[:, None], proposal, z)
-        log_p = torch.where(accept, log_p_new, log_p)
-        grad = torch.where(accept[:, None], grad_new, grad)
-        if i < chain.burn_in:  # Robbins-Monro step-size adaptation towards 57%
-            steps = steps * torch.exp(0.1 * (accept.float() - 0.57))[:, None]
-        else:
-            accepted += accept.float()
-        if chain.keeps(i):
-            kept.append(z.clone())
+    with value_checks(False):  # the chain's own codes: no host sync per step
+        for i in range(chain.steps):
+            noise = torch.randn(z.shape, generator=generator, device=device)
+            proposal = z + steps * grad + torch.sqrt(2 * steps) * noise
+            log_p_new, grad_new = _log_posterior_and_grad(model, log_p_y, proposal)
+            # log q(z | proposal) - log q(proposal | z) for the Langevin proposal
+            # N(z + step grad, 2 step I)
+            forward = (proposal - z - steps * grad).pow(2).sum(1)
+            backward = (z - proposal - steps * grad_new).pow(2).sum(1)
+            log_ratio = log_p_new - log_p + (forward - backward) / (4 * steps[:, 0])
+            uniform = torch.rand(z.shape[0], generator=generator, device=device)
+            accept = uniform.log() < log_ratio
+            z = torch.where(accept[:, None], proposal, z)
+            log_p = torch.where(accept, log_p_new, log_p)
+            grad = torch.where(accept[:, None], grad_new, grad)
+            if i < chain.burn_in:  # Robbins-Monro step-size adaptation towards 57%
+                steps = steps * torch.exp(0.1 * (accept.float() - 0.57))[:, None]
+            else:
+                accepted += accept.float()
+            if chain.keeps(i):
+                kept.append(z.clone())
     return torch.stack(kept), accepted / (chain.num_samples * chain.thin)
 
 
-def _check_start(z_start: object, y: torch.Tensor) -> None:
-    if not isinstance(z_start, torch.Tensor):
-        raise TypeError(f"z_start must be a torch.Tensor, got {type(z_start).__name__}")
-    if z_start.dim() != 2 or z_start.shape[0] != y.shape[0]:
+def _check_start(
+    z_start: object, y: torch.Tensor, model: VAE, name: str = "z_start"
+) -> torch.Tensor:
+    """Fail unless ``z_start`` holds one finite code per image: (B, latent_dim)."""
+    z_start = check_float_tensor(z_start, name)
+    expected = (y.shape[0], model.config.latent_dim)
+    if tuple(z_start.shape) != expected:
         raise ValueError(
-            f"z_start must hold one code per image, shape ({y.shape[0]}, latent_dim), "
-            f"got {tuple(z_start.shape)}"
+            f"{name} must hold one code per image, shape ({y.shape[0]}, latent_dim), "
+            f"got {tuple(z_start.shape)} (latent_dim = {expected[1]})"
         )
+    return z_start
 
 
 def _check_chain(chain: object) -> Chain:
@@ -332,9 +368,11 @@ def langevin_samples(
     posterior. During the chain's burn-in each chain tunes its own step size, starting
     from ``step``, towards an acceptance rate of about 0.57.
     """
-    y = check_images(y, "y")
-    _check_start(z_start, y)
+    y = _model_images(model, y)
+    _check_noise(noise)
+    _check_start(z_start, y, model)
     chain = _check_chain(chain)
+    check_generator(generator)
     device = _device(model)
     y_model = y.to(device)
     with evaluating(model):
@@ -360,10 +398,11 @@ def posterior_samples(
     the observed pixels' likelihood (as in :func:`langevin_samples`), started at
     ``z_start`` (e.g. the MAP codes), each decoded and pasted into the holes: several
     plausible completions of every image."""
-    y = check_images(y, "y")
+    y = _model_images(model, y)
     mask = check_mask(mask, y)
-    _check_start(z_start, y)
+    _check_start(z_start, y, model)
     chain = _check_chain(chain)
+    check_generator(generator)
     device = _device(model)
     y_model, mask_model = y.to(device), mask.to(device)
     with evaluating(model):
@@ -406,11 +445,13 @@ def gibbs_sampler(
     min(1, p(x, z') q(z | x) / (p(x, z) q(z' | x))), so the chain targets the model's
     exact conditional p(z, x_mis | x_obs).
     """
-    y = check_images(y, "y")
+    y = _model_images(model, y)
     mask = check_mask(mask, y)
+    check_bool(metropolis, "metropolis")
     chain = _check_chain(chain)
     if z_start is not None:
-        _check_start(z_start, y)
+        _check_start(z_start, y, model)
+    check_generator(generator)
     device = _device(model)
     y_model, mask_model = y.to(device), mask.to(device)
     prior = model.prior()
@@ -425,32 +466,35 @@ def gibbs_sampler(
             drawn = sample(p_x, generator=generator).clamp(0.0, 1.0)
             x = torch.where(mask_model, drawn, y_model)
         kept, accepted = [], torch.zeros(y.shape[0], device=device)
-        for step in range(chain.steps):
-            q = model.posterior(x)
-            proposal = rsample(q, generator=generator)
-            p_x_proposal = model.likelihood(proposal)
-            accept = torch.ones(y.shape[0], dtype=torch.bool, device=device)
-            if metropolis:
-                # log rho = log p(x, z') - log p(x, z) + log q(z | x) - log q(z' | x)
-                log_rho = (
-                    p_x_proposal.log_prob(x)
-                    + prior.log_prob(proposal)
-                    + q.log_prob(z)
-                    - p_x.log_prob(x)
-                    - prior.log_prob(z)
-                    - q.log_prob(proposal)
-                )
-                uniform = torch.rand(y.shape[0], generator=generator, device=device)
-                accept = uniform.log() < log_rho
-            z = torch.where(accept[:, None], proposal, z)
-            p_x = select(accept, p_x_proposal, p_x)
-            # x_mis ~ p(x_mis | z): Bernoulli draws, or Gaussian ones clipped to [0, 1]
-            drawn = sample(p_x, generator=generator).clamp(0.0, 1.0)
-            x = torch.where(mask_model, drawn, y_model)
-            if step >= chain.burn_in:
-                accepted += accept.float()
-            if chain.keeps(step):
-                kept.append(z.clone())
+        with value_checks(False):  # inputs checked on entry: no host sync per step
+            for step in range(chain.steps):
+                q = model.posterior(x)
+                proposal = rsample(q, generator=generator)
+                p_x_proposal = model.likelihood(proposal)
+                accept = torch.ones(y.shape[0], dtype=torch.bool, device=device)
+                if metropolis:
+                    # log rho = log p(x, z') - log p(x, z)
+                    #           + log q(z | x) - log q(z' | x)
+                    log_rho = (
+                        p_x_proposal.log_prob(x)
+                        + prior.log_prob(proposal)
+                        + q.log_prob(z)
+                        - p_x.log_prob(x)
+                        - prior.log_prob(z)
+                        - q.log_prob(proposal)
+                    )
+                    uniform = torch.rand(y.shape[0], generator=generator, device=device)
+                    accept = uniform.log() < log_rho
+                z = torch.where(accept[:, None], proposal, z)
+                p_x = select(accept, p_x_proposal, p_x)
+                # x_mis ~ p(x_mis | z): Bernoulli draws, or Gaussian ones clipped to
+                # [0, 1]
+                drawn = sample(p_x, generator=generator).clamp(0.0, 1.0)
+                x = torch.where(mask_model, drawn, y_model)
+                if step >= chain.burn_in:
+                    accepted += accept.float()
+                if chain.keeps(step):
+                    kept.append(z.clone())
         codes = torch.stack(kept)  # (S, B, d)
         means = model.decode(codes.flatten(0, 1)).view(-1, *y.shape)
     images = torch.where(mask_model, means, y_model)
@@ -458,11 +502,45 @@ def gibbs_sampler(
     return Draws(codes.to(y.device), images.to(y.device), acceptance.to(y.device))
 
 
-def _check_codes(codes: torch.Tensor, batch: int) -> None:
-    if codes.dim() != 3 or codes.shape[1] != batch:
+def _check_codes(
+    codes: object, batch: int, model: VAE, name: str = "codes"
+) -> torch.Tensor:
+    """Fail unless ``codes`` are finite draws (S, batch, latent_dim)."""
+    codes = check_float_tensor(codes, name)
+    latent_dim = model.config.latent_dim
+    if codes.dim() != 3 or codes.shape[1:] != (batch, latent_dim):
         raise ValueError(
-            f"codes must be shaped (S, {batch}, latent_dim), got {tuple(codes.shape)}"
+            f"{name} must be shaped (S, {batch}, latent_dim), got "
+            f"{tuple(codes.shape)} (latent_dim = {latent_dim})"
         )
+    return codes
+
+
+def _check_log_weights(
+    log_weights: object, codes: torch.Tensor, name: str = "log_weights"
+) -> torch.Tensor:
+    """Fail unless ``log_weights`` are one per code, (S, B), each finite or -inf (a
+    weight of 0), with a positive weight for every image."""
+    log_weights = check_tensor(log_weights, name)
+    if not log_weights.is_floating_point():
+        raise TypeError(
+            f"{name} must be a floating-point tensor, got {log_weights.dtype}"
+        )
+    if log_weights.shape != codes.shape[:2]:
+        raise ValueError(
+            f"{name} must be shaped {tuple(codes.shape[:2])} like the codes, got "
+            f"{tuple(log_weights.shape)}"
+        )
+    if log_weights.numel() and (
+        log_weights.isnan().any()
+        or log_weights.isposinf().any()
+        or not torch.isfinite(log_weights).any(dim=0).all()
+    ):
+        raise ValueError(
+            f"{name} must be finite or -inf (a weight of 0), with a finite one for "
+            "every image; got nan, +inf or an image whose weights are all -inf"
+        )
+    return log_weights
 
 
 @torch.no_grad()
@@ -484,16 +562,14 @@ def conditional_log_likelihood(
     anywhere else score how well that sampler predicts the hidden pixels. In nats per
     image: (B,), on x's device.
     """
-    x = check_images(x, "x")
+    x = _model_images(model, x, "x")
     mask = check_mask(mask, x)
-    _check_codes(codes, x.shape[0])
+    codes = _check_codes(codes, x.shape[0], model)
     if log_weights is None:
         log_weights = torch.zeros(codes.shape[:2], device=codes.device)
-    elif log_weights.shape != codes.shape[:2]:
-        raise ValueError(
-            f"log_weights must be shaped {tuple(codes.shape[:2])} like the codes, got "
-            f"{tuple(log_weights.shape)}"
-        )
+    else:
+        log_weights = _check_log_weights(log_weights, codes)
+    check_positive_int(chunk_size, "chunk_size")
     device = _device(model)
     x_model, mask_model = x.to(device), mask.to(device)
     b = codes.shape[1]
@@ -539,12 +615,16 @@ def importance_sample(
     ``scale``, and their importance weights for p(z | y_obs):
     log w_k = log p(y_obs | z_k) + log p(z_k) - log r(z_k); on y's device, with
     ``generator`` on the model's device."""
-    y = check_images(y, "y")
+    y = _model_images(model, y)
     mask = check_mask(mask, y)
     check_positive_int(num_samples, "num_samples")
     scale = check_positive_float(scale, "scale")
+    check_positive_int(chunk_size, "chunk_size")
+    check_generator(generator)
     check_same_shape(
-        check_images(proposal_images, "proposal_images"), y, ("proposal_images", "y")
+        check_model_images(proposal_images, model, "proposal_images"),
+        y,
+        ("proposal_images", "y"),
     )
     device = _device(model)
     y_model, mask_model = y.to(device), mask.to(device)
@@ -579,9 +659,12 @@ def importance_weighted_mean(
     """The self-normalised importance estimate of the posterior-mean completion,
     sum_k softmax(log w)_k E[x | z_k], pasted into the holes: (B, C, H, W) on y's
     device."""
-    y = check_images(y, "y")
+    y = _model_images(model, y)
     mask = check_mask(mask, y)
-    _check_codes(samples.codes, y.shape[0])
+    check_instance(samples, "samples", ImportanceSamples)
+    _check_codes(samples.codes, y.shape[0], model, "samples.codes")
+    _check_log_weights(samples.log_weights, samples.codes, "samples.log_weights")
+    check_positive_int(chunk_size, "chunk_size")
     device = _device(model)
     weights = torch.softmax(samples.log_weights.to(device), dim=0)  # (K, B)
     mean = torch.zeros(y.shape, device=device, dtype=next(model.parameters()).dtype)

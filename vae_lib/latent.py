@@ -17,10 +17,16 @@ from torch.distributions.kl import kl_divergence
 
 from .models import VAE, evaluating
 from .validate import (
-    check_images,
+    check_finite,
+    check_float_tensor,
+    check_in_interval,
+    check_instance,
+    check_model_images,
+    check_not_empty,
     check_positive_float,
     check_positive_int,
     check_same_shape,
+    check_seed,
     check_tensor,
 )
 
@@ -38,17 +44,25 @@ class RateDistortion(NamedTuple):
 
 
 def _batches(x: torch.Tensor, batch_size: int):
+    """Consecutive slices of at most ``batch_size`` items (one empty slice for an empty
+    x, so that an empty batch gives an empty result)."""
     check_positive_int(batch_size, "batch_size")
-    for start in range(0, x.shape[0], batch_size):
+    for start in range(0, max(x.shape[0], 1), batch_size):
         yield x[start : start + batch_size]
+
+
+def _model_images(model: object, x: object) -> torch.Tensor:
+    """Fail unless ``model`` is a VAE and ``x`` images it takes (N, C, H, W)."""
+    check_instance(model, "model", VAE)
+    return check_model_images(x, model, "x")  # type: ignore[arg-type]
 
 
 @torch.no_grad()
 def latent_means(model: VAE, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Posterior means mu(x) of images x (N, C, H, W): (N, latent_dim), on the model's
     device (codes stay where the decoder needs them)."""
+    x = _model_images(model, x)
     device = next(model.parameters()).device
-    check_images(x)
     with evaluating(model):
         return torch.cat(
             [model.posterior(b.to(device)).mean for b in _batches(x, batch_size)]
@@ -71,9 +85,9 @@ def rate_distortion(
 ) -> RateDistortion:
     """Closed-form rate and one-sample (seeded) distortion of each image x (N, C, H, W),
     in nats, on x's device."""
+    x = _model_images(model, x)
     device = next(model.parameters()).device
-    check_images(x)
-    generator = torch.Generator(device=device).manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(check_seed(seed))
     rates, distortions = [], []
     with evaluating(model):
         for batch in _batches(x, batch_size):
@@ -91,8 +105,8 @@ def kl_per_dimension(
 ) -> torch.Tensor:
     """Mean over images x (N, C, H, W) of each latent dimension's KL to the prior, nats:
     (latent_dim,), on x's device."""
+    x = check_not_empty(_model_images(model, x), "x")
     device = next(model.parameters()).device
-    check_images(x)
     prior = model.prior().base_dist  # (latent_dim,) independent N(0, 1)
     total = torch.zeros(model.config.latent_dim, device=device)
     with evaluating(model):
@@ -109,7 +123,7 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
     mu: posterior means (N, latent_dim) -> bool (latent_dim,). Burda et al. (2016),
     Section 5.2.
     """
-    mu = check_tensor(mu, "mu")
+    mu = check_float_tensor(mu, "mu")
     if mu.dim() != 2 or mu.shape[0] < 2:
         raise ValueError(
             f"mu must be (N, latent_dim) with N >= 2, got shape {tuple(mu.shape)}"
@@ -119,7 +133,7 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
 
 
 def _path_weights(z_a: torch.Tensor, z_b: torch.Tensor, steps: int) -> torch.Tensor:
-    check_tensor(z_a, "z_a"), check_tensor(z_b, "z_b")
+    check_float_tensor(z_a, "z_a"), check_float_tensor(z_b, "z_b")
     check_same_shape(z_a, z_b, ("z_a", "z_b"))
     if z_a.dim() != 1:
         raise ValueError(
@@ -177,8 +191,7 @@ def latent_grid(num_per_side: int, extent: float = 0.95) -> torch.Tensor:
     linspace(1 - extent, extent) (Kingma & Welling 2014, Fig. 4). Row-major with z_2
     decreasing down the rows, so it plots like a map."""
     check_positive_int(num_per_side, "num_per_side")
-    if not 0.5 < extent < 1:
-        raise ValueError(f"extent must lie in (0.5, 1), got {extent!r}")
+    check_in_interval(extent, "extent", 0.5, 1, open_low=True, open_high=True)
     q = torch.distributions.Normal(0.0, 1.0).icdf(
         torch.linspace(1 - extent, extent, num_per_side)
     )
@@ -189,7 +202,8 @@ def latent_grid(num_per_side: int, extent: float = 0.95) -> torch.Tensor:
 def traverse(z: torch.Tensor, dim: int, values: torch.Tensor) -> torch.Tensor:
     """Copies of code z (latent_dim,) with dimension ``dim`` set to each of ``values``
     (n,): (n, latent_dim)."""
-    z, values = check_tensor(z, "z"), check_tensor(values, "values")
+    z = check_float_tensor(z, "z")
+    values = check_finite(check_tensor(values, "values"), "values")
     if z.dim() != 1 or values.dim() != 1:
         raise ValueError(
             f"z must be (latent_dim,) and values (n,), got {tuple(z.shape)} and "

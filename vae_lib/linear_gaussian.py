@@ -18,7 +18,16 @@ import torch
 from torch.distributions import MultivariateNormal
 
 from .distributions import standard_normal
-from .validate import check_positive_float, check_positive_int, check_tensor
+from .validate import (
+    check_finite,
+    check_float_tensor,
+    check_generator,
+    check_instance,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+    check_tensor,
+)
 
 
 @dataclass(frozen=True)
@@ -31,23 +40,27 @@ class LinearGaussianModel:
     sigma: float
 
     def __post_init__(self) -> None:
-        check_tensor(self.W, "W")
-        check_tensor(self.b, "b")
-        check_positive_float(self.sigma, "sigma")
+        check_float_tensor(self.W, "W")
+        check_float_tensor(self.b, "b")
+        # a NumPy number becomes a Python float
+        object.__setattr__(self, "sigma", check_positive_float(self.sigma, "sigma"))
         if self.W.dim() != 2 or self.b.shape != (self.W.shape[0],):
             raise ValueError(
                 f"W must be (D, d) and b (D,), got {tuple(self.W.shape)} and "
                 f"{tuple(self.b.shape)}"
             )
+        if self.b.dtype != self.W.dtype:
+            raise TypeError(f"b must have W's dtype {self.W.dtype}, got {self.b.dtype}")
 
     @classmethod
     def random(
         cls, data_dim: int, latent_dim: int, sigma: float = 0.5, seed: int = 0
     ) -> LinearGaussianModel:
         """A model with W, b drawn from N(0, 1) (seeded), in float64."""
-        check_positive_int(data_dim, "data_dim")
-        check_positive_int(latent_dim, "latent_dim")
-        generator = torch.Generator().manual_seed(seed)
+        data_dim = check_positive_int(data_dim, "data_dim")
+        latent_dim = check_positive_int(latent_dim, "latent_dim")
+        sigma = check_positive_float(sigma, "sigma")
+        generator = torch.Generator().manual_seed(check_seed(seed))
         W = torch.randn(data_dim, latent_dim, generator=generator, dtype=torch.float64)
         b = torch.randn(data_dim, generator=generator, dtype=torch.float64)
         return cls(W, b, sigma)
@@ -72,7 +85,8 @@ class LinearGaussianModel:
         return self.W.shape[1]
 
     def _check_x(self, x: torch.Tensor) -> torch.Tensor:
-        x = check_tensor(x, "x")
+        """Data (B, D), finite floats, computed in W's dtype."""
+        x = check_float_tensor(x, "x")
         if x.dim() != 2 or x.shape[1] != self.data_dim:
             raise ValueError(
                 f"x must be shaped (B, {self.data_dim}), got {tuple(x.shape)}"
@@ -83,6 +97,8 @@ class LinearGaussianModel:
         self, num_samples: int, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Draw x ~ p(x): (num_samples, D)."""
+        num_samples = check_positive_int(num_samples, "num_samples")
+        check_generator(generator)
         z = torch.randn(
             num_samples, self.latent_dim, generator=generator, dtype=self.W.dtype
         )
@@ -117,6 +133,7 @@ class LinearGaussianModel:
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(z) + log p(x | z) for x (B, D) and z (K, B, d): (K, B)."""
         x = self._check_x(x)
+        z = check_finite(check_tensor(z, "z"), "z")
         if z.dim() != 3 or z.shape[1:] != (x.shape[0], self.latent_dim):
             raise ValueError(
                 f"z must be shaped (K, {x.shape[0]}, {self.latent_dim}), got "
@@ -138,6 +155,7 @@ class LinearGaussianModel:
         H[q] = 1/2 log det(2 pi e S).
         """
         x = self._check_x(x)
+        check_instance(q, "q", MultivariateNormal)
         # (B, d), (B, d, d)
         m, S = (
             q.mean.to(self.W.dtype),

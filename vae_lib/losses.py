@@ -17,10 +17,14 @@ import torch
 import torch.nn.functional as F
 
 from .validate import (
+    check_finite,
+    check_finite_float,
+    check_float_tensor,
+    check_non_negative_float,
     check_same_device,
     check_same_shape,
-    check_tensor,
     check_unit_range,
+    check_where,
 )
 
 
@@ -30,16 +34,7 @@ def _per_example_sum(
     """Sum over everything but the batch axis, counting only entries where ``where`` is
     True (if given)."""
     if where is not None:
-        if (
-            where.dtype != torch.bool
-            or where.dim() != t.dim()
-            or where.shape[0] != t.shape[0]
-        ):
-            raise ValueError(
-                "where must be a bool tensor broadcastable to "
-                f"{tuple(t.shape)} with the same batch size, "
-                f"got {where.dtype} {tuple(where.shape)}"
-            )
+        check_where(where, t)
         t = torch.where(where, t, torch.zeros((), dtype=t.dtype, device=t.device))
     return t.flatten(1).sum(dim=1)
 
@@ -47,7 +42,7 @@ def _per_example_sum(
 def _pair(
     a: object, b: object, names: tuple[str, str]
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    a, b = check_tensor(a, names[0]), check_tensor(b, names[1])
+    a, b = check_float_tensor(a, names[0]), check_float_tensor(b, names[1])
     check_same_shape(a, b, names)
     check_same_device(a, b, names)
     if a.dim() < 1 or a.shape[0] == 0:
@@ -96,6 +91,17 @@ def gaussian_log_likelihood(
     """log N(x; mean, exp(logvar)) summed over pixels (only those where ``where`` is
     True, if given); logvar is a tensor broadcastable to x or a float."""
     mean, x = _pair(mean, x, ("mean", "x"))
+    if isinstance(logvar, torch.Tensor):
+        logvar = check_finite(check_float_tensor(logvar, "logvar"), "logvar")
+        try:
+            torch.broadcast_shapes(logvar.shape, x.shape)
+        except RuntimeError:
+            raise ValueError(
+                f"logvar must broadcast to x's shape {tuple(x.shape)}, got "
+                f"{tuple(logvar.shape)}"
+            ) from None
+    else:
+        logvar = check_finite_float(logvar, "logvar")
     logvar = torch.as_tensor(logvar, dtype=mean.dtype, device=mean.device)
     log_density = -0.5 * (
         math.log(2 * math.pi) + logvar + (x - mean) ** 2 * torch.exp(-logvar)
@@ -132,6 +138,5 @@ def elbo(
     beta < 1 an objective that can exceed log p(x) (Higgins et al. 2017; Chapter 2).
     """
     log_likelihood, kl = _pair(log_likelihood, kl, ("log_likelihood", "kl"))
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
-        raise ValueError(f"beta must be a non-negative number, got {beta!r}")
+    beta = check_non_negative_float(beta, "beta")
     return log_likelihood - beta * kl

@@ -13,11 +13,13 @@ import torch
 from skimage.metrics import structural_similarity
 
 from .validate import (
+    check_float_tensor,
     check_images,
     check_positive_float,
     check_same_shape,
-    check_tensor,
 )
+
+SSIM_WINDOW = 7  # scikit-image's default window side, in pixels
 
 
 def _pair(x_hat: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,6 +41,7 @@ def psnr(
     copy would be infinitely good; ``min_mse`` caps it at 100 dB.
     """
     x_hat, x = _pair(x_hat, x)
+    min_mse = check_positive_float(min_mse, "min_mse")
     squared = (x_hat - x) ** 2
     if where is None:
         mse = squared.flatten(1).mean(dim=1)
@@ -76,6 +79,11 @@ def ssim(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Structural similarity of each image (scikit-image, 7x7 window, data range 1):
     (B, C, H, W) -> (B,)."""
     x_hat, x = _pair(x_hat, x)
+    if min(x.shape[2:]) < SSIM_WINDOW:
+        raise ValueError(
+            f"x_hat and x must be images of at least {SSIM_WINDOW} x {SSIM_WINDOW} "
+            f"pixels (SSIM's window), got {tuple(x.shape)}"
+        )
     values = [
         structural_similarity(
             a.cpu().numpy().transpose(1, 2, 0),
@@ -104,7 +112,7 @@ def interval_coverage(
     covers about 95% at num_sd = 2 (if its marginals are near Gaussian); much less
     means it is overconfident.
     """
-    draws = check_tensor(draws, "draws")
+    draws = check_float_tensor(draws, "draws")
     x = check_images(x, "x")
     if draws.dim() != 5 or draws.shape[1:] != x.shape or draws.shape[0] < 2:
         raise ValueError(

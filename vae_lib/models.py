@@ -24,7 +24,13 @@ from .denoisers import ResidualDenoiser, ResidualDenoiserConfig
 from .distributions import diagonal_gaussian, rsample, standard_normal
 from .validate import (
     check_choice,
+    check_finite,
+    check_finite_float,
+    check_generator,
+    check_image_shape,
     check_images,
+    check_instance,
+    check_non_negative_float,
     check_positive_int,
     check_tensor,
 )
@@ -52,12 +58,11 @@ class NetworkConfig:
         check_choice(self.architecture, "architecture", ("mlp", "conv"))
         check_choice(self.activation, "activation", tuple(ACTIVATIONS))
         check_positive_int(self.latent_dim, "latent_dim")
-        if len(self.image_shape) != 3 or not all(
-            isinstance(s, int) and s > 0 for s in self.image_shape
-        ):
-            raise ValueError(
-                "image_shape must be (C, H, W) of positive ints, got "
-                f"{self.image_shape!r}"
+        check_image_shape(self.image_shape)
+        if not isinstance(self.hidden_dims, tuple):
+            raise TypeError(
+                "hidden_dims must be a tuple of positive ints, got "
+                f"{self.hidden_dims!r}"
             )
         for h in self.hidden_dims:
             check_positive_int(h, "each of hidden_dims")
@@ -103,6 +108,8 @@ class VAEConfig(NetworkConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice(self.likelihood, "likelihood", ("bernoulli", "gaussian"))
+        if self.gaussian_logvar is not None:
+            check_finite_float(self.gaussian_logvar, "gaussian_logvar")
 
 
 def _mlp(sizes: list[int], activation: str) -> list[nn.Module]:
@@ -116,6 +123,8 @@ def _mlp(sizes: list[int], activation: str) -> list[nn.Module]:
 
 def build_encoder(config: NetworkConfig, out_features: int) -> nn.Sequential:
     """(B, C, H, W) -> (B, out_features)."""
+    check_instance(config, "config", NetworkConfig)
+    check_positive_int(out_features, "out_features")
     act = ACTIVATIONS[config.activation]
     if config.architecture == "mlp":
         return nn.Sequential(
@@ -139,6 +148,7 @@ def build_encoder(config: NetworkConfig, out_features: int) -> nn.Sequential:
 
 def build_decoder(config: NetworkConfig) -> nn.Sequential:
     """(B, latent_dim) -> (B, C, H, W), before any output activation."""
+    check_instance(config, "config", NetworkConfig)
     act = ACTIVATIONS[config.activation]
     if config.architecture == "mlp":
         sizes = [config.latent_dim, *reversed(config.hidden_dims), config.num_pixels]
@@ -164,6 +174,7 @@ def build_decoder(config: NetworkConfig) -> nn.Sequential:
 def keeping_mode(model: nn.Module) -> Iterator[nn.Module]:
     """Inside the block the model's train/eval mode may change; after it, every
     submodule's mode is what it was before, also when the block raised."""
+    check_instance(model, "model", nn.Module)
     modes = [(module, module.training) for module in model.modules()]
     try:
         yield model
@@ -189,6 +200,7 @@ def _full_precision(t: torch.Tensor) -> torch.Tensor:
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
+    check_instance(model, "model", nn.Module)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -200,16 +212,17 @@ class Autoencoder(nn.Module):
         super().__init__()
         if not isinstance(config, AutoencoderConfig):
             raise TypeError(
-                f"Autoencoder needs an AutoencoderConfig, got {type(config).__name__}"
+                "Autoencoder needs an AutoencoderConfig as config, got "
+                f"{type(config).__name__}"
             )
         self.config = config
         self.encoder = build_encoder(config, config.latent_dim)
         self.decoder = build_decoder(config)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> z (B, latent_dim)."""
-        x = check_images(x, image_shape=self.config.image_shape, unit_range=False)
-        return self.encoder(_check_dtype(x, self, "x"))
+        """(B, C, H, W) of finite values -> z (B, latent_dim). Any real values: the
+        linear autoencoder of Chapter 1 sees centred data."""
+        return self.encoder(_check_input(x, self, unit_range=False))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, latent_dim) -> x_hat (B, C, H, W)."""
@@ -243,7 +256,9 @@ class VAE(nn.Module):
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
         if not isinstance(config, VAEConfig):
-            raise TypeError(f"VAE needs a VAEConfig, got {type(config).__name__}")
+            raise TypeError(
+                f"VAE needs a VAEConfig as config, got {type(config).__name__}"
+            )
         self.config = config
         self.encoder = build_encoder(config, 2 * config.latent_dim)
         self.decoder = build_decoder(config)
@@ -253,9 +268,8 @@ class VAE(nn.Module):
         self.x_logvar = nn.Parameter(torch.zeros(())) if learn_logvar else None
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, C, H, W) -> mu, logvar, each (B, latent_dim)."""
-        x = check_images(x, image_shape=self.config.image_shape)
-        mu, logvar = self.encoder(_check_dtype(x, self, "x")).chunk(2, dim=-1)
+        """(B, C, H, W) in [0, 1] -> mu, logvar, each (B, latent_dim)."""
+        mu, logvar = self.encoder(_check_input(x, self)).chunk(2, dim=-1)
         return mu, logvar
 
     def prior(self) -> Independent:
@@ -307,6 +321,7 @@ class VAE(nn.Module):
     def forward(
         self, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> VAEOutput:
+        check_generator(generator)
         q = self.posterior(x)
         z = rsample(q, generator=generator)
         return VAEOutput(q, z, self.likelihood(z))
@@ -324,9 +339,8 @@ class VAE(nn.Module):
 
         Returns (K, B): one value per sample and image (Chapter 2's importance weights).
         """
-        x = _check_dtype(
-            check_images(x, image_shape=self.config.image_shape), self, "x"
-        )
+        x = _check_input(x, self)
+        z = check_finite(_check_dtype(check_tensor(z, "z"), self, "z"), "z")
         if z.dim() != 3 or z.shape[1:] != (x.shape[0], self.config.latent_dim):
             raise ValueError(
                 f"z must be shaped (K, {x.shape[0]}, {self.config.latent_dim}), got "
@@ -337,9 +351,11 @@ class VAE(nn.Module):
         x_repeated = x.expand(k, *x.shape).reshape(k * b, *x.shape[1:])
         return self.prior().log_prob(z) + likelihood.log_prob(x_repeated).view(k, b)
 
-    def loss(self, x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    def loss(self, x: torch.Tensor, *, beta: float = 1.0) -> torch.Tensor:
         """Negative (beta-weighted) ELBO per example in nats, (B,); beta = 1 is the true
-        bound."""
+        bound. ``beta`` (a finite number >= 0) is keyword-only, so that labels passed
+        after the images can never be taken for it."""
+        check_non_negative_float(beta, "beta")
         log_lik, kl = self.elbo_terms(x)
         return -losses.elbo(log_lik, kl, beta=beta)
 
@@ -348,12 +364,23 @@ class VAE(nn.Module):
         self, num_samples: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Draw z ~ p(z) and return E[x | z]: (num_samples, C, H, W)."""
-        check_positive_int(num_samples, "num_samples")
+        num_samples = check_positive_int(num_samples, "num_samples")
+        check_generator(generator)
         return self.decode(rsample(self.prior(), (num_samples,), generator=generator))
 
 
+def _check_input(
+    x: object, model: Autoencoder | VAE, *, unit_range: bool = True
+) -> torch.Tensor:
+    """A model's images x: (B, C, H, W) of its image shape, finite and (if
+    ``unit_range``) in [0, 1] (values unless value checks are off), in the dtype of its
+    weights."""
+    x = check_images(x, image_shape=model.config.image_shape, unit_range=unit_range)
+    return _check_dtype(x, model, "x")
+
+
 def _check_latent(z: object, model: Autoencoder | VAE) -> torch.Tensor:
-    z = check_tensor(z, "z")
+    z = check_finite(check_tensor(z, "z"), "z")
     latent_dim = model.config.latent_dim
     if z.dim() != 2 or z.shape[1] != latent_dim:
         raise ValueError(

@@ -6,11 +6,22 @@ Chapter 4 (:class:`KLWarmup`) and the denoising objectives of Chapter 5
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch.distributions.kl import kl_divergence
 
+from .denoisers import ResidualDenoiser
 from .losses import elbo, squared_error
-from .models import VAE, Model
+from .models import VAE, Autoencoder, Model
+from .validate import (
+    check_images,
+    check_instance,
+    check_model_dtype,
+    check_non_negative_float,
+    check_positive_int,
+    check_same_shape,
+)
 
 
 def denoising_loss(
@@ -28,7 +39,16 @@ def denoising_loss(
     :class:`~vae_lib.models.VAE` pays the negative ELBO of the clean image with the
     code inferred from the noisy one, -E_q(z|noisy)[log p(clean | z)]
     + beta KL(q(z|noisy) || p(z)) (the denoising VAE of Im et al. 2017; Chapter 5).
+    ``clean`` must be in [0, 1] for a VAE; ``noisy`` may leave it.
     """
+    check_instance(model, "model", (Autoencoder, VAE, ResidualDenoiser))
+    noisy = check_model_dtype(
+        check_images(noisy, "noisy", unit_range=False), model, "noisy"
+    )
+    clean = check_images(clean, "clean", unit_range=isinstance(model, VAE))
+    check_same_shape(noisy, clean, ("noisy", "clean"))
+    check_model_dtype(clean, model, "clean")
+    beta = check_non_negative_float(beta, "beta")
     if not isinstance(model, VAE):
         return squared_error(model(noisy), clean)
     out = model(noisy)
@@ -48,23 +68,22 @@ class KLWarmup:
     """
 
     def __init__(self, warmup_steps: int, beta: float = 1.0) -> None:
-        if (
-            isinstance(warmup_steps, bool)
-            or not isinstance(warmup_steps, int)
-            or warmup_steps < 1
-        ):
-            raise ValueError(
-                f"warmup_steps must be a positive int, got {warmup_steps!r}"
-            )
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
-            raise ValueError(f"beta must be a non-negative number, got {beta!r}")
-        self.warmup_steps, self.beta, self.step = warmup_steps, float(beta), 0
+        self.warmup_steps = check_positive_int(warmup_steps, "warmup_steps")
+        self.beta = check_non_negative_float(beta, "beta")
+        self.step = 0
 
     @property
     def current_beta(self) -> float:
         return self.beta * min(1.0, self.step / self.warmup_steps)
 
     def __call__(self, model: VAE, x: torch.Tensor) -> torch.Tensor:
+        """The loss of ``model`` (a VAE) on images x (B, C, H, W): (B,)."""
+        loss = getattr(model, "loss", None)
+        if not callable(loss) or "beta" not in inspect.signature(loss).parameters:
+            raise TypeError(
+                "model must have a loss(x, *, beta) method, as a VAE does, got "
+                f"{type(model).__name__}"
+            )
         beta = self.current_beta
         if model.training and torch.is_grad_enabled():
             self.step += 1

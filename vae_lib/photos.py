@@ -18,7 +18,15 @@ import torch
 from skimage import data as skimage_data
 
 from .runtime import resolve_device
-from .validate import check_choice, check_images, check_positive_int, check_tensor
+from .validate import (
+    check_bool,
+    check_choice,
+    check_images,
+    check_instance,
+    check_positive_int,
+    check_seed,
+    check_tensor,
+)
 
 PHOTOS = (
     "astronaut",
@@ -47,7 +55,7 @@ CREDITS = {
 
 def load_photo(name: str, device: str | torch.device | None = "cpu") -> torch.Tensor:
     """One of :data:`PHOTOS` as a float32 tensor (3, H, W) in [0, 1]."""
-    check_choice(name, "photo", PHOTOS)
+    check_choice(name, "name", PHOTOS)
     pixels = np.asarray(getattr(skimage_data, name)())
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise ValueError(
@@ -75,6 +83,8 @@ def random_patches(
     """
     check_positive_int(num_patches, "num_patches")
     check_positive_int(size, "size")
+    check_instance(generator, "generator", torch.Generator)
+    check_bool(flips, "flips")
     if (
         isinstance(photos, torch.Tensor)
         or not isinstance(photos, Sequence)
@@ -96,6 +106,7 @@ def random_patches(
                 f"photos[{k}] must be (C, H, W) with H, W >= size = {size}, got "
                 f"{tuple(photo.shape)}"
             )
+        check_images(photo[None], f"photos[{k}]")
     source = torch.arange(num_patches) % len(photos)  # (N,)
     # (N, 2) places per axis
     room = torch.tensor(
@@ -132,6 +143,7 @@ def patch_dataset(
     """Patches of one split's photos: images (N, 3, size, size), source photo indices
     (N,), photo names."""
     check_choice(split, "split", tuple(SPLIT_PHOTOS))
+    check_seed(seed)
     names = SPLIT_PHOTOS[split]
     photos = [load_photo(name, device) for name in names]
     generator = torch.Generator().manual_seed(seed)

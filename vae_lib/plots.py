@@ -11,13 +11,30 @@ import numpy as np
 import torch
 
 from .train import History
-from .validate import check_images, check_positive_int, check_tensor
+from .validate import (
+    check_finite_float,
+    check_float_tensor,
+    check_images,
+    check_in_interval,
+    check_instance,
+    check_mapping,
+    check_not_empty,
+    check_positive_float,
+    check_positive_int,
+    check_tensor,
+)
+
+
+def _check_ax(ax: object, name: str = "ax") -> None:
+    """Fail unless ``ax`` is None (a new figure) or a matplotlib Axes."""
+    if ax is not None:
+        check_instance(ax, name, plt.Axes)
 
 
 def image_grid(x: torch.Tensor, nrow: int = 8, padding: int = 1) -> np.ndarray:
     """Tile images (B, C, H, W) in [0, 1] into one array
     (rows*(H+p)-p, nrow*(W+p)-p[, C]); gaps are 0."""
-    x = check_images(x).detach().float().cpu()
+    x = check_not_empty(check_images(x), "x").detach().float().cpu()
     check_positive_int(nrow, "nrow")
     if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
         raise ValueError(f"padding must be a non-negative int, got {padding!r}")
@@ -41,6 +58,7 @@ def show_images(
     x: torch.Tensor, nrow: int = 8, title: str | None = None, ax: plt.Axes | None = None
 ) -> plt.Axes:
     """Show a batch of images (B, C, H, W) in [0, 1] as one grid, black ink on white."""
+    _check_ax(ax)
     grid = image_grid(x, nrow)
     if ax is None:
         rows = -(-x.shape[0] // nrow)
@@ -57,7 +75,7 @@ def _codes_and_labels(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """2-D codes z (N, 2) and their integer labels (N,), checked, on the CPU."""
     z, labels = (
-        check_tensor(z, "z").detach().cpu(),
+        check_float_tensor(z, "z").detach().cpu(),
         check_tensor(labels, "labels").cpu(),
     )
     if z.dim() != 2 or z.shape[1] != 2 or labels.shape != (z.shape[0],):
@@ -103,6 +121,8 @@ def plot_history(
     the held-out loss is measured after the epoch, so it can lie below the training
     curve.
     """
+    check_instance(history, "history", History)
+    _check_ax(ax)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 3.5))
     epochs = np.arange(1, len(history.train_loss) + 1)
@@ -133,7 +153,7 @@ def mask_window(mask: torch.Tensor, height: int, width: int) -> tuple[slice, sli
     h, w = mask.shape
     if height > h or width > w:
         raise ValueError(
-            f"the window ({height}, {width}) must fit in the mask ({h}, {w})"
+            f"height and width must fit in the mask ({h}, {w}), got ({height}, {width})"
         )
     if not mask.any():
         raise ValueError("mask must have at least one missing pixel to show")
@@ -164,14 +184,16 @@ def show_image_rows(
     """Show several batches of images, one labelled row each: ``rows`` maps a label to
     images (N, C, H, W) in [0, 1], the same N for every row (e.g. one method's
     completions of the same N digits)."""
-    if len(rows) == 0:
+    if isinstance(rows, Mapping) and len(rows) == 0:
         raise ValueError("rows must hold at least one batch of images")
+    check_mapping(rows, "rows", "labels to images")
+    _check_ax(ax)
     batches = [
         check_images(images, f"rows[{label!r}]") for label, images in rows.items()
     ]
     if any(images.shape != batches[0].shape for images in batches):
         raise ValueError(
-            "every row must hold images of the same shape (N, C, H, W), got "
+            "rows must all hold images of the same shape (N, C, H, W), got "
             + ", ".join(str(tuple(images.shape)) for images in batches)
         )
     n, _, h, _ = batches[0].shape
@@ -198,6 +220,14 @@ def plot_traces(
     """Per-item scores against iterations, one line per entry: ``traces`` maps a label
     to (iterations (T,), scores (T, N) of N items). Each line is the mean over the
     items, with a band of two standard errors either side."""
+    check_mapping(traces, "traces", "labels to (iterations, scores)")
+    _check_ax(ax)
+    for label, entry in traces.items():
+        if not (isinstance(entry, tuple) and len(entry) == 2):
+            raise ValueError(
+                f"traces[{label!r}] must be a pair (iterations (T,), scores (T, N)), "
+                f"got {type(entry).__name__}"
+            )
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     for label, (steps, scores) in traces.items():
@@ -242,13 +272,16 @@ def latent_map(
             "decoded must hold the n * n images of an n x n grid (n >= 2), got "
             f"{decoded.shape[0]} images"
         )
-    if not 0.5 < extent < 1:
-        raise ValueError(f"extent must lie in (0.5, 1), got {extent!r}")
+    check_in_interval(extent, "extent", 0.5, 1, open_low=True, open_high=True)
     z, labels = _codes_and_labels(z, labels)
+    if axes is not None and (
+        isinstance(axes, str)
+        or len(axes) != 2
+        or not all(isinstance(a, plt.Axes) for a in axes)
+    ):
+        raise ValueError(f"axes must be two Axes (matplotlib), got {axes!r:.80}")
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(12, 5.6), sharex=True, sharey=True)
-    if len(axes) != 2:
-        raise ValueError(f"axes must be two Axes, got {len(axes)}")
     left, right = axes
     normal = torch.distributions.Normal(0.0, 1.0)
     u = normal.cdf(z.double()).numpy()  # (N, 2) in (0, 1)
@@ -305,15 +338,24 @@ def plot_gaussian_contours(
     """Contours of a 2-D Gaussian N(mean (2,), covariance (2, 2)): the ellipses at
     Mahalanobis distances ``radii`` (1 and 2 standard deviations by default), drawn
     with matplotlib ``style`` (color, ls, lw); ``label`` names the first in a legend."""
-    mean = check_tensor(mean, "mean").detach().double().cpu()
-    covariance = check_tensor(covariance, "covariance").detach().double().cpu()
+    mean = check_float_tensor(mean, "mean").detach().double().cpu()
+    covariance = check_float_tensor(covariance, "covariance").detach().double().cpu()
     if mean.shape != (2,) or covariance.shape != (2, 2):
         raise ValueError(
             "mean must be shaped (2,) and covariance (2, 2), got "
             f"{tuple(mean.shape)} and {tuple(covariance.shape)}"
         )
-    if not radii or any(r <= 0 for r in radii):
-        raise ValueError(f"radii must be positive numbers, got {radii!r}")
+    if isinstance(radii, str) or not isinstance(radii, Sequence) or not radii:
+        raise ValueError(
+            f"radii must be a non-empty sequence of numbers, got {radii!r}"
+        )
+    for radius in radii:
+        check_positive_float(radius, "radii")
+    if not torch.allclose(covariance, covariance.T):
+        raise ValueError(
+            f"covariance must be symmetric positive definite, got {covariance.tolist()}"
+        )
+    _check_ax(ax)
     try:
         cholesky = torch.linalg.cholesky(covariance)
     except RuntimeError as error:
@@ -340,14 +382,18 @@ def plot_elbo_decomposition(
     approximate posterior q: ``elbos`` maps each q's name to its ELBO (nats), all below
     ``log_px``, the exact log-evidence. Each bar's lower part is -log p(x), the same
     for every q; its upper part is the KL, the gap."""
-    if not elbos:
+    if isinstance(elbos, Mapping) and not elbos:
         raise ValueError("elbos must name at least one q")
-    names, values = list(elbos), [float(v) for v in elbos.values()]
-    gaps = [float(log_px) - v for v in values]
+    check_mapping(elbos, "elbos", "q names to ELBOs")
+    log_px = check_finite_float(log_px, "log_px")
+    names = list(elbos)
+    values = [check_finite_float(v, f"elbos[{k!r}]") for k, v in elbos.items()]
+    gaps = [log_px - v for v in values]
     if any(g < -1e-9 for g in gaps):
         raise ValueError(
-            f"every ELBO must be at most log_px = {log_px:.4g}, got {dict(elbos)}"
+            f"elbos must each be at most log_px = {log_px:.4g}, got {dict(elbos)}"
         )
+    _check_ax(ax)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     positions = np.arange(len(names))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,25 +23,40 @@ import torch
 
 from .checkpoints import Loaded, Metrics, load_or_train
 from .corrupt import gaussian_noise, salt_and_pepper, training_noise
-from .data import data_dir, load_dataset
+from .data import DATASETS, PATCH_DATASETS, data_dir, load_dataset
 from .denoisers import ResidualDenoiser, ResidualDenoiserConfig
 from .inference import naive_vae
 from .latent import active_units, latent_means, rate_distortion
 from .metrics import psnr
 from .models import (
     VAE,
+    Autoencoder,
     AutoencoderConfig,
     Model,
     ModelConfig,
+    NetworkConfig,
     VAEConfig,
     evaluating,
 )
 from .objectives import KLWarmup, denoising_loss
 from .runtime import book_mode, book_seed
 from .train import LossFn, fit
-from .validate import check_choice
+from .validate import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_in_interval,
+    check_instance,
+    check_model_images,
+    check_non_negative_float,
+    check_non_negative_int,
+    check_positive_float,
+    check_positive_int,
+)
 
 EVAL_SEED = 0
+_MODELS = (VAE, Autoencoder, ResidualDenoiser)
+_CONFIGS = (NetworkConfig, ResidualDenoiserConfig)
 
 # The fixed noises a denoiser's checkpoint is scored under: name -> (noise, level).
 NoiseTests = dict[str, tuple]
@@ -59,6 +74,22 @@ PHOTO_DENOISING_TESTS: NoiseTests = {
 DENOISING_TEST_IMAGES = 1000
 
 
+def _check_noise_tests(noise_tests: object) -> None:
+    """Fail unless ``noise_tests`` maps names to (noise function, level) pairs."""
+    if not isinstance(noise_tests, Mapping):
+        raise TypeError(
+            "noise_tests must map a metric name to (noise function, level), got "
+            f"{type(noise_tests).__name__}"
+        )
+    for key, entry in noise_tests.items():
+        if not (isinstance(entry, tuple) and len(entry) == 2):
+            raise ValueError(
+                f"noise_tests[{key!r}] must be a (noise function, level) pair, got "
+                f"{entry!r}"
+            )
+        check_callable(entry[0], f"noise_tests[{key!r}]")
+
+
 @dataclass(frozen=True)
 class TrainingNoise:
     """The blind noise a denoising recipe trains under
@@ -71,6 +102,9 @@ class TrainingNoise:
     tests: str = "mnist"  # "mnist": DENOISING_TESTS, "photo": PHOTO_DENOISING_TESTS
 
     def __post_init__(self) -> None:
+        check_non_negative_float(self.max_sigma, "max_sigma")
+        check_in_interval(self.max_p, "max_p", 0, 1)
+        check_in_interval(self.share_salt_and_pepper, "share_salt_and_pepper", 0, 1)
         check_choice(self.tests, "tests", ("mnist", "photo"))
 
     def transform(self) -> functools.partial[torch.Tensor]:
@@ -114,6 +148,20 @@ class Recipe:
     denoising: bool = False
     dataset: str = "mnist"
     noise: TrainingNoise = MIXED_NOISE
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty str, got {self.name!r}")
+        check_instance(self.config, "config", _CONFIGS)
+        check_positive_int(self.num_epochs, "num_epochs")
+        check_non_negative_float(self.beta, "beta")
+        check_non_negative_int(self.warmup_epochs, "warmup_epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_float(self.lr, "lr")
+        check_non_negative_int(self.seed, "seed")
+        check_bool(self.denoising, "denoising")
+        check_choice(self.dataset, "dataset", (*DATASETS, *PATCH_DATASETS))
+        check_instance(self.noise, "noise", TrainingNoise)
 
 
 _MLP = VAEConfig(latent_dim=32, hidden_dims=(256,))
@@ -244,15 +292,20 @@ def recipe_seed(recipe: Recipe) -> int:
     """The seed a recipe trains with: its own, shifted by the book's seed
     (:func:`vae_lib.runtime.book_seed`; unshifted by default, as ``make checkpoints``
     builds)."""
+    check_instance(recipe, "recipe", Recipe)
     return book_seed(recipe.seed)
 
 
-@contextlib.contextmanager
-def seeded_init(recipe: Recipe) -> Iterator[None]:
+def seeded_init(recipe: Recipe) -> contextlib.AbstractContextManager[None]:
     """Seed the weights' initialisation with the recipe's seed, leaving the caller's
-    generator as it was."""
+    generator as it was: a context manager (the recipe is checked at once)."""
+    return _seeded(recipe_seed(recipe))
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(recipe_seed(recipe))
+        torch.manual_seed(seed)
         yield
 
 
@@ -262,10 +315,20 @@ def checkpoint_dir() -> Path:
     return data_dir() / "checkpoints"
 
 
+class UnknownRecipeError(KeyError, ValueError):
+    """No checkpoint recipe has that name (a KeyError for a registry look-up, and a
+    ValueError for a bad argument)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 def get_recipe(name: str) -> Recipe:
-    if name not in RECIPES:
-        raise KeyError(
-            f"no checkpoint recipe named {name!r}; known: {', '.join(RECIPES)}"
+    """The recipe registered under ``name`` in :data:`RECIPES`."""
+    if not isinstance(name, str) or name not in RECIPES:
+        raise UnknownRecipeError(
+            f"name must be a checkpoint recipe: no checkpoint recipe named {name!r}; "
+            f"known: {', '.join(RECIPES)}"
         )
     return RECIPES[name]
 
@@ -275,6 +338,11 @@ def denoise(model: Model, noisy: torch.Tensor) -> torch.Tensor:
     """A denoiser's output for noisy images (B, C, H, W), on their device: the
     autoencoder's output, the VAE's decoded posterior mean, or the residual CNN's
     estimate clipped to [0, 1]."""
+    check_instance(model, "model", _MODELS)
+    if isinstance(model, ResidualDenoiser):  # fully convolutional: photos of any size
+        noisy = model._check_input(noisy, "noisy")
+    else:
+        noisy = check_model_images(noisy, model, "noisy")
     if isinstance(model, VAE):
         return naive_vae(model, noisy)
     if isinstance(model, ResidualDenoiser):
@@ -300,8 +368,12 @@ def evaluate_checkpoint(
     ``psnr_reconstruction`` (dB) of the decoded posterior means. For a denoiser, the
     mean PSNR (dB) of its output on the first 1000 test images under each noise of
     ``noise_tests`` (default ``DENOISING_TESTS``)."""
+    check_instance(model, "model", _MODELS)
     if test_x is None:
         test_x = load_dataset("mnist", "test").images
+    test_x = check_model_images(test_x, model, "test_x")
+    if noise_tests is not None:
+        _check_noise_tests(noise_tests)
     metrics: Metrics = {}
     if isinstance(model, VAE):
         rd = rate_distortion(model, test_x, seed=EVAL_SEED)
@@ -330,6 +402,8 @@ def evaluate_checkpoint(
 def train_recipe(recipe: Recipe, model: Model, *, progress: bool = True) -> Metrics:
     """Train ``model`` (built from ``recipe.config``) as the recipe says; return its
     metrics."""
+    check_instance(recipe, "recipe", Recipe)
+    check_instance(model, "model", _MODELS)
     train_x = load_dataset(recipe.dataset, "train").images
 
     def beta_elbo(model: VAE, x: torch.Tensor) -> torch.Tensor:
@@ -349,7 +423,7 @@ def train_recipe(recipe: Recipe, model: Model, *, progress: bool = True) -> Metr
     history = fit(
         model,
         train_x,
-        targets,
+        train_y=targets,
         num_epochs=recipe.num_epochs,
         batch_size=recipe.batch_size,
         lr=recipe.lr,

@@ -20,6 +20,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from .validate import check_non_negative_int, check_seed
+
 MODES = ("quick", "full")
 MODE_VARIABLE = "VAE_BOOK_MODE"
 SEED_VARIABLE = "VAE_BOOK_SEED"
@@ -53,9 +55,7 @@ def book_seed(offset: int = 0) -> int:
             f"{SEED_VARIABLE} must be a non-negative integer, got "
             f"{os.environ[SEED_VARIABLE]!r}"
         )
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise ValueError(f"offset must be a non-negative int, got {offset!r}")
-    return SEED_STRIDE * int(text) + offset
+    return SEED_STRIDE * int(text) + check_non_negative_int(offset, "offset")
 
 
 def pick(*, quick: T, full: T) -> T:
@@ -73,24 +73,48 @@ def default_device() -> torch.device:
     return torch.device("cpu")
 
 
+def available_devices() -> tuple[str, ...]:
+    """The device types this machine has: ``"cpu"``, and ``"cuda"`` or ``"mps"`` when
+    present."""
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        names.append("mps")
+    return tuple(names)
+
+
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` means :func:`default_device`; a name such as ``"cpu"`` becomes a
-    device."""
+    """``None`` means :func:`default_device`; a name such as ``"cpu"`` or a
+    ``torch.device`` becomes a device, which must exist here (:func:`available_devices`;
+    a CUDA index below the number of GPUs)."""
     if device is None:
         return default_device()
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(
             f"device must be None, a torch.device or a name like 'cpu', got {device!r}"
         ) from exc
+    present = available_devices()
+    if resolved.type not in present:
+        raise ValueError(
+            f"device must be one of the devices present here {present}, got "
+            f"{device!r}: this machine has no {resolved.type!r} device"
+        )
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device must name one of the {torch.cuda.device_count()} GPU(s) here "
+            f"(cuda:0 to cuda:{torch.cuda.device_count() - 1}), got {device!r}"
+        )
+    return resolved
 
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices); return a CPU generator with that
     seed."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be a non-negative int below 2**63, got {seed!r}")
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

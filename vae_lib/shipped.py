@@ -2,7 +2,7 @@
 command behind ``make checkpoints`` and ``make verify-checkpoints``).
 
 ``build`` trains each recipe of :mod:`vae_lib.pretrained` from scratch (seeded) and
-writes ``data/checkpoints/<name>.safetensors`` + ``.json`` with the metrics it measured,
+writes ``data/checkpoints/<name>.safetensors``, the metrics it measured in its header,
 reporting any metric that moved from the checkpoint it replaced; ``verify`` re-evaluates
 the shipped weights and compares them with their recorded metrics; ``list`` names the
 recipes.
@@ -11,7 +11,6 @@ recipes.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -20,7 +19,13 @@ from pathlib import Path
 import torch
 
 from . import pretrained
-from .checkpoints import Metrics, load_checkpoint, load_or_train
+from .checkpoints import (
+    Metrics,
+    checkpoint_path,
+    load_checkpoint,
+    load_or_train,
+    read_record,
+)
 from .models import Model
 from .runtime import resolve_device
 
@@ -33,12 +38,7 @@ REBUILD_TOLERANCE = 0.01
 
 
 def _recorded_metrics(path: Path) -> dict | None:
-    json_path = path.with_name(path.name + ".json")
-    return (
-        json.loads(json_path.read_text(encoding="utf-8")).get("metrics")
-        if json_path.is_file()
-        else None
-    )
+    return read_record(path).metrics if checkpoint_path(path).is_file() else None
 
 
 def build(

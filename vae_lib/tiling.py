@@ -27,7 +27,14 @@ import torch.nn.functional as F
 
 from .corrupt import check_mask, keep_observed
 from .photos import resize
-from .validate import check_images, check_positive_int
+from .validate import (
+    check_callable,
+    check_finite,
+    check_images,
+    check_instance,
+    check_positive_int,
+    check_tensor,
+)
 
 # (tiles (N, C, T, T)[, masks (N, 1, T, T)]) -> (N, C, T, T)
 Restore = Callable[..., torch.Tensor]
@@ -57,7 +64,7 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
         )
     if length < tile:
         raise ValueError(
-            f"an axis of {length} pixels is shorter than one tile of {tile}"
+            f"length must be at least one tile of {tile} pixels, got {length}"
         )
     starts = list(range(0, length - tile + 1, tile - overlap))
     if starts[-1] != length - tile:
@@ -77,9 +84,12 @@ def blending_window(tile: int, device: str | torch.device = "cpu") -> torch.Tens
 def split_tiles(image: torch.Tensor, tile: int, overlap: int) -> Tiles:
     """Cut one image (C, H, W), H and W >= ``tile``, into overlapping tiles
     (see :func:`tile_starts`)."""
-    if image.dim() != 3:
+    image = check_tensor(image, "image")
+    check_positive_int(tile, "tile")
+    if image.dim() != 3 or min(image.shape[1:]) < tile:
         raise ValueError(
-            f"image must be one image shaped (C, H, W), got shape {tuple(image.shape)}"
+            f"image must be one image shaped (C, H, W) with H, W >= tile = {tile}, got "
+            f"shape {tuple(image.shape)}"
         )
     tops, lefts = (tile_starts(image.shape[d], tile, overlap) for d in (1, 2))
     corners = torch.tensor([(t, l) for t in tops for l in lefts])  # (N, 2)
@@ -92,7 +102,24 @@ def split_tiles(image: torch.Tensor, tile: int, overlap: int) -> Tiles:
 def stitch(tiles: Tiles, height: int, width: int) -> torch.Tensor:
     """Blend tiles back into one image (C, height, width): each pixel is the
     window-weighted mean of the tiles covering it."""
-    _n, c, t, _ = tiles.patches.shape
+    check_instance(tiles, "tiles", Tiles)
+    patches, corners = check_tensor(tiles.patches, "tiles"), tiles.corners
+    if patches.dim() != 4 or corners.shape != (patches.shape[0], 2):
+        raise ValueError(
+            "tiles must hold patches (N, C, T, T) and their corners (N, 2), got "
+            f"{tuple(patches.shape)} and {tuple(corners.shape)}"
+        )
+    check_positive_int(height, "height")
+    check_positive_int(width, "width")
+    _n, c, t, _ = patches.shape
+    if patches.shape[0] and (
+        int(corners[:, 0].max()) + t > height or int(corners[:, 1].max()) + t > width
+    ):
+        raise ValueError(
+            f"height and width must hold every tile, reaching "
+            f"({int(corners[:, 0].max()) + t}, {int(corners[:, 1].max()) + t}), got "
+            f"({height}, {width})"
+        )
     window = blending_window(t, tiles.patches.device).to(tiles.patches.dtype)
     total = tiles.patches.new_zeros(c, height, width)
     weight = tiles.patches.new_zeros(1, height, width)
@@ -100,7 +127,10 @@ def stitch(tiles: Tiles, height: int, width: int) -> torch.Tensor:
         total[:, top : top + t, left : left + t] += window * patch
         weight[:, top : top + t, left : left + t] += window
     if not (weight > 0).all():
-        raise ValueError("the tiles do not cover the whole image")
+        raise ValueError(
+            f"the tiles do not cover the whole image of height {height} and width "
+            f"{width}"
+        )
     return total / weight
 
 
@@ -112,13 +142,13 @@ def _in_chunks(
         args = [patches[first : first + batch_size]]
         if masks is not None:
             args.append(masks[first : first + batch_size])
-        restored = restore(*args)
+        restored = check_tensor(restore(*args), "restore's output")
         if restored.shape != args[0].shape:
             raise ValueError(
                 "restore must return tiles shaped like its input "
                 f"{tuple(args[0].shape)}, got {tuple(restored.shape)}"
             )
-        out.append(restored.detach())
+        out.append(check_finite(restored.detach(), "restore's output"))
     return torch.cat(out)
 
 
@@ -147,8 +177,10 @@ def restore_by_tiles(
     the mask) and cropped back. Where a mask is given, observed pixels of the result are
     y's, bit for bit.
     """
+    check_callable(restore, "restore")
     y = check_images(y, "y")
     mask = check_mask(mask, y) if mask is not None else None
+    check_positive_int(tile, "tile")
     check_positive_int(batch_size, "batch_size")
     b, _c, h, w = y.shape
     pad = (0, max(tile - w, 0), 0, max(tile - h, 0))  # left, right, top, bottom
@@ -178,6 +210,7 @@ def restore_by_resizing(
     restoring, and enlarging back to (H, W). A small pixel counts as missing when more
     than half of the region it summarises is missing. Where a mask is given, observed
     pixels of the result are y's."""
+    check_callable(restore, "restore")
     y = check_images(y, "y")
     mask = check_mask(mask, y) if mask is not None else None
     check_positive_int(size, "size")
@@ -187,9 +220,11 @@ def restore_by_resizing(
     else:
         small_mask = resize(mask.float(), (size, size)) > 0.5
         restored = restore(small, small_mask)
+    restored = check_tensor(restored, "restore's output")
     if restored.shape != small.shape:
         raise ValueError(
             "restore must return images shaped like its input "
             f"{tuple(small.shape)}, got {tuple(restored.shape)}"
         )
-    return _keep_observed(resize(restored.detach(), (y.shape[2], y.shape[3])), y, mask)
+    restored = check_finite(restored.detach(), "restore's output")
+    return _keep_observed(resize(restored, (y.shape[2], y.shape[3])), y, mask)

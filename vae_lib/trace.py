@@ -13,7 +13,15 @@ import torch
 from .data import binarize_dynamic
 from .losses import gaussian_kl_standard_normal
 from .models import VAE
-from .validate import check_images, check_positive_int
+from .validate import (
+    check_callable,
+    check_images,
+    check_instance,
+    check_model_dtype,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+)
 
 LossFn = Callable[[VAE, torch.Tensor], torch.Tensor]  # (model, x (B, ...)) -> (B,)
 
@@ -22,6 +30,7 @@ LossFn = Callable[[VAE, torch.Tensor], torch.Tensor]  # (model, x (B, ...)) -> (
 def mean_kl(model: VAE, x: torch.Tensor) -> float:
     """Mean KL(q(z|x) || N(0, I)) over the images ``x`` (B, C, H, W), in nats, computed
     in float64 (a runaway logvar outgrows float32's exp)."""
+    check_instance(model, "model", VAE)
     mu, logvar = (t.double() for t in model.encode(check_images(x)))
     return gaussian_kl_standard_normal(mu, logvar).mean().item()
 
@@ -65,10 +74,18 @@ def fit_traced(
     with Adam on ``loss_fn(model, batch).mean()``, in ``fit``'s order of batches;
     record after every step the loss, the largest |gradient|, ``mean_kl`` on ``probe``
     (B, C, H, W) and the number of inf entries in Adam's ``exp_avg_sq``."""
-    check_images(x)
-    check_images(probe, "probe")
-    check_positive_int(num_epochs, "num_epochs")
-    check_positive_int(batch_size, "batch_size")
+    check_instance(model, "model", VAE)
+    x = check_images(x, image_shape=model.config.image_shape)
+    if x.shape[0] == 0:
+        raise ValueError("x must hold at least one image, got an empty batch")
+    check_model_dtype(x, model, "x")
+    check_callable(loss_fn, "loss_fn")
+    probe = check_images(probe, "probe", image_shape=model.config.image_shape)
+    check_model_dtype(probe, model, "probe")
+    num_epochs = check_positive_int(num_epochs, "num_epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    lr = check_positive_float(lr, "lr")
+    seed = check_seed(seed)
     device = next(model.parameters()).device
     weights = list(model.parameters())
     optimizer = torch.optim.Adam(weights, lr=lr)

@@ -14,9 +14,11 @@ batches.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
+import numbers
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -27,10 +29,15 @@ from tqdm.auto import trange
 from .models import evaluating, keeping_mode
 from .runtime import resolve_device
 from .validate import (
+    check_bool,
+    check_callable,
     check_choice,
     check_images,
+    check_instance,
+    check_model_dtype,
     check_positive_float,
     check_positive_int,
+    check_seed,
     value_checks,
 )
 
@@ -52,13 +59,15 @@ def scheduled_lr(
     last (Loshchilov & Hutter 2017; Goyal et al. 2017 for the warm-up).
     """
     check_choice(schedule, "schedule", LR_SCHEDULES)
-    check_positive_int(total_steps, "total_steps")
+    total_steps = check_positive_int(total_steps, "total_steps")
+    lr = check_positive_float(lr, "lr")
     if (
         isinstance(step, bool)
-        or not isinstance(step, int)
+        or not isinstance(step, numbers.Integral)
         or not 0 <= step < total_steps
     ):
         raise ValueError(f"step must be an int in [0, {total_steps}), got {step!r}")
+    step = int(step)
     if schedule == "constant":
         return lr
     warmup = max(1, round(WARMUP_FRACTION * total_steps))
@@ -96,7 +105,11 @@ def scaled_learning_rate(
 
 def _check_betas(betas: object) -> None:
     def in_unit_interval(b: object) -> bool:
-        return isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1
+        return (
+            isinstance(b, numbers.Real)
+            and not isinstance(b, bool)
+            and 0 <= float(b) < 1
+        )
 
     if not (
         isinstance(betas, tuple)
@@ -129,6 +142,9 @@ class SpeedSettings:
     def __post_init__(self) -> None:
         check_choice(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
         _check_betas(self.betas)
+        check_bool(self.mixed_precision, "mixed_precision", optional=True)
+        check_bool(self.fused_adam, "fused_adam", optional=True)
+        check_bool(self.torch_compile, "torch_compile")
 
 
 class HasLoss(Protocol):
@@ -137,10 +153,91 @@ class HasLoss(Protocol):
     def loss(self, *batch: torch.Tensor) -> torch.Tensor: ...
 
 
+def _loss_inputs(model: object) -> tuple[int, float]:
+    """How many tensors ``model.loss`` takes by position: (required, at most); fails
+    unless the model has a ``loss`` method."""
+    loss = getattr(model, "loss", None)
+    if not callable(loss):
+        raise TypeError(
+            f"model must have a loss method when no loss_fn is given, got "
+            f"{type(model).__name__}"
+        )
+    positional = [
+        p
+        for p in inspect.signature(loss).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+    if any(p.kind == p.VAR_POSITIONAL for p in positional):
+        return 0, math.inf
+    required = sum(p.default is p.empty for p in positional)
+    return required, len(positional)
+
+
 def model_loss(model: HasLoss, *batch: torch.Tensor) -> torch.Tensor:
     """The default loss: the model's own ``loss(x)`` or ``loss(x, y)``, per example
-    (B,)."""
+    (B,). Targets given to a model whose ``loss`` takes none (an autoencoder, a VAE)
+    are refused: they would otherwise land in a keyword such as ``beta``."""
+    required, at_most = _loss_inputs(model)
+    if not required <= len(batch) <= at_most:
+        raise TypeError(
+            f"batch holds {len(batch)} tensor(s) (the images"
+            f"{' and targets' if len(batch) > 1 else ''}) but "
+            f"{type(model).__name__}.loss takes {_count(required, at_most)}: "
+            + (
+                "give targets only to a model whose loss uses them, or a loss_fn that "
+                "does"
+                if len(batch) > at_most
+                else "this model's loss needs targets"
+            )
+        )
     return model.loss(*batch)
+
+
+def _count(required: int, at_most: float) -> str:
+    return str(required) if required == at_most else f"{required} to {at_most}"
+
+
+def _check_loss_inputs(
+    model: nn.Module, loss_fn: LossFn, y: torch.Tensor | None, name: str
+) -> None:
+    """With the default ``loss_fn``, targets ``y`` (called ``name``) must be given
+    exactly when the model's ``loss`` takes them."""
+    if loss_fn is not model_loss:
+        return
+    required, at_most = _loss_inputs(model)
+    given = 1 if y is None else 2
+    if not required <= given <= at_most:
+        raise ValueError(
+            f"{name} was given, but {type(model).__name__}.loss takes no targets "
+            "(pass a loss_fn that uses them)"
+            if y is not None
+            else f"{name} must be given: {type(model).__name__}.loss needs targets"
+        )
+
+
+def _check_data(
+    x: object, name: str, image_shape: tuple[int, ...] | None = None
+) -> torch.Tensor:
+    """Images (N, C, H, W) (of ``image_shape``, if given), finite, at least one."""
+    x = check_images(x, name, image_shape=image_shape, unit_range=False)
+    if x.shape[0] == 0:
+        raise ValueError(f"{name} must hold at least one image, got an empty batch")
+    return x
+
+
+@contextlib.contextmanager
+def _naming(names: str) -> Iterator[None]:
+    """A ValueError or TypeError raised inside the block (by the model or the loss,
+    which call their inputs x and y) says which of the caller's arguments it came
+    from."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        try:
+            renamed = type(error)(f"{error} (in a batch of {names})")
+        except Exception:  # noqa: BLE001 - an exception class with other arguments
+            raise error from None
+        raise renamed from error
 
 
 def _check_targets(y: torch.Tensor | None, x: torch.Tensor, name: str) -> None:
@@ -196,8 +293,8 @@ def _autocast(device: torch.device, mixed_precision: bool | None):
 def evaluate(
     model: nn.Module,
     x: torch.Tensor,
-    y: torch.Tensor | None = None,
     *,
+    y: torch.Tensor | None = None,
     loss_fn: LossFn = model_loss,
     batch_size: int = 1000,
     transform: BatchTransform | None = None,
@@ -207,11 +304,54 @@ def evaluate(
     """Mean per-example loss over ``x`` (N, C, H, W) [and targets ``y`` (N, ...)] in
     eval mode.
 
-    ``mixed_precision`` as in :func:`fit`.
+    ``mixed_precision`` as in :func:`fit`. Every argument after ``x`` is
+    keyword-only.
     """
-    check_images(x, unit_range=False)
+    check_instance(model, "model", nn.Module)
+    x = _check_data(x, "x")
     _check_targets(y, x, "y")
-    check_positive_int(batch_size, "batch_size")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    seed = check_seed(seed)
+    check_callable(loss_fn, "loss_fn")
+    if transform is not None:
+        check_callable(transform, "transform")
+    check_bool(mixed_precision, "mixed_precision", optional=True)
+    _check_loss_inputs(model, loss_fn, y, "y")
+    _check_model_dtype(x, model, "x")
+    return _evaluate(
+        model,
+        x,
+        y,
+        loss_fn=loss_fn,
+        batch_size=batch_size,
+        transform=transform,
+        seed=seed,
+        mixed_precision=mixed_precision,
+        names=("x", "y"),
+    )
+
+
+def _check_model_dtype(x: torch.Tensor, model: nn.Module, name: str) -> None:
+    """Data in the dtype of the model's weights (:func:`check_model_dtype`'s rule), for
+    a model that has floating-point weights."""
+    if any(p.is_floating_point() for p in model.parameters()):
+        check_model_dtype(x, model, name)
+
+
+def _evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    *,
+    loss_fn: LossFn,
+    batch_size: int,
+    transform: BatchTransform | None,
+    seed: int,
+    mixed_precision: bool | None,
+    names: tuple[str, str],
+) -> float:
+    """:func:`evaluate` on checked arguments; errors from the model name its data
+    ``names`` (images, targets)."""
     device = next(model.parameters()).device
     x = x.to(device)
     y = y.to(device) if y is not None else None
@@ -223,8 +363,13 @@ def evaluate(
             if transform is not None:
                 batch = transform(batch, generator)
             targets = () if y is None else (y[start : start + batch_size],)
-            with _autocast(device, mixed_precision), value_checks(start == 0):
-                total += loss_fn(model, batch, *targets).float().sum()
+            with (
+                _autocast(device, mixed_precision),
+                value_checks(start == 0),
+                _naming(names[0] if y is None else " and ".join(names)),
+            ):
+                loss = _check_per_example(loss_fn(model, batch, *targets), batch)
+            total += loss.float().sum()
     return total.item() / x.shape[0]
 
 
@@ -298,8 +443,8 @@ def _non_finite(
 def fit(
     model: nn.Module,
     train_x: torch.Tensor,
-    train_y: torch.Tensor | None = None,
     *,
+    train_y: torch.Tensor | None = None,
     num_epochs: int,
     batch_size: int = 128,
     lr: float = 1e-3,
@@ -328,17 +473,38 @@ def fit(
     :class:`NonFiniteTrainingError` naming it (checked once per epoch, with the epoch's
     one host synchronisation). ``loss_fn`` must return shape (B,) (a ValueError says
     so).
+
+    Every argument after ``train_x`` is keyword-only (``train_y=`` too, so that labels
+    are never taken for something else). With the default ``loss_fn``, targets are
+    refused for a model whose ``loss`` takes none.
     """
-    check_images(train_x, "train_x", unit_range=False)
-    check_positive_int(num_epochs, "num_epochs")
-    check_positive_int(batch_size, "batch_size")
-    check_positive_float(lr, "lr")
+    check_instance(model, "model", nn.Module)
+    train_x = _check_data(train_x, "train_x")
+    num_epochs = check_positive_int(num_epochs, "num_epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    lr = check_positive_float(lr, "lr")
+    seed = check_seed(seed)
+    check_callable(loss_fn, "loss_fn")
+    if transform is not None:
+        check_callable(transform, "transform")
+    check_bool(progress, "progress")
     if not isinstance(speed, SpeedSettings):
         raise TypeError(f"speed must be a SpeedSettings, got {type(speed).__name__}")
     _check_targets(train_y, train_x, "train_y")
+    _check_loss_inputs(model, loss_fn, train_y, "train_y")
+    _check_model_dtype(train_x, model, "train_x")
     if val_x is not None:
-        check_images(val_x, "val_x", image_shape=train_x.shape[1:], unit_range=False)
+        val_x = _check_data(val_x, "val_x", tuple(train_x.shape[1:]))
         _check_targets(val_y, val_x, "val_y")
+        _check_model_dtype(val_x, model, "val_x")
+        if (val_y is None) != (train_y is None):
+            raise ValueError(
+                "val_y must be given with val_x exactly when train_y is, got "
+                f"train_y {'None' if train_y is None else 'given'} and val_y "
+                f"{'None' if val_y is None else 'given'}"
+            )
+    elif val_y is not None:
+        raise ValueError("val_y was given without val_x")
     device = resolve_device(device)
     model.to(device)
     train_x = train_x.to(device)  # no copy when already there
@@ -377,6 +543,9 @@ def fit(
                     with (
                         _autocast(device, speed.mixed_precision),
                         value_checks(not history.train_loss and first == 0),
+                        _naming(
+                            "train_x" if train_y is None else "train_x and train_y"
+                        ),
                     ):
                         per_example = _check_per_example(
                             step_loss(model, batch, *targets), batch
@@ -413,14 +582,16 @@ def fit(
                 # Validation in float32: the numbers reported do not depend on bf16
                 # rounding.
                 history.val_loss.append(
-                    evaluate(
+                    _evaluate(
                         model,
                         val_x,
                         val_y,
                         loss_fn=loss_fn,
+                        batch_size=1000,
                         transform=transform,
                         seed=seed,
                         mixed_precision=False,
+                        names=("val_x", "val_y"),
                     )
                 )
             history.epoch_seconds.append(time.perf_counter() - start)

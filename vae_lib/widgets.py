@@ -28,7 +28,16 @@ import torch
 from PIL import Image
 
 from .models import VAE
-from .validate import check_images, check_positive_int, check_tensor
+from .validate import (
+    check_callable,
+    check_float_tensor,
+    check_images,
+    check_instance,
+    check_mapping,
+    check_positive_float,
+    check_positive_int,
+    check_tensor,
+)
 
 
 def to_png(image: torch.Tensor, scale: int = 6) -> bytes:
@@ -303,17 +312,20 @@ def latent_explorer(
     takes ``steps`` values evenly spaced over [-limit, limit], about 3 prior standard
     deviations, and starts at z's value rounded to the nearest of them.
     """
+    check_instance(model, "model", VAE)
     latent_dim = model.config.latent_dim
     device = next(model.parameters()).device
     z = (
         torch.zeros(latent_dim)
         if z is None
-        else check_tensor(z, "z").detach().float().cpu().clone()
+        else check_float_tensor(z, "z").detach().float().cpu().clone()
     )
     if z.shape != (latent_dim,):
         raise ValueError(
             f"z must be one code of shape ({latent_dim},), got {tuple(z.shape)}"
         )
+    if dims is not None and (isinstance(dims, str) or not isinstance(dims, Sequence)):
+        raise TypeError(f"dims must be a sequence of indices, got {dims!r}")
     dims = list(range(latent_dim)) if dims is None else list(dims)
     if not dims or any(
         isinstance(d, bool) or not isinstance(d, int) or not 0 <= d < latent_dim
@@ -321,7 +333,7 @@ def latent_explorer(
     ):
         raise ValueError(f"dims must be indices in [0, {latent_dim}), got {dims!r}")
     check_positive_int(steps, "steps")
-    values = _grid(limit, steps)
+    values = _grid(check_positive_float(limit, "limit"), steps)
     nearest = [
         values[int(np.abs(np.array(values) - float(z[d])).argmin())] for d in dims
     ]
@@ -352,9 +364,14 @@ def inpainting_explorer(
     from .corrupt import hide, square_mask
 
     image = check_images(check_tensor(image, "image")[None], "image")
-    if not methods:
+    if isinstance(methods, Mapping) and not methods:
         raise ValueError("methods must name at least one inpainting method")
+    check_mapping(methods, "methods", "names to inpainting methods")
+    for name, method in methods.items():
+        check_callable(method, f"methods[{name!r}]")
     height, width = image.shape[2:]
+    if isinstance(sizes, str) or not isinstance(sizes, Sequence):
+        raise TypeError(f"sizes must be a sequence of hole sides, got {sizes!r}")
     sizes = tuple(sizes)
     if not sizes or any(
         isinstance(s, bool) or not isinstance(s, int) or not 1 <= s < min(height, width)
