@@ -1,6 +1,7 @@
 # "Variational Autoencoders, hands on" -- every command sets itself up on first use.
 #   make test      lint, chapters in sync with their text sources, unit tests, the wheel
-#                  and README quick-start tests, every notebook under nbval (quick mode): CI
+#                  and README quick-start tests, every notebook under nbval and every student
+#                  copy run with no answers (quick mode): CI
 #   make book      HTML book from the stored notebook outputs into _build/html (warnings are errors)
 #   make browser-test  the built book in headless Chromium (every page: offline, typeset, links,
 #                  solutions, explorers, widths); screenshots in _build/screenshots
@@ -13,6 +14,9 @@
 #                     RETRAIN=1 retrains Chapters 4-7's checkpoints per seed); book/benchmarks
 #   make checkpoints  retrain every shipped checkpoint in data/checkpoints (seeded; about 1.5 h on 2 CPU cores)
 #   make student   copies of the notebooks without solutions or outputs, in _build/student
+#   make student-test  every student copy runs top to bottom with no answer written (quick mode)
+#   make release   an nbgrader course from the chapters (grade IDs from the exercise labels,
+#                  hidden tests, rubrics), in _build/release: source/, release/, gradebook.db
 #   make gpu-wheels   download the notebook tools as wheels for the lent GPU machine, into .whl/
 #   make gpu-check    on the lent GPU machine: the whole book and the GPU benchmarks in one call;
 #                     DRY_RUN=1 tries the same script here, on the CPU in quick mode
@@ -27,7 +31,7 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 
 .PHONY: all install test lint format sync check-sync unit install-test notebooks book browser-test lab execute \
-	check-notebooks student bench robustness checkpoints verify-checkpoints gpu-wheels gpu-check \
+	check-notebooks student student-test release bench robustness checkpoints verify-checkpoints gpu-wheels gpu-check \
 	clean
 
 all: test book
@@ -40,7 +44,7 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 install: $(INSTALLED)
 
-test: lint check-sync unit install-test notebooks
+test: lint check-sync unit install-test notebooks student-test
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -102,6 +106,17 @@ check-notebooks: $(INSTALLED)
 
 student: $(INSTALLED)
 	$(BIN)/python -m vae_lib.notebooks student $(NOTEBOOKS) --out _build/student
+
+# The chapters as an nbgrader course (vae_lib.release): nbgrader's generate_assignment
+# writes release/ from source/; nothing is executed. Grade with
+# `VAE_BOOK_MODE=quick nbgrader autograde chNN_name` in a copy of the folder.
+# Each chapter's student copy, run in a fresh kernel with nothing answered: no error cell,
+# and every exercise check says "Not yet".
+student-test: $(INSTALLED)
+	VAE_BOOK_MODE=quick $(PYTEST) tests/students
+
+release: $(INSTALLED)
+	$(BIN)/python -m vae_lib.release $(NOTEBOOKS) --out _build/release
 
 checkpoints: $(INSTALLED)
 	$(BIN)/python -m vae_lib.shipped build

@@ -26,6 +26,7 @@ TOOLING = {
     "web_assets": "fetches MathJax for the HTML book (make book)",
     "gpu_check": "the GPU machine's check (make gpu-check)",
     "shipped": "builds and verifies the shipped checkpoints (make checkpoints)",
+    "release": "writes the nbgrader course from the chapters (make release)",
     "checks": "exercise checkers, tested by their own wrong-answer tables",
     "validate": "the argument checks the sweep exercises through every caller",
     "files": "file-format helpers behind data and checkpoints; malformed files raise "

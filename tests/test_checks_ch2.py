@@ -1,16 +1,24 @@
-"""Chapter 2's exercise checkers: the KL between two diagonal Gaussians and the best
-diagonal (mean-field) q. Each accepts right answers written two ways and names the
-typical mistakes; the answers are written from the exercises' statements."""
+"""Chapter 2's exercise checkers: the KL between two diagonal Gaussians, the best
+diagonal (mean-field) q and the importance-weighted bound. Each accepts right answers
+written in different ways and names the typical mistakes; the answers are written from
+the exercises' statements."""
 
 from __future__ import annotations
+
+import functools
+import math
+import re
 
 import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
+from vae_lib import bounds
+from vae_lib.bounds import iwae_from_log_weights
 from vae_lib.checks import (
     ExerciseCheckError,
     check_gaussian_kl_diagonal,
+    check_iwae_bound,
     check_mean_field,
 )
 
@@ -156,3 +164,108 @@ def test_check_mean_field_refuses_answers_that_change_their_inputs():
 
     with pytest.raises(ExerciseCheckError, match="in place"):
         check_mean_field(in_place)
+
+
+# --- the importance-weighted bound ----------------------------------------------------
+
+
+def iwae_shifted(log_w):
+    """log (1/K) sum_k exp(w_k), shifting by the largest w_k first."""
+    top = log_w.max(dim=0).values
+    return top + torch.log(torch.exp(log_w - top).mean(dim=0))
+
+
+def iwae_logsumexp(log_w):
+    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
+
+
+def iwae_logsumexp_of_shifted(log_w):
+    return torch.logsumexp(log_w - math.log(len(log_w)), dim=0)
+
+
+@pytest.mark.parametrize(
+    "answer", [iwae_shifted, iwae_logsumexp, iwae_logsumexp_of_shifted]
+)
+def test_check_iwae_bound_accepts_right_answers(answer, capsys):
+    assert check_iwae_bound(answer) is True
+    assert capsys.readouterr().out.startswith("Correct:")
+
+
+def iwae_in_place(log_w):
+    top = log_w.max(dim=0).values
+    return top + log_w.sub_(top).exp_().mean(dim=0).log()
+
+
+def library_by_module(log_w):
+    return bounds.iwae_from_log_weights(log_w)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (lambda w: w.mean(dim=0), "that is the average of the log weights, the ELBO"),
+        (
+            lambda w: torch.log(torch.exp(w).mean(dim=0)),
+            "not finite: exp\\(\\) underflows to 0.*Use torch.logsumexp",
+        ),
+        (lambda w: torch.logsumexp(w, dim=0), "forgot to divide by K"),
+        (lambda w: torch.logsumexp(w, dim=0) - w.shape[0], "subtract log K, not K"),
+        (lambda w: torch.logsumexp(w, dim=0) - math.log(7), "differ"),  # K fixed at 7
+        (lambda w: w.max(dim=0).values, "largest log weight|divide by K"),
+        (
+            lambda w: torch.logsumexp(w, dim=1) - math.log(w.shape[1]),
+            "reduce over the K samples \\(dimension 0\\)",
+        ),
+        (lambda w: iwae_logsumexp(w).sum(), "one bound per example"),
+        (lambda w: iwae_logsumexp(w.clamp(min=-500.0)), "differ"),
+        (iwae_in_place, "in place"),
+        (iwae_from_log_weights, "does the exercise for you"),
+        (library_by_module, "vae_lib.bounds.iwae_from_log_weights"),
+        (functools.partial(iwae_from_log_weights), "does the exercise for you"),
+    ],
+    ids=[
+        "elbo",
+        "naive-log-mean-exp",
+        "no-log-k",
+        "minus-k",
+        "k-hard-coded",
+        "max",
+        "wrong-dimension",
+        "summed",
+        "clamped",
+        "in-place",
+        "library",
+        "library-by-module",
+        "library-partial",
+    ],
+)
+def test_check_iwae_bound_refuses_wrong_answers(answer, message):
+    with pytest.raises(ExerciseCheckError, match=message):
+        check_iwae_bound(answer)
+
+
+def test_check_iwae_bound_draws_new_weights_and_never_prints_a_bound():
+    seen = []
+
+    def spy(log_w):
+        seen.append(log_w.clone())
+        return iwae_logsumexp(log_w) + 0.01
+
+    messages = []
+    for _ in range(2):
+        with pytest.raises(ExerciseCheckError) as error:
+            check_iwae_bound(spy)
+        messages.append(str(error.value))
+    assert len(seen) == 2 and not torch.equal(seen[0], seen[1])
+
+    def record_all(log_w):
+        seen.append(log_w.clone())
+        return iwae_logsumexp(log_w)
+
+    seen.clear()
+    check_iwae_bound(record_all)
+    assert min(len(w) for w in seen) == 1 and len({w.shape for w in seen}) > 1
+    assert {w.dtype for w in seen} == {torch.float32, torch.float64}
+    assert min(w.max().item() for w in seen) < -500  # log weights near -1000
+    for message in messages:
+        assert not re.search(r"\d\.\d{3}|\d{3}", message)

@@ -177,7 +177,8 @@ def changes_noise(logits, tau, gumbel):
     [
         (relaxed_only, "relaxed samples"),
         (hard_only, "no gradient reaches"),
-        (without_noise, "Gumbel noise"),
+        # (when the noise moves no argmax, only the gradient tells)
+        (without_noise, "Gumbel noise|no gradient reaches"),
         (untempered, "temperature"),
         (identity_gradient, "straight through to the logits"),
         (wrong_sign, "wrong sign"),

@@ -254,3 +254,23 @@ def test_cell_results_reads_status_error_and_time():
         },
         {"cell": 3, "status": "not run", "seconds": None},
     ]
+
+
+def _check_cell(text):
+    cell = _code_cell(1, [{"output_type": "stream", "name": "stdout", "text": text}])
+    cell["metadata"] = {"tags": ["exercise-check", "nbval-check-output"]}
+    return cell
+
+
+@pytest.mark.parametrize(
+    "text", ["Not yet: write my_psnr.\n", "", "Correct? no\n", "Not yet: Correct: no\n"]
+)
+def test_a_stored_exercise_check_must_accept_the_books_solution(text):
+    problems = stored_problems({"cells": [_check_cell(text)]})
+    assert any("did not accept the book's solution" in p for p in problems), problems
+
+
+def test_a_stored_exercise_check_that_passed_is_fine():
+    assert (
+        stored_problems({"cells": [_check_cell("Correct: the path is right.\n")]}) == []
+    )

@@ -122,3 +122,24 @@ def test_the_intro_has_the_notation_table():
         r"\sigma",
     ):
         assert symbol in intro, symbol
+
+
+def test_the_teaching_table_counts_each_chapters_exercises():
+    """The intro's "Teaching with this book" table says how many exercises each chapter
+    has, and how many of them are auto-checked code (a starter cell each)."""
+    intro = (BOOK / "intro.md").read_text(encoding="utf-8")
+    section = intro[intro.index("(teaching)=") : intro.index("## Conventions")]
+    rows = re.findall(
+        r"^\| \[(\d)\. .*\| (\d+) \((\d+) / (\d+)\) \|$", section, re.MULTILINE
+    )
+    assert len(rows) == 7
+    for number, total, code, written in rows:
+        (source,) = BOOK.glob(f"0{number}_*.myst.md")
+        text = source.read_text(encoding="utf-8")
+        exercises = len(re.findall(r"^```\{exercise\}", text, re.MULTILINE))
+        starters = len(re.findall(r"^:tags: \[exercise-starter\]", text, re.MULTILINE))
+        assert (int(total), int(code), int(written)) == (
+            exercises,
+            starters,
+            exercises - starters,
+        ), source.name

@@ -62,6 +62,17 @@ def stored_problems(notebook: dict) -> list[str]:
                 problems.append(
                     f"cell {i} shows a machine-specific path ({found.group(0)}...)"
                 )
+        shown = "".join(_output_text(o) for o in cell.get("outputs", []))
+        tags = cell.get("metadata", {}).get("tags", [])
+        if (
+            "exercise-check" in tags
+            and cell.get("execution_count") is not None
+            and (not shown.startswith("Correct:"))
+        ):
+            problems.append(
+                f"cell {i} checks an exercise and did not accept the book's solution: "
+                f"{shown.strip()[:120] or 'no output'}"
+            )
     if counts != list(range(1, len(counts) + 1)):
         problems.append(
             f"execution counts are {counts}, not 1..{len(counts)}: "
@@ -182,9 +193,169 @@ def execute_chapter(path: Path, timeout: float) -> tuple[Any, dict]:
     return notebook, record
 
 
-_SOLUTION_BLOCK = re.compile(
-    r"^```{solution}.*?^```[ \t]*\n?", re.DOTALL | re.MULTILINE
+# Student copies: a small fence-aware reader of the Markdown cells, so that a solution
+# is removed whatever fence MyST allows around it (```, ````, ~~~, :::, of any length,
+# with options, nested fences and directives inside) and nothing the reader cannot
+# place is kept or dropped silently.
+
+_SOLUTION_DIRECTIVES = ("solution", "solution-start", "solution-end")
+# directives whose body is not Markdown: fences inside them are text
+_LITERAL_DIRECTIVES = frozenset(
+    ("code-block", "code", "sourcecode", "code-cell", "math", "raw", "literalinclude")
 )
+_FENCE_LINE = re.compile(r" {0,3}(`{3,}|~{3,}|:{3,})[ \t]*(.*?)[ \t]*")
+_DIRECTIVE = re.compile(r"\{([^}\s]+)\}")
+# a solution directive where the reader does not look for one (in a list item, a block
+# quote, indented, or reStructuredText in an {eval-rst}): refused rather than handed out
+_MISPLACED_SOLUTION = re.compile(
+    r"[ \t>]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)*(?:`{3,}|~{3,}|:{3,})[ \t]*"
+    r"\{solution(?:-start|-end)?\}"
+    r"|[ \t>]*\.\.[ \t]+solution(?:-start|-end)?::",
+    re.IGNORECASE,
+)
+
+
+class _Fence:
+    """An opening or closing fence line: its character, its length, its info string."""
+
+    def __init__(self, char: str, length: int, info: str) -> None:
+        self.char, self.length, self.info = char, length, info
+        found = _DIRECTIVE.match(info)
+        self.directive = found.group(1).lower() if found else None
+        # a code block, or a directive whose body is not parsed as Markdown
+        self.literal = self.directive is None or self.directive in _LITERAL_DIRECTIVES
+
+    @classmethod
+    def of(cls, line: str) -> _Fence | None:
+        """The fence ``line`` is (CommonMark, plus MyST's colon fences), or None."""
+        found = _FENCE_LINE.fullmatch(line.rstrip("\r\n"))
+        if not found:
+            return None
+        run, info = found.groups()
+        if run[0] == "`" and "`" in info:  # ```a``` is inline code, not a fence
+            return None
+        return cls(run[0], len(run), info)
+
+    def closes(self, opening: _Fence) -> bool:
+        """Whether this line closes ``opening``: the same character, at least as long,
+        and no info string."""
+        return (
+            not self.info
+            and self.char == opening.char
+            and self.length >= opening.length
+        )
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` split after each newline (only ``\\n`` ends a line in Markdown)."""
+    return re.findall(r"[^\n]*\n|[^\n]+", text)
+
+
+def _block_end(lines: list[str], start: int, stop: int, opening: _Fence) -> int | None:
+    """The index of the line that closes the fence ``opening`` on ``lines[start]``, or
+    None if nothing before ``stop`` does.
+
+    Inside a directive whose body is Markdown, a fence line that does not close the
+    directive opens a nested block, which takes its own closing fence: so a
+    ``{solution}`` holding a code block or a directive behind fences as long as its own
+    (```` ``` ```` inside ```` ``` ````), which is how authors write it and what they
+    mean, ends at its own closing fence and not at the first bare one. A closing line
+    that could close several open blocks closes the innermost one of exactly its length,
+    else the outermost one it can close (the CommonMark reading). If the nested reading
+    finds no end, the plain CommonMark one (the first line that closes ``opening``,
+    which is where MyST ends the block) decides."""
+    stack, first_close = [opening], None
+    for index in range(start + 1, stop):
+        fence = _Fence.of(lines[index])
+        if fence is None:
+            continue
+        if first_close is None and fence.closes(opening):
+            first_close = index
+        closable = [k for k, block in enumerate(stack) if fence.closes(block)]
+        if closable:
+            exact = [k for k in closable if stack[k].length == fence.length]
+            level = exact[-1] if exact else closable[0]
+            if level == 0:
+                return index
+            del stack[level:]
+        elif not stack[-1].literal:
+            stack.append(fence)
+    return first_close
+
+
+class _Gate:
+    """Where a ``{solution-start}`` ... ``{solution-end}`` span is open: the index of
+    the cell holding its ``{solution-start}``, or None."""
+
+    def __init__(self) -> None:
+        self.opened_in: int | None = None
+
+
+def _kept_lines(
+    lines: list[str], start: int, stop: int, cell: int, gate: _Gate, depth: int = 0
+) -> list[str]:
+    """``lines[start:stop]`` of markdown cell ``cell`` without solutions.
+
+    Drops every ``{solution}`` block, every ``{solution-start}`` and ``{solution-end}``
+    block and everything between them (``gate`` carries an open span over to the next
+    cells), and looks inside the bodies of other directives; raises ValueError, naming
+    the cell, for an unclosed solution, a ``{solution-end}`` without a start, a span
+    opened inside another one or inside a directive, and a solution directive where it
+    cannot be removed safely."""
+    kept: list[str] = []
+    index = start
+    while index < stop:
+        line = lines[index]
+        where = f"cell {cell}, line {index + 1}"
+        opening = _Fence.of(line)  # a bare fence opens a code block
+        if opening is None:
+            if gate.opened_in is None:
+                if _MISPLACED_SOLUTION.match(line):
+                    raise ValueError(
+                        f"{where}: a solution directive the student copy cannot remove "
+                        f"(in a list, a quote or indented?): {line.strip()!r}"
+                    )
+                kept.append(line)
+            index += 1
+            continue
+        name = opening.directive
+        end = _block_end(lines, index, stop, opening)
+        if end is None:
+            if name in _SOLUTION_DIRECTIVES:
+                raise ValueError(
+                    f"{where}: the {{{name}}} block is never closed (no closing "
+                    f"{opening.char * opening.length} fence in the cell)"
+                )
+            end = stop - 1  # an unclosed fence runs to the end of its cell
+        if name in ("solution-start", "solution-end") and depth:
+            raise ValueError(f"{where}: a {{{name}}} inside another directive")
+        if gate.opened_in is not None:  # inside a span: everything goes
+            if name == "solution-start":
+                raise ValueError(
+                    f"{where}: a {{solution-start}} inside the solution opened in cell "
+                    f"{gate.opened_in}, which has no {{solution-end}} before it"
+                )
+            if name == "solution-end":
+                gate.opened_in = None
+        elif name == "solution-start":
+            gate.opened_in = cell
+        elif name == "solution-end":
+            raise ValueError(f"{where}: a {{solution-end}} with no {{solution-start}}")
+        elif name != "solution":
+            kept.append(line)
+            body_end = end if _closing_line(lines, end, opening) else end + 1
+            if opening.literal:
+                kept += lines[index + 1 : body_end]
+            else:
+                kept += _kept_lines(lines, index + 1, body_end, cell, gate, depth + 1)
+            kept += lines[body_end : end + 1]
+        index = end + 1
+    return kept
+
+
+def _closing_line(lines: list[str], index: int, opening: _Fence) -> bool:
+    fence = _Fence.of(lines[index])
+    return fence is not None and fence.closes(opening)
 
 
 def _source(cell: dict) -> str:
@@ -195,26 +366,32 @@ def _source(cell: dict) -> str:
 def student_version(notebook: dict) -> dict:
     """A copy of ``notebook`` without solutions or outputs.
 
-    Removes every cell from a ``{solution-start}`` cell to its ``{solution-end}`` cell
-    (both included) and every ``{solution}`` block inside a markdown cell; clears
-    outputs and execution counts.
+    Removes every ``{solution}`` block from the markdown cells, whatever its fence
+    (backticks, tildes or MyST colons, of any length, with nested fences inside), and
+    everything from a ``{solution-start}`` to its ``{solution-end}``, cells and parts of
+    cells (prose around them in the same cell stays); drops the cells this empties;
+    clears outputs and execution counts; keeps the exercises. Raises ValueError naming
+    the cell for a solution it cannot delimit: an unclosed ``{solution}``, a
+    ``{solution-start}`` without ``{solution-end}`` or the reverse.
     """
-    cells, inside = [], False
-    for cell in notebook["cells"]:
-        text = _source(cell)
-        if cell["cell_type"] == "markdown" and "```{solution-start}" in text:
-            inside = True
-        if not inside:
+    cells, gate = [], _Gate()
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] == "markdown":
+            text = _source(cell)
+            lines = _lines(text)
+            kept = "".join(_kept_lines(lines, 0, len(lines), index, gate)).rstrip()
+            if kept or not text.strip():
+                cells.append({**cell, "source": kept + "\n"})
+        elif gate.opened_in is None:
             cell = dict(cell)
-            if cell["cell_type"] == "markdown":
-                cell["source"] = _SOLUTION_BLOCK.sub("", text).rstrip() + "\n"
-            elif cell["cell_type"] == "code":
+            if cell["cell_type"] == "code":
                 cell["outputs"], cell["execution_count"] = [], None
             cells.append(cell)
-        if cell["cell_type"] == "markdown" and "```{solution-end}" in text:
-            inside = False
-    if inside:
-        raise ValueError("a {solution-start} cell has no matching {solution-end} cell")
+    if gate.opened_in is not None:
+        raise ValueError(
+            f"cell {gate.opened_in}: a {{solution-start}} cell has no matching "
+            "{solution-end} cell"
+        )
     metadata = {k: v for k, v in notebook.get("metadata", {}).items() if k != "widgets"}
     return {**notebook, "cells": cells, "metadata": metadata}
 
@@ -238,7 +415,10 @@ def _sync(path: Path, args: argparse.Namespace) -> bool:
 
 def _student(path: Path, args: argparse.Namespace) -> bool:
     target = args.out / path.name
-    copy = student_version(json.loads(path.read_text(encoding="utf-8")))
+    try:
+        copy = student_version(json.loads(path.read_text(encoding="utf-8")))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
     with atomic_path(target) as tmp:
         tmp.write_text(
             json.dumps(copy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
