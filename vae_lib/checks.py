@@ -72,6 +72,14 @@ def _raise_hinted(
     raise ExerciseCheckError(otherwise)
 
 
+def _raise_common_mistake(explained: Sequence[set[str]], hints: dict[str, str]) -> None:
+    """Raise the hint of the typical mistake that explains every wrong answer
+    (``explained``: for each wrong answer, the names of the mistakes it matches)."""
+    for name, hint in hints.items():
+        if all(name in names for names in explained):
+            raise ExerciseCheckError(f"not yet: {hint}.")
+
+
 def _passed(message: str) -> bool:
     print(f"Correct: {message}")
     return True
@@ -367,9 +375,7 @@ def check_parameter_count(fn: Callable[[int, Sequence[int], int], int]) -> bool:
             "your count matches the autoencoder's parameters on four architectures "
             "drawn for this check."
         )
-    for name, hint in mistakes.items():
-        if all(name in names for names in explained):
-            raise ExerciseCheckError(f"not yet: {hint}.")
+    _raise_common_mistake(explained, mistakes)
     raise ExerciseCheckError(
         f"not yet: the count is wrong for {len(wrong)} of 4 architectures, e.g. "
         f"{wrong[0]}. A fully connected layer from a to b units has a * b weights and "
@@ -1856,9 +1862,7 @@ def check_components_for_variance(fn: Callable[[torch.Tensor, float], object]) -
             "your counts are right on random data sets and fractions drawn for this "
             "check."
         )
-    for name, hint in hints.items():
-        if all(name in names for names in explained):
-            raise ExerciseCheckError(f"not yet: {hint}.")
+    _raise_common_mistake(explained, hints)
     raise ExerciseCheckError(
         f"not yet: {len(explained)} of 6 counts are wrong. The error of the best "
         "rank-d reconstruction is the sum of the eigenvalues left out; find the first "
